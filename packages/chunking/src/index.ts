@@ -1,0 +1,2 @@
+/** @garret/chunking: package entry point. */
+export {};

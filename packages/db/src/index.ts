@@ -1,0 +1,2 @@
+/** @garret/db: package entry point. */
+export {};

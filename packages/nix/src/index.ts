@@ -1,0 +1,2 @@
+/** @garret/nix: package entry point. */
+export {};

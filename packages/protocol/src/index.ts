@@ -1,0 +1,2 @@
+/** @garret/protocol: package entry point. */
+export {};

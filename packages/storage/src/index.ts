@@ -1,0 +1,2 @@
+/** @garret/storage: package entry point. */
+export {};

@@ -1,0 +1,2 @@
+/** @garret/token: package entry point. */
+export {};
