@@ -1,2 +1,9 @@
-/** @garret/protocol: package entry point. */
-export {};
+/** @garret/protocol: attic's domain shared by garretd, the garret client and the tests. */
+export * from "./cache-name.ts";
+export * from "./error-kinds.ts";
+export * from "./permission.ts";
+export * from "./duration.ts";
+export * from "./api/v1/cache-config.ts";
+export * from "./api/v1/get-missing-paths.ts";
+export * from "./api/v1/store-path-hash.ts";
+export * from "./api/v1/upload-path.ts";
