@@ -1,0 +1,251 @@
+/**
+ * HTTP client for atticd's API (attic `client/src/api/mod.rs`), on Node's global fetch.
+ *
+ * Every request carries `User-Agent: garret/<version>` and, when a token is configured,
+ * `Authorization: bearer <token>`. Errors arrive as `{"code":403,"error":"AccessError","message":"…"}`
+ * and surface as ApiError with message `AccessError: …`, else `HTTP <status>: <body>`.
+ * Read-only calls and uploads are retried on network errors, 408/429 and 5xx; create and destroy
+ * are retried only when the connection was never made, because a repeat after success would fail.
+ */
+import {
+  type CacheConfigPatch,
+  CacheConfigResponseSchema,
+  type CreateCacheRequest,
+  type ErrorBody,
+  type GetMissingPathsResponse,
+  isErrorBody,
+  type UploadPathNarInfo,
+  type UploadPathResult,
+} from "@garret/protocol";
+import type { z } from "zod";
+import {
+  DEFAULT_RETRY_POLICY,
+  isConnectError,
+  isNetworkError,
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryEnv,
+  type RetryPolicy,
+  realRetryEnv,
+  TransientError,
+  withRetry,
+} from "./retry.ts";
+import { frameUpload } from "./upload-framing.ts";
+
+export type CacheConfigResponse = z.infer<typeof CacheConfigResponseSchema>;
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody | undefined,
+    readonly text: string,
+  ) {
+    super(body ? `${body.error}: ${body.message}` : `HTTP ${status}: ${text.trim() || "(empty body)"}`);
+  }
+}
+
+/** A fresh NAR stream for one upload attempt; `cancel` stops its producer. */
+export interface NarStream {
+  body: AsyncIterable<Uint8Array>;
+  cancel(): void;
+}
+
+export interface ApiClientOptions {
+  endpoint: string;
+  token?: string;
+  userAgent: string;
+  fetch?: typeof fetch;
+  retry?: RetryPolicy;
+  retryEnv?: RetryEnv;
+  now?: () => number;
+  onRetry?: (what: string, error: unknown, attempt: number, delayMs: number) => void;
+}
+
+type RetryMode = "transient" | "connect-only";
+
+/** Ensures URL joining keeps a path prefix: `http://h/attic` is treated as `http://h/attic/`. */
+export function normalizeEndpoint(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  return url.toString();
+}
+
+export class ApiClient {
+  readonly endpoint: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly policy: RetryPolicy;
+  private readonly retryEnv: RetryEnv;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ApiClientOptions) {
+    this.endpoint = normalizeEndpoint(options.endpoint);
+    this.fetchImpl = options.fetch ?? fetch;
+    this.policy = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.retryEnv = options.retryEnv ?? realRetryEnv;
+    this.now = options.now ?? Date.now;
+  }
+
+  get hasToken(): boolean {
+    return this.options.token !== undefined && this.options.token !== "";
+  }
+
+  /** A client for the `api_endpoint` a cache-config response names. */
+  withEndpoint(endpoint: string): ApiClient {
+    return new ApiClient({ ...this.options, endpoint });
+  }
+
+  async getCacheConfig(cache: string): Promise<CacheConfigResponse> {
+    const res = await this.request("GET", `_api/v1/cache-config/${cache}`, undefined, "transient");
+    return CacheConfigResponseSchema.parse(await res.json());
+  }
+
+  async createCache(cache: string, request: CreateCacheRequest): Promise<void> {
+    await this.request("POST", `_api/v1/cache-config/${cache}`, request, "connect-only");
+  }
+
+  async configureCache(cache: string, patch: CacheConfigPatch): Promise<void> {
+    await this.request("PATCH", `_api/v1/cache-config/${cache}`, patch, "transient");
+  }
+
+  async destroyCache(cache: string): Promise<void> {
+    await this.request("DELETE", `_api/v1/cache-config/${cache}`, undefined, "connect-only");
+  }
+
+  async getMissingPaths(cache: string, storePathHashes: string[]): Promise<string[]> {
+    const res = await this.request("POST", "_api/v1/get-missing-paths", { cache, store_path_hashes: storePathHashes }, "transient");
+    const body = (await res.json()) as GetMissingPathsResponse;
+    if (!Array.isArray(body.missing_paths)) throw new Error("get-missing-paths: malformed response");
+    return body.missing_paths;
+  }
+
+  /**
+   * Streams one NAR to `PUT /_api/v1/upload-path`. `openNar` is called once per attempt, so a retry
+   * re-runs the dump instead of buffering it. `onProgress` gets the bytes sent in the current attempt.
+   */
+  async uploadPath(
+    info: UploadPathNarInfo,
+    openNar: () => NarStream,
+    options: { forcePreamble?: boolean; onProgress?: (sent: number) => void } = {},
+  ): Promise<UploadPathResult> {
+    const framing = frameUpload(info, options.forcePreamble ?? false);
+    const url = new URL("_api/v1/upload-path", this.endpoint);
+    return withRetry(
+      async () => {
+        const nar = openNar();
+        const body = countingBody(framing.preamble, nar.body, options.onProgress);
+        let res: Response;
+        try {
+          res = await this.fetchImpl(url, {
+            method: "PUT",
+            headers: { ...this.baseHeaders(), ...framing.headers, "content-type": "application/octet-stream" },
+            body: ReadableStream.from(body),
+            duplex: "half",
+          } as RequestInit);
+        } catch (e) {
+          nar.cancel();
+          throw this.classify(e, "transient");
+        }
+        if (!res.ok) {
+          nar.cancel();
+          throw await this.responseError(res, "transient");
+        }
+        const text = await res.text();
+        return parseUploadResult(text);
+      },
+      this.policy,
+      this.retryEnv,
+      (e, attempt, delay) => this.options.onRetry?.(`upload of ${info.store_path}`, e, attempt, delay),
+    );
+  }
+
+  private baseHeaders(): Record<string, string> {
+    const headers: Record<string, string> = { "user-agent": this.options.userAgent };
+    if (this.hasToken) headers.authorization = `bearer ${this.options.token}`;
+    return headers;
+  }
+
+  private async request(method: string, path: string, json: unknown, mode: RetryMode): Promise<Response> {
+    const url = new URL(path, this.endpoint);
+    return withRetry(
+      async () => {
+        let res: Response;
+        try {
+          const headers = this.baseHeaders();
+          if (json !== undefined) headers["content-type"] = "application/json";
+          res = await this.fetchImpl(url, {
+            method,
+            headers,
+            body: json === undefined ? undefined : JSON.stringify(json),
+          });
+        } catch (e) {
+          throw this.classify(e, mode);
+        }
+        if (!res.ok) throw await this.responseError(res, mode);
+        return res;
+      },
+      this.policy,
+      this.retryEnv,
+      (e, attempt, delay) => this.options.onRetry?.(`${method} ${url.pathname}`, e, attempt, delay),
+    );
+  }
+
+  private classify(e: unknown, mode: RetryMode): unknown {
+    const retryable = mode === "transient" ? isNetworkError(e) : isConnectError(e);
+    if (retryable) return new TransientError(new NetworkError(e));
+    return isNetworkError(e) ? new NetworkError(e) : e;
+  }
+
+  private async responseError(res: Response, mode: RetryMode): Promise<unknown> {
+    const text = await res.text().catch(() => "");
+    let body: ErrorBody | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (isErrorBody(parsed)) body = parsed;
+    } catch {
+      // non-JSON error bodies (proxies, framework errors) are reported verbatim
+    }
+    const error = new ApiError(res.status, body, text);
+    if (mode === "transient" && isRetryableStatus(res.status)) {
+      return new TransientError(error, parseRetryAfter(res.headers.get("retry-after"), this.now()));
+    }
+    return error;
+  }
+}
+
+/** A connection-level failure, reworded from undici's bare "fetch failed". */
+export class NetworkError extends Error {
+  constructor(readonly original: unknown) {
+    const cause = (original as { cause?: { code?: string; message?: string } }).cause;
+    super(cause?.message ? `connection failed: ${cause.message}` : `connection failed: ${(original as Error).message}`);
+  }
+}
+
+async function* countingBody(
+  preamble: Uint8Array,
+  nar: AsyncIterable<Uint8Array>,
+  onProgress?: (sent: number) => void,
+): AsyncGenerator<Uint8Array> {
+  let sent = 0;
+  if (preamble.length > 0) yield preamble;
+  for await (const chunk of nar) {
+    yield chunk;
+    sent += chunk.length;
+    onProgress?.(sent);
+  }
+}
+
+/** attic's client tolerates unknown kinds (treated as Uploaded) and even a non-JSON 2xx body. */
+export function parseUploadResult(text: string): UploadPathResult {
+  try {
+    const v = JSON.parse(text) as Partial<UploadPathResult>;
+    const kind = v.kind === "Deduplicated" ? "Deduplicated" : "Uploaded";
+    const result: UploadPathResult = {
+      kind,
+      frac_deduplicated: typeof v.frac_deduplicated === "number" ? v.frac_deduplicated : null,
+    };
+    if (typeof v.file_size === "number") result.file_size = v.file_size;
+    return result;
+  } catch {
+    return { kind: "Uploaded", frac_deduplicated: null };
+  }
+}
