@@ -1,2 +1,12 @@
-/** @garret/token: package entry point. */
-export {};
+/** @garret/token: atticd-compatible JWTs (claim layout, verification rules, minting, key loading). */
+export { type AtticToken, type CachePermissions, createAtticToken } from "./attic-token.ts";
+export { parseAuthorizationHeader } from "./authorization-header.ts";
+export { ATTIC_CLAIM, buildClaims, type MintOptions, parseAtticClaim, serializeClaims } from "./claims.ts";
+export { generateRs256PrivateKeyPem, type TokenAlgorithm, type TokenKeyConfig } from "./keys.ts";
+export {
+  createTokenAuthority,
+  type TokenAuthority,
+  type TokenAuthorityOptions,
+} from "./token-authority.ts";
+export { TokenError } from "./token-error.ts";
+export type { TokenBounds, VerifyResult } from "./verify-jwt.ts";
