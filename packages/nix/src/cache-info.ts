@@ -1,0 +1,20 @@
+/**
+ * The `nix-cache-info` document, in atticd's field order (attic `server/src/api/binary_cache.rs`):
+ *
+ *   WantMassQuery: 1
+ *   StoreDir: /nix/store
+ *   Priority: 41
+ *
+ * Nix reads it with `BinaryCacheStore::init` (`src/libstore/binary-cache-store.cc`); key order does
+ * not matter to Nix, but matching atticd byte for byte keeps responses identical.
+ */
+
+export interface NixCacheInfo {
+  storeDir: string;
+  priority: number;
+  wantMassQuery: boolean;
+}
+
+export function formatNixCacheInfo(info: NixCacheInfo): string {
+  return `WantMassQuery: ${info.wantMassQuery ? 1 : 0}\nStoreDir: ${info.storeDir}\nPriority: ${info.priority}\n`;
+}
