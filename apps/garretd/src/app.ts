@@ -1,0 +1,43 @@
+/**
+ * `createApp(deps)`: garretd's HTTP application. It never listens, so tests drive it with
+ * `app.request()` and `main.ts` serves it with @hono/node-server. The `/_api/v1` routes take
+ * precedence over `/{cache}/...`, as in atticd.
+ */
+import { Hono } from "hono";
+import type { Deps } from "./deps.ts";
+import type { AppEnv } from "./env.ts";
+import { AtticError, errorResponse } from "./errors.ts";
+import { requestContext } from "./middleware/request-context.ts";
+import { binaryCacheRoutes } from "./routes/binary-cache.ts";
+import { cacheConfigRoutes } from "./routes/cache-config.ts";
+import { getMissingPathsRoutes } from "./routes/get-missing-paths.ts";
+import { uploadPathRoutes } from "./routes/upload-path.ts";
+
+const INDEX_HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>garret</title></head>
+<body><h1>garret</h1><p>A Nix binary cache server, compatible with atticd.</p></body></html>
+`;
+
+export function createApp(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.onError((err, c) => {
+    const { response, classified } = errorResponse(err);
+    const fields = { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, status: classified.status };
+    if (classified.internal) deps.log.error("request failed", { ...fields, err });
+    else deps.log.debug("request rejected", { ...fields, error: classified.body.error, message: classified.body.message });
+    const requestId = c.get("requestId");
+    if (requestId) response.headers.set("x-request-id", requestId);
+    return response;
+  });
+  app.notFound(() => errorResponse(new AtticError("NotFound")).response);
+  app.use("*", requestContext(deps));
+  app.get("/", (c) => c.html(INDEX_HTML));
+  app.route("/_api/v1/cache-config", cacheConfigRoutes);
+  app.route("/_api/v1/get-missing-paths", getMissingPathsRoutes);
+  app.route("/_api/v1/upload-path", uploadPathRoutes);
+  app.all("/_api/*", () => {
+    throw new AtticError("NotFound");
+  });
+  app.route("/", binaryCacheRoutes);
+  return app;
+}

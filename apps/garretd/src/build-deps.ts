@@ -1,0 +1,84 @@
+/**
+ * Builds the process's `Deps` from a loaded `Config`: database (Postgres or embedded PGlite),
+ * storage backend, token authority, compression pool, caches and access recorder. `close()` releases
+ * them in reverse order.
+ */
+import { createChunkCompressor } from "@garret/chunking";
+import { createDb, type Db } from "@garret/db";
+import { createStorage } from "@garret/storage";
+import { createTokenAuthority } from "@garret/token";
+import type { Config } from "./config/config.ts";
+import { tokenKeyConfig } from "./config/config.ts";
+import type { Deps } from "./deps.ts";
+import type { Logger } from "./log.ts";
+import { createAccessRecorder } from "./services/access-recorder.ts";
+import { createCacheDirectory } from "./services/cache-directory.ts";
+import type { ServerSettings } from "./settings.ts";
+
+export function settingsFromConfig(config: Config): ServerSettings {
+  return {
+    allowedHosts: config.allowedHosts,
+    apiEndpoint: config.apiEndpoint,
+    substituterEndpoint: config.substituterEndpoint,
+    softDeleteCaches: config.softDeleteCaches,
+    requireProofOfPossession: config.requireProofOfPossession,
+    maxNarInfoSize: config.maxNarInfoSize,
+    chunking: config.chunking,
+    compression: config.compression,
+    s3Redirect: true,
+    uploadConcurrency: 8,
+    downloadPrefetch: 8,
+  };
+}
+
+export async function openDatabase(config: Config, log: Logger): Promise<Db> {
+  if (config.database.kind === "pglite") {
+    log.warn("using embedded PGlite: one connection, for a single machine; set [database] url for Postgres", {
+      dataDir: config.database.dataDir,
+    });
+    return createDb({ kind: "pglite", dataDir: config.database.dataDir });
+  }
+  return createDb({
+    kind: "postgres",
+    url: config.database.url.expose(),
+    onConnectionError: (err) => log.warn("database connection lost", { err }),
+  });
+}
+
+export async function buildDeps(config: Config, db: Db, log: Logger): Promise<Deps & { close(): Promise<void> }> {
+  const storage = await createStorage(
+    config.storage.type === "local"
+      ? { type: "local", path: config.storage.path }
+      : {
+          type: "s3",
+          region: config.storage.region,
+          bucket: config.storage.bucket,
+          endpoint: config.storage.endpoint,
+          credentials: config.storage.credentials && {
+            accessKeyId: config.storage.credentials.accessKeyId,
+            secretAccessKey: config.storage.credentials.secretAccessKey.expose(),
+          },
+        },
+  );
+  const tokens = await createTokenAuthority(tokenKeyConfig(config.jwt.signing), {
+    issuer: config.jwt.boundIssuer,
+    audiences: config.jwt.boundAudiences,
+  });
+  const compressor = createChunkCompressor({ type: config.compression.type, level: config.compression.level });
+  const access = createAccessRecorder(db, log);
+  return {
+    settings: settingsFromConfig(config),
+    db,
+    storage,
+    tokens,
+    compressor,
+    log,
+    clock: () => new Date(),
+    caches: createCacheDirectory(db),
+    access,
+    async close() {
+      await access.close();
+      await compressor.close();
+    },
+  };
+}

@@ -1,0 +1,10 @@
+/** The `garretd` process: runs `main` with the real argv and environment and exits with its code. */
+import { main } from "./main.ts";
+
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`garretd: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

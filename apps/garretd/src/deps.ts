@@ -1,0 +1,24 @@
+/**
+ * Everything request handling needs, built once per process and passed to `createApp(deps)`.
+ * Services receive `deps` as their first argument; nothing reads globals or `process.env`.
+ */
+import type { ChunkCompressor } from "@garret/chunking";
+import type { Db } from "@garret/db";
+import type { StorageBackend } from "@garret/storage";
+import type { TokenAuthority } from "@garret/token";
+import type { Logger } from "./log.ts";
+import type { AccessRecorder } from "./services/access-recorder.ts";
+import type { CacheDirectory } from "./services/cache-directory.ts";
+import type { ServerSettings } from "./settings.ts";
+
+export interface Deps {
+  settings: ServerSettings;
+  db: Db;
+  storage: StorageBackend;
+  tokens: TokenAuthority;
+  compressor: ChunkCompressor;
+  log: Logger;
+  clock: () => Date;
+  caches: CacheDirectory;
+  access: AccessRecorder;
+}

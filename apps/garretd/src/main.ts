@@ -1,0 +1,180 @@
+/**
+ * garretd's entry point: arguments → configuration (or the first-start setup) → the chosen mode.
+ *
+ *   monolithic              migrations, GC loop and API server (default)
+ *   api-server              API server only (no migrations: run `--mode db-migrations` once)
+ *   garbage-collector       GC loop only
+ *   garbage-collector-once  one GC run, then exit
+ *   db-migrations           apply migrations, then exit
+ *   check-config            load and validate the configuration, connect nowhere, exit 0 or 1
+ */
+import { existsSync, readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { serve } from "@hono/node-server";
+import { type Db, migrate } from "@garret/db";
+import { createApp } from "./app.ts";
+import { buildDeps, openDatabase } from "./build-deps.ts";
+import { ArgsError, GARRETD_USAGE, parseGarretdArgs } from "./config/args.ts";
+import { type Config, ConfigError, formatListen, loadConfig } from "./config/config.ts";
+import { runFirstStart } from "./config/oobe.ts";
+import { runGarbageCollection } from "./gc/run-gc.ts";
+import { createLogger, type Logger, parseLogLevel } from "./log.ts";
+
+/** Pending rows younger than this may belong to uploads still running. */
+const PENDING_GRACE_SECONDS = 6 * 3600;
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let args: ReturnType<typeof parseGarretdArgs>;
+  try {
+    args = parseGarretdArgs(argv);
+  } catch (err) {
+    if (err instanceof ArgsError) {
+      process.stderr.write(`garretd: ${err.message}\n\n${GARRETD_USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args.help) {
+    process.stdout.write(`${GARRETD_USAGE}\n`);
+    return 0;
+  }
+  const log = createLogger(parseLogLevel(args.logLevel ?? env.GARRET_LOG ?? env.ATTICD_LOG));
+
+  let config: Config | null;
+  try {
+    const input = {
+      configPath: args.configPath,
+      listen: args.listen,
+      env,
+      readFile: (p: string) => readFileSync(p, "utf8"),
+      fileExists: (p: string) => existsSync(p),
+    };
+    config = loadConfig(input);
+    if (!config && args.mode === "monolithic") {
+      const first = await runFirstStart(env);
+      process.stderr.write(first.message);
+      config = loadConfig(input);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`garretd: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (!config) {
+    process.stderr.write(
+      "garretd: no configuration found: pass -f PATH, set ATTIC_SERVER_CONFIG_BASE64, or start once in monolithic mode to create one\n",
+    );
+    return 1;
+  }
+  if (args.mode === "check-config") {
+    process.stdout.write(`configuration from ${config.source} is valid\n`);
+    return 0;
+  }
+
+  log.info("starting garretd", {
+    mode: args.mode,
+    config: config.source,
+    database: config.database.kind,
+    storage: config.storage.type,
+  });
+  const db = await openDatabase(config, log);
+  try {
+    if (args.mode === "db-migrations" || args.mode === "monolithic") {
+      const result = await migrate(db);
+      log.info("database migrations applied", { applied: result.applied, adoptedAtticd: result.adopted });
+      if (args.mode === "db-migrations") return 0;
+    }
+    const deps = await buildDeps(config, db, log);
+    const gcOnce = () =>
+      runGarbageCollection(db, deps.storage, log, {
+        defaultRetentionSeconds: config.garbageCollection.defaultRetentionPeriodSeconds,
+        pendingGraceSeconds: PENDING_GRACE_SECONDS,
+        now: new Date(),
+      });
+    try {
+      if (args.mode === "garbage-collector-once") {
+        await gcOnce();
+        return 0;
+      }
+      const stopGc =
+        args.mode === "monolithic" || args.mode === "garbage-collector"
+          ? startGcLoop(gcOnce, config.garbageCollection.intervalSeconds, log)
+          : () => {};
+      const server =
+        args.mode === "garbage-collector" ? null : await listen(createApp(deps).fetch, config, log);
+      await waitForSignal(log);
+      stopGc();
+      if (server) await closeServer(server, log);
+      return 0;
+    } finally {
+      await deps.close();
+    }
+  } finally {
+    await closeDb(db, log);
+  }
+}
+
+function listen(fetch: Parameters<typeof serve>[0]["fetch"], config: Config, log: Logger): Promise<Server> {
+  const host = config.listen.host;
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname: host, port: config.listen.port }, (info) => {
+      log.info("listening", { address: formatListen(config.listen), port: info.port });
+      resolve(server as Server);
+    }) as Server;
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 70_000;
+    server.requestTimeout = 0;
+    server.once("error", reject);
+  });
+}
+
+/** GC runs at start, then `interval` after each run ends; 0 disables the loop (atticd's rule). */
+function startGcLoop(run: () => Promise<unknown>, intervalSeconds: number, log: Logger): () => void {
+  if (intervalSeconds <= 0) return () => {};
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const tick = async () => {
+    try {
+      await run();
+    } catch (err) {
+      log.error("garbage collection failed", { err });
+    }
+    if (!stopped) timer = setTimeout(tick, intervalSeconds * 1000);
+  };
+  timer = setTimeout(tick, 0);
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}
+
+function waitForSignal(log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      log.info("shutting down", { signal });
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolve();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}
+
+/** Stops accepting connections, lets in-flight requests finish for a while, then cuts the rest. */
+async function closeServer(server: Server, log: Logger): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timeout = setTimeout(() => {
+    log.warn("closing connections still open after 30 s");
+    server.closeAllConnections();
+  }, 30_000);
+  await closed;
+  clearTimeout(timeout);
+}
+
+async function closeDb(db: Db, log: Logger): Promise<void> {
+  await db.close().catch((err: unknown) => log.warn("error closing the database", { err }));
+}

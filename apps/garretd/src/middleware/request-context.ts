@@ -1,0 +1,59 @@
+/**
+ * The per-request pipeline ahead of every route, in atticd's order: request id → Host check
+ * (`allowed-hosts`) → request state (Host, X-Forwarded-Proto) → token (never rejects: a bad token
+ * is anonymous) → handler → `X-Attic-Cache-Visibility: public` when the handler served a public
+ * cache → access log line. One middleware instead of five keeps the narinfo hot path short.
+ */
+import { randomUUID } from "node:crypto";
+import { parseAuthorizationHeader } from "@garret/token";
+import type { MiddlewareHandler } from "hono";
+import type { Deps } from "../deps.ts";
+import type { AppEnv } from "../env.ts";
+import { requestError } from "../errors.ts";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
+  const allowed = new Set(deps.settings.allowedHosts);
+  const debug = deps.log.isEnabled("debug");
+  return async (c, next) => {
+    const started = debug ? performance.now() : 0;
+    const incomingId = c.req.header("x-request-id");
+    const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    c.set("deps", deps);
+    c.set("requestId", requestId);
+    c.set("publicCache", false);
+    c.header("x-request-id", requestId);
+
+    const host = c.req.header("host") ?? authorityOf(c.req.url);
+    if (!host) throw requestError("Missing Host header");
+    if (allowed.size > 0 && !allowed.has(host)) throw requestError("Bad Host");
+    c.set("request", { host, forwardedHttps: c.req.header("x-forwarded-proto") === "https" });
+
+    const raw = parseAuthorizationHeader(c.req.header("authorization"));
+    c.set("token", raw === null ? null : await deps.tokens.verify(raw));
+
+    await next();
+
+    if (c.get("publicCache")) c.res.headers.set("x-attic-cache-visibility", "public");
+    if (debug) {
+      deps.log.debug("request", {
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+        sub: c.get("token")?.sub,
+      });
+    }
+  };
+}
+
+/** HTTP/2 requests may carry the authority only in the URL (`:authority`); atticd rejects those. */
+function authorityOf(url: string): string | undefined {
+  try {
+    return new URL(url).host || undefined;
+  } catch {
+    return undefined;
+  }
+}

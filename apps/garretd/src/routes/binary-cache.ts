@@ -1,0 +1,40 @@
+/**
+ * The Nix binary cache interface of a cache: `nix-cache-info`, `<hash>.narinfo` and
+ * `nar/<hash>.nar` (GET and HEAD), as Nix's HttpBinaryCacheStore reads them.
+ */
+import { formatNixCacheInfo } from "@garret/nix";
+import { Hono } from "hono";
+import type { AppEnv } from "../env.ts";
+import { authorizeCache } from "../services/authorize-cache.ts";
+import { getNarDownload } from "../services/nar-download.ts";
+import { getNarInfo } from "../services/narinfo.ts";
+import { cacheConfigGet } from "./cache-config.ts";
+import { cacheParam, hashWithSuffix } from "./params.ts";
+
+export const binaryCacheRoutes = new Hono<AppEnv>()
+  .get("/:cache/nix-cache-info", async (c) => {
+    const { cache } = await authorizeCache(c.get("deps"), c.get("token"), cacheParam(c), ["r"]);
+    c.set("publicCache", cache.isPublic);
+    const text = formatNixCacheInfo({ storeDir: cache.storeDir, priority: cache.priority, wantMassQuery: true });
+    return c.body(text, 200, { "content-type": "text/x-nix-cache-info" });
+  })
+  .get("/:cache/attic-cache-info", cacheConfigGet)
+  .get("/:cache/nar/:file", async (c) => {
+    const name = cacheParam(c);
+    const hash = hashWithSuffix(c.req.param("file"), "nar");
+    const head = c.req.method === "HEAD";
+    const download = await getNarDownload(c.get("deps"), c.get("token"), name, hash, { head });
+    c.set("publicCache", download.isPublic);
+    if (download.kind === "redirect") return c.redirect(download.url, 307);
+    const body = download.body();
+    return c.body(ReadableStream.from(body) as ReadableStream, 200, {
+      "content-type": "application/x-nix-nar",
+    });
+  })
+  .get("/:cache/:file", async (c) => {
+    const name = cacheParam(c);
+    const hash = hashWithSuffix(c.req.param("file"), "narinfo");
+    const { text, isPublic } = await getNarInfo(c.get("deps"), c.get("token"), name, hash);
+    c.set("publicCache", isPublic);
+    return c.body(text, 200, { "content-type": "text/x-nix-narinfo" });
+  });

@@ -1,0 +1,111 @@
+/**
+ * Cache administration verbs behind `/_api/v1/cache-config/{cache}` (attic `api/v1/cache_config.rs`):
+ * read the config, create, configure and destroy. Keys are Nix ed25519 keys stored as the secret
+ * string in `cache.keypair`; generated keys are named after the cache.
+ */
+import { deleteCache, insertCache, updateCache } from "@garret/db";
+import { generateSecretKey, NixFormatError, parseSecretKey } from "@garret/nix";
+import type {
+  CacheConfig,
+  CacheConfigPatch,
+  CreateCacheRequest,
+  KeypairConfig,
+  RetentionPeriodConfig,
+} from "@garret/protocol";
+import type { AtticToken } from "@garret/token";
+import type { Deps } from "../deps.ts";
+import type { RequestState } from "../env.ts";
+import { AtticError, requestError } from "../errors.ts";
+import { authorizeCache, requireTokenPermission } from "./authorize-cache.ts";
+
+/** `api_endpoint`: the configured one, else synthesised from Host and X-Forwarded-Proto (atticd's rule). */
+export function apiEndpoint(deps: Deps, req: RequestState): string {
+  if (deps.settings.apiEndpoint) return deps.settings.apiEndpoint;
+  return `${req.forwardedHttps ? "https" : "http"}://${req.host}/`;
+}
+
+export function substituterEndpoint(deps: Deps, req: RequestState, cacheName: string): string {
+  const base = deps.settings.substituterEndpoint ?? apiEndpoint(deps, req);
+  return `${base}${cacheName}`;
+}
+
+export async function getCacheConfig(
+  deps: Deps,
+  token: AtticToken | null,
+  req: RequestState,
+  cacheName: string,
+): Promise<CacheConfig> {
+  const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
+  return {
+    substituter_endpoint: substituterEndpoint(deps, req, cache.name),
+    api_endpoint: apiEndpoint(deps, req),
+    public_key: parseSecretKey(cache.keypair).publicKey,
+    is_public: cache.isPublic,
+    store_dir: cache.storeDir,
+    priority: cache.priority,
+    upstream_cache_key_names: cache.upstreamCacheKeyNames,
+    retention_period: cache.retentionPeriod === null ? "Global" : { Period: cache.retentionPeriod },
+  };
+}
+
+function resolveKeypair(cacheName: string, keypair: KeypairConfig): string {
+  if (keypair === "Generate") return generateSecretKey(cacheName);
+  try {
+    parseSecretKey(keypair.Keypair);
+  } catch (err) {
+    if (err instanceof NixFormatError) throw requestError(`Invalid keypair: ${err.message}`);
+    throw err;
+  }
+  return keypair.Keypair;
+}
+
+function retentionColumn(period: RetentionPeriodConfig): number | null {
+  return period === "Global" ? null : period.Period;
+}
+
+export async function createCache(
+  deps: Deps,
+  token: AtticToken | null,
+  cacheName: string,
+  body: CreateCacheRequest,
+): Promise<void> {
+  requireTokenPermission(token, cacheName, ["cc"]);
+  const inserted = await insertCache(deps.db, {
+    name: cacheName,
+    keypair: resolveKeypair(cacheName, body.keypair),
+    isPublic: body.is_public,
+    storeDir: body.store_dir,
+    priority: body.priority,
+    upstreamCacheKeyNames: body.upstream_cache_key_names,
+    retentionPeriod: null,
+  });
+  deps.caches.invalidate(cacheName);
+  if (!inserted) throw new AtticError("CacheAlreadyExists");
+}
+
+export async function configureCache(
+  deps: Deps,
+  token: AtticToken | null,
+  cacheName: string,
+  patch: CacheConfigPatch,
+): Promise<void> {
+  const required = patch.retention_period !== undefined ? (["cr", "cq"] as const) : (["cr"] as const);
+  const { cache } = await authorizeCache(deps, token, cacheName, required);
+  const update: Parameters<typeof updateCache>[2] = {};
+  if (patch.keypair !== undefined) update.keypair = resolveKeypair(cacheName, patch.keypair);
+  if (patch.is_public !== undefined) update.isPublic = patch.is_public;
+  if (patch.store_dir !== undefined) update.storeDir = patch.store_dir;
+  if (patch.priority !== undefined) update.priority = patch.priority;
+  if (patch.upstream_cache_key_names !== undefined) update.upstreamCacheKeyNames = patch.upstream_cache_key_names;
+  if (patch.retention_period !== undefined) update.retentionPeriod = retentionColumn(patch.retention_period);
+  if (Object.keys(update).length === 0) throw requestError("No modifiable fields were set.");
+  await updateCache(deps.db, cache.id, update);
+  deps.caches.invalidate(cacheName);
+}
+
+export async function destroyCache(deps: Deps, token: AtticToken | null, cacheName: string): Promise<void> {
+  const { cache } = await authorizeCache(deps, token, cacheName, ["cd"]);
+  const deleted = await deleteCache(deps.db, cache.id, deps.settings.softDeleteCaches);
+  deps.caches.invalidate(cacheName);
+  if (!deleted) throw new AtticError("NoSuchCache", { canDiscover: true });
+}

@@ -1,0 +1,121 @@
+/**
+ * `GET /{cache}/nar/{hash}.nar`: the stored compressed chunks of the object's NAR, concatenated in
+ * order; each chunk is an independent compressed stream, so Nix decompresses the body as one.
+ *
+ * Fails closed (attic #101): every chunk must exist in storage before a 200 is sent; a missing
+ * one is a 503 `IncompleteNar` before any header, so Nix falls back to another substituter
+ * instead of importing a truncated NAR. Chunks are fetched ahead, in parallel, while streaming.
+ */
+import type { Readable } from "node:stream";
+import { type ChunkRow, findObjectForDownload } from "@garret/db";
+import type { StorageBackend } from "@garret/storage";
+import { parseRemoteFile } from "@garret/storage";
+import type { AtticToken } from "@garret/token";
+import type { Deps } from "../deps.ts";
+import { AtticError } from "../errors.ts";
+import { authorizeCache } from "./authorize-cache.ts";
+import { SERVABLE_COMPRESSIONS } from "./narinfo.ts";
+
+export type NarDownload =
+  | { kind: "redirect"; url: string; isPublic: boolean }
+  | { kind: "stream"; body: () => AsyncGenerator<Uint8Array>; isPublic: boolean; compression: string };
+
+/** Chunks above this size are streamed from storage instead of read whole (threshold-0 NARs). */
+const BUFFERED_CHUNK_LIMIT = 8 * 1024 * 1024;
+const EXISTENCE_CHECK_CONCURRENCY = 32;
+const VERIFIED_TTL_MS = 5 * 60_000;
+const verifiedChunks = new Map<number, number>();
+
+export async function getNarDownload(
+  deps: Deps,
+  token: AtticToken | null,
+  cacheName: string,
+  storePathHash: string,
+  opts: { head: boolean },
+): Promise<NarDownload> {
+  const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
+  const found = await findObjectForDownload(deps.db, cache.id, storePathHash);
+  if (!found) throw new AtticError("NoSuchObject", { canDiscover: true });
+  const { object, nar, chunks } = found;
+  if (!SERVABLE_COMPRESSIONS.has(nar.compression)) {
+    throw new AtticError("InvalidCompressionType", { detail: nar.compression });
+  }
+  if (chunks.length !== nar.numChunks) {
+    throw new Error(`NAR ${nar.id} has ${chunks.length} chunk references, expected ${nar.numChunks}`);
+  }
+  const present = chunks.filter((c): c is ChunkRow => c !== null);
+  if (present.length !== chunks.length) throw new AtticError("IncompleteNar");
+
+  await ensureChunksExist(deps.storage, present);
+  deps.access.record(object.id);
+
+  const [only] = present;
+  if (only && present.length === 1 && deps.settings.s3Redirect && deps.storage.kind === "s3") {
+    const url = await deps.storage.presign(parseRemoteFile(only.remoteFile), 600);
+    if (url) return { kind: "redirect", url, isPublic: cache.isPublic };
+  }
+  const prefetch = deps.settings.downloadPrefetch;
+  return {
+    kind: "stream",
+    isPublic: cache.isPublic,
+    compression: nar.compression,
+    body: () => (opts.head ? emptyBody() : streamChunks(deps.storage, present, prefetch)),
+  };
+}
+
+async function* emptyBody(): AsyncGenerator<Uint8Array> {}
+
+async function ensureChunksExist(storage: StorageBackend, chunks: ChunkRow[]): Promise<void> {
+  const now = Date.now();
+  const unverified = chunks.filter((c) => (verifiedChunks.get(c.id) ?? 0) < now);
+  let index = 0;
+  let missing = false;
+  const worker = async () => {
+    while (!missing && index < unverified.length) {
+      const chunk = unverified[index++] as ChunkRow;
+      if (await storage.exists(parseRemoteFile(chunk.remoteFile))) {
+        if (verifiedChunks.size > 1_000_000) verifiedChunks.clear();
+        verifiedChunks.set(chunk.id, now + VERIFIED_TTL_MS);
+      } else {
+        missing = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(EXISTENCE_CHECK_CONCURRENCY, unverified.length) }, worker));
+  if (missing) throw new AtticError("IncompleteNar");
+}
+
+/** Yields chunk contents in order, keeping up to `prefetch` reads in flight. */
+async function* streamChunks(
+  storage: StorageBackend,
+  chunks: ChunkRow[],
+  prefetch: number,
+): AsyncGenerator<Uint8Array> {
+  type Pending = Promise<Buffer | Readable>;
+  const queue: Pending[] = [];
+  let next = 0;
+  const start = (): void => {
+    const chunk = chunks[next++] as ChunkRow;
+    const file = parseRemoteFile(chunk.remoteFile);
+    const p: Pending =
+      (chunk.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT ? storage.get(file) : storage.getBuffer(file);
+    p.catch(() => {});
+    queue.push(p);
+  };
+  try {
+    while (next < chunks.length && queue.length < Math.max(1, prefetch)) start();
+    while (queue.length > 0) {
+      const data = await (queue.shift() as Pending);
+      if (next < chunks.length) start();
+      if (Buffer.isBuffer(data)) {
+        yield data;
+      } else {
+        for await (const piece of data) yield piece as Uint8Array;
+      }
+    }
+  } finally {
+    for (const p of queue) {
+      p.then((d) => (Buffer.isBuffer(d) ? undefined : d.destroy()), () => {});
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * `GET /{cache}/{hash}.narinfo`: the object's narinfo in atticd's exact text, signed by the cache key.
+ *
+ *   StorePath: /nix/store/nm1w9sdm6j6icmhd2q3260hl1w9zj6li-attic-test-no-deps
+ *   URL: nar/nm1w9sdm6j6icmhd2q3260hl1w9zj6li.nar
+ *   Compression: zstd
+ *   NarHash: sha256:baeabdb75c223d171800c17b05c5e7e8e9980723a90eb6ffcc632a305afc5a42
+ *   NarSize: 144
+ *   References: 
+ *   Sig: mycache:<base64>
+ *
+ * Ed25519 is deterministic, so a signature over the same fingerprint with the same key never
+ * changes: signatures are memoised by (key, fingerprint), which takes signing off the hot path
+ * while a key rotation still takes effect at once (the key is part of the memo key).
+ */
+import { findObjectWithNar } from "@garret/db";
+import { fingerprint, formatNarInfo, parseSecretKey } from "@garret/nix";
+import type { AtticToken } from "@garret/token";
+import type { Deps } from "../deps.ts";
+import { AtticError } from "../errors.ts";
+import { authorizeCache } from "./authorize-cache.ts";
+
+/** Compression names a narinfo may carry for data garret (or atticd) stored. */
+export const SERVABLE_COMPRESSIONS: ReadonlySet<string> = new Set(["none", "zstd", "br", "xz", "bzip2"]);
+
+const SIGNATURE_MEMO_LIMIT = 100_000;
+const signatures = new Map<string, string>();
+
+export function signFingerprint(keypair: string, print: string): string {
+  const memoKey = `${keypair}\n${print}`;
+  let sig = signatures.get(memoKey);
+  if (sig === undefined) {
+    sig = parseSecretKey(keypair).sign(print);
+    if (signatures.size >= SIGNATURE_MEMO_LIMIT) signatures.clear();
+    signatures.set(memoKey, sig);
+  }
+  return sig;
+}
+
+export interface NarInfoResult {
+  text: string;
+  isPublic: boolean;
+}
+
+export async function getNarInfo(
+  deps: Deps,
+  token: AtticToken | null,
+  cacheName: string,
+  storePathHash: string,
+): Promise<NarInfoResult> {
+  const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
+  const found = await findObjectWithNar(deps.db, cache.id, storePathHash);
+  if (!found) throw new AtticError("NoSuchObject", { canDiscover: true });
+  const { object, nar } = found;
+  if (!SERVABLE_COMPRESSIONS.has(nar.compression)) {
+    throw new AtticError("InvalidCompressionType", { detail: nar.compression });
+  }
+  const print = fingerprint(object.storePath, nar.narHash, nar.narSize, object.references);
+  const text = formatNarInfo({
+    storePath: object.storePath,
+    url: `nar/${storePathHash}.nar`,
+    compression: nar.compression,
+    narHash: nar.narHash,
+    narSize: nar.narSize,
+    references: object.references,
+    system: object.system ?? undefined,
+    deriver: object.deriver ?? undefined,
+    sigs: [signFingerprint(cache.keypair, print)],
+    ca: object.ca ?? undefined,
+  });
+  return { text, isPublic: cache.isPublic };
+}

@@ -1,0 +1,37 @@
+/**
+ * The part of the configuration that request handling reads. `deps.ts` derives it from the loaded
+ * `Config`; tests build it directly with `testSettings()`.
+ */
+import type { CompressionType } from "@garret/chunking";
+
+export interface ServerSettings {
+  allowedHosts: string[];
+  apiEndpoint?: string;
+  substituterEndpoint?: string;
+  softDeleteCaches: boolean;
+  requireProofOfPossession: boolean;
+  maxNarInfoSize: number;
+  chunking: { narSizeThreshold: number; minSize: number; avgSize: number; maxSize: number };
+  compression: { type: CompressionType; level?: number };
+  /** Redirect single-chunk NAR downloads to a presigned S3 URL, as atticd does. */
+  s3Redirect: boolean;
+  /** Chunk uploads (compress + store) in flight per upload request. */
+  uploadConcurrency: number;
+  /** Chunks fetched ahead while streaming a NAR download. */
+  downloadPrefetch: number;
+}
+
+export function testSettings(overrides: Partial<ServerSettings> = {}): ServerSettings {
+  return {
+    allowedHosts: [],
+    softDeleteCaches: false,
+    requireProofOfPossession: true,
+    maxNarInfoSize: 1_048_576,
+    chunking: { narSizeThreshold: 65_536, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 },
+    compression: { type: "zstd" },
+    s3Redirect: true,
+    uploadConcurrency: 8,
+    downloadPrefetch: 8,
+    ...overrides,
+  };
+}

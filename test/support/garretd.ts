@@ -1,0 +1,205 @@
+/**
+ * Runs the real garretd process for integration tests: a fresh config (HS256 key), PGlite or a
+ * fresh Postgres database, local storage or an s3rver bucket, on a free loopback port. Tokens are
+ * minted with the same key, the way `garretadm make-token` does.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PERMISSION_LETTERS } from "@garret/protocol";
+import { createTokenAuthority, type TokenAuthority } from "@garret/token";
+import { grant } from "./grants.ts";
+import { createTestDatabase } from "./postgres.ts";
+import { startS3rver } from "./s3rver.ts";
+
+export const GARRETD_BIN = fileURLToPath(new URL("../../apps/garretd/bin/garretd.js", import.meta.url));
+export const GARRETADM_BIN = fileURLToPath(new URL("../../apps/garretd/bin/garretadm.js", import.meta.url));
+
+export type DbKind = "pglite" | "postgres";
+export type StorageKind = "local" | "s3";
+
+export interface GarretdOptions {
+  db?: DbKind;
+  storage?: StorageKind;
+  /** Appended to the generated server.toml. */
+  extraToml?: string;
+  chunking?: { narSizeThreshold: number; minSize: number; avgSize: number; maxSize: number };
+  compression?: "none" | "zstd" | "brotli" | "xz";
+  requireProofOfPossession?: boolean;
+  env?: Record<string, string>;
+}
+
+export interface GarretdHandle {
+  url: string;
+  port: number;
+  rootToken: string;
+  configPath: string;
+  dataDir: string;
+  storageDir?: string;
+  tokens: TokenAuthority;
+  mintToken(sub: string, grants: Record<string, string[]>, validitySeconds?: number): Promise<string>;
+  runMode(mode: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  logs(): string;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHandle> {
+  const dir = await mkdtemp(join(tmpdir(), "garretd-test-"));
+  const cleanups: Array<() => Promise<void>> = [() => rm(dir, { recursive: true, force: true })];
+  const secret = randomBytes(32);
+  const dataDir = join(dir, "data");
+  let storageDir: string | undefined;
+  const lines: string[] = [];
+
+  if (opts.db === "postgres") {
+    const database = await createTestDatabase();
+    cleanups.unshift(database.drop);
+    lines.push("[database]", `url = ${JSON.stringify(database.url)}`, "");
+  }
+  if (opts.storage === "s3") {
+    const s3 = await startS3rver();
+    cleanups.unshift(s3.stop);
+    lines.push(
+      "[storage]",
+      'type = "s3"',
+      `region = ${JSON.stringify(s3.region)}`,
+      `bucket = ${JSON.stringify(s3.bucket)}`,
+      `endpoint = ${JSON.stringify(s3.endpoint)}`,
+      "[storage.credentials]",
+      `access_key_id = ${JSON.stringify(s3.credentials.accessKeyId)}`,
+      `secret_access_key = ${JSON.stringify(s3.credentials.secretAccessKey)}`,
+      "",
+    );
+  } else {
+    storageDir = join(dir, "storage");
+    lines.push("[storage]", 'type = "local"', `path = ${JSON.stringify(storageDir)}`, "");
+  }
+  const chunking = opts.chunking ?? { narSizeThreshold: 1, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 };
+  lines.push(
+    "[chunking]",
+    `nar-size-threshold = ${chunking.narSizeThreshold}`,
+    `min-size = ${chunking.minSize}`,
+    `avg-size = ${chunking.avgSize}`,
+    `max-size = ${chunking.maxSize}`,
+    "",
+    "[compression]",
+    `type = ${JSON.stringify(opts.compression ?? "zstd")}`,
+    "",
+    "[garbage-collection]",
+    'interval = "0s"',
+    "",
+    "[jwt.signing]",
+    `token-hs256-secret-base64 = ${JSON.stringify(secret.toString("base64"))}`,
+    "",
+  );
+  const top = [
+    opts.requireProofOfPossession === false ? "require-proof-of-possession = false" : "",
+    opts.extraToml ?? "",
+  ].join("\n");
+  const configPath = join(dir, "server.toml");
+  await writeFile(configPath, `${top}\n${lines.join("\n")}`);
+
+  const tokens = await createTokenAuthority({ hs256Secret: secret });
+  const mintToken = (sub: string, grants: Record<string, string[]>, validitySeconds = 3600) =>
+    tokens.mint({
+      sub,
+      validitySeconds,
+      caches: Object.entries(grants).map(([pattern, letters]) => [pattern, grant(letters)]),
+    });
+  const rootToken = await mintToken("root", { "*": [...PERMISSION_LETTERS] });
+
+  const env = { ...process.env, GARRET_DATA_DIR: dataDir, HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), ...opts.env };
+  let port = await freePort();
+  let child: ChildProcess | null = null;
+  let output = "";
+
+  const launch = async (): Promise<void> => {
+    child = spawn(process.execPath, [GARRETD_BIN, "-f", configPath, "--listen", `127.0.0.1:${port}`], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const proc = child;
+    await new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        output += d.toString();
+        if (output.includes('"msg":"listening"')) resolve();
+      };
+      proc.stdout?.on("data", onData);
+      proc.stderr?.on("data", (d: Buffer) => {
+        output += d.toString();
+      });
+      proc.once("exit", (code) => reject(new Error(`garretd exited with ${code} before listening:\n${output}`)));
+      setTimeout(() => reject(new Error(`garretd did not start within 60 s:\n${output}`)), 60_000).unref();
+    });
+  };
+  const stopChild = async (): Promise<void> => {
+    const proc = child as ChildProcess | null;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    proc.kill("SIGTERM");
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  await launch();
+
+  return {
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    rootToken,
+    configPath,
+    dataDir,
+    storageDir,
+    tokens,
+    mintToken,
+    logs: () => output,
+    async runMode(mode) {
+      return new Promise((resolve) => {
+        const proc = spawn(process.execPath, [GARRETD_BIN, "-f", configPath, "--mode", mode], {
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        proc.stdout.on("data", (d: Buffer) => {
+          stdout += d.toString();
+        });
+        proc.stderr.on("data", (d: Buffer) => {
+          stderr += d.toString();
+        });
+        proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
+    },
+    async restart() {
+      await stopChild();
+      port = await freePort();
+      await launch();
+    },
+    async stop() {
+      await stopChild();
+      for (const c of cleanups) await c().catch(() => {});
+    },
+  };
+}
