@@ -1,0 +1,56 @@
+/**
+ * Explanations added under permission errors, which attic users found opaque (attic#90, #166,
+ * #133): which server and token were used, and which permission letter the action needs.
+ * Letters as in `garretadm make-token`: r pull, w push, cc create, cr configure, cq retention, cd destroy.
+ */
+import { ApiError } from "./api-client.ts";
+
+export type Action = "read" | "push" | "create" | "configure" | "configure-retention" | "destroy";
+
+const NEEDS: Record<Action, string> = {
+  read: `"r" (pull)`,
+  push: `"w" (push)`,
+  create: `"cc" (create cache)`,
+  configure: `"cr" (configure cache)`,
+  "configure-retention": `"cr" (configure cache) and "cq" (configure retention)`,
+  destroy: `"cd" (destroy cache)`,
+};
+
+export interface HintContext {
+  serverName: string;
+  endpoint: string;
+  hasToken: boolean;
+  cache: string;
+  action: Action;
+}
+
+export function permissionHint(error: unknown, ctx: HintContext): string | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  const who = `server "${ctx.serverName}" (${ctx.endpoint})`;
+  if (error.status === 401) {
+    if (!ctx.hasToken) {
+      return (
+        `hint: ${who} has no token, so the request was anonymous; cache "${ctx.cache}" is private or the action needs ${NEEDS[ctx.action]}.\n` +
+        `      Log in with a token: garret login ${ctx.serverName} ${ctx.endpoint} <TOKEN>`
+      );
+    }
+    return (
+      `hint: the token of ${who} was rejected or grants nothing on cache "${ctx.cache}" ` +
+      `(an expired or foreign token is treated as anonymous, and caches you have no permission on look absent). ` +
+      `This action needs ${NEEDS[ctx.action]}.`
+    );
+  }
+  if (error.status === 403) {
+    const extra =
+      ctx.action === "read"
+        ? ` Reading the cache configuration needs "r": a push-only token cannot read it.`
+        : ctx.action === "configure-retention"
+          ? ` Drop --retention-period/--reset-retention-period if you only need "cr".`
+          : "";
+    return `hint: the token of ${who} can see cache "${ctx.cache}" but lacks ${NEEDS[ctx.action]}.${extra}`;
+  }
+  if (error.status === 404 && error.body?.error === "NoSuchCache") {
+    return `hint: create it with: garret cache create ${ctx.serverName}:${ctx.cache}`;
+  }
+  return undefined;
+}

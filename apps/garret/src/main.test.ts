@@ -1,0 +1,62 @@
+import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import type { CliContext } from "./context.ts";
+import { findCommand, main } from "./main.ts";
+
+function fakeCtx(env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const ctx: CliContext = {
+    env,
+    stdout: { write: (s) => void out.push(s) },
+    stderr: { write: (s) => void err.push(s) },
+    stdin: Readable.from([]),
+    version: "9.9.9",
+    signal: new AbortController().signal,
+  };
+  return { ctx, out: () => out.join(""), err: () => err.join("") };
+}
+
+describe("command table", () => {
+  it("resolves one- and two-word commands", () => {
+    expect(findCommand(["push", "c", "p"])?.name).toBe("push");
+    expect(findCommand(["cache", "create", "c"])?.rest).toEqual(["c"]);
+    expect(findCommand(["cache"])).toBeUndefined();
+    expect(findCommand(["nope"])).toBeUndefined();
+  });
+
+  it("rejects bad arguments with exit code 2 and the usage line", async () => {
+    for (const argv of [["push", "c", "-j", "0"], ["login", "x"], ["cache", "info", "a", "b"], ["use", "c", "--public"], ["push", "c"]]) {
+      const f = fakeCtx();
+      expect(await main(argv, f.ctx), argv.join(" ")).toBe(2);
+      expect(f.err()).toMatch(/^error: .*\nUsage: garret /);
+    }
+    const f = fakeCtx();
+    expect(await main(["cache", "configure", "c", "--public", "--private"], f.ctx)).toBe(2);
+    expect(f.err()).toContain("--public and --private cannot be used together");
+  });
+
+  it("prints help and version", async () => {
+    const f = fakeCtx();
+    expect(await main(["--help"], f.ctx)).toBe(0);
+    expect(f.out()).toContain("cache configure");
+    const g = fakeCtx();
+    expect(await main(["--version"], g.ctx)).toBe(0);
+    expect(g.out()).toBe("garret 9.9.9\n");
+  });
+
+  it("logs in without network and reports unknown servers", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "garret-main-"));
+    const f = fakeCtx({ XDG_CONFIG_HOME: dir });
+    expect(await main(["login", "local", "http://127.0.0.1:1", "tok"], f.ctx)).toBe(0);
+    const path = join(dir, "attic", "config.toml");
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await readFile(path, "utf8")).toContain('default-server = "local"');
+    const g = fakeCtx({ XDG_CONFIG_HOME: dir });
+    expect(await main(["cache", "info", "other:c"], g.ctx)).toBe(1);
+    expect(g.err()).toBe('error: server "other" is not configured (known: local)\n');
+  });
+});
