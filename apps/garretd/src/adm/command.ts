@@ -1,0 +1,37 @@
+/**
+ * The shape of a garretadm subcommand, so new ones are one table entry in main.ts.
+ */
+
+import type { Config, Env } from "../config/config.ts";
+
+export interface AdmIo {
+  env: Env;
+  readFile(path: string): string;
+  fileExists(path: string): boolean;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export interface AdmContext {
+  io: AdmIo;
+  /** Loads the configuration (never runs the first start); throws ConfigError. */
+  loadConfig(): Config;
+  /** Unix milliseconds. */
+  now(): number;
+}
+
+export interface AdmCommand {
+  summary: string;
+  usage: string;
+  /** Returns the exit code. Throws UsageError for bad arguments. */
+  run(args: string[], ctx: AdmContext): Promise<number>;
+}
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A failure to report as "Error: message" with exit code 1. */
+export class AdmError extends Error {
+  override name = "AdmError";
+}

@@ -1,0 +1,107 @@
+/**
+ * garretadm, the administration tool (atticadm's counterpart):
+ *
+ *     garretadm [-f|--config PATH] <COMMAND> [ARGS]
+ *
+ * The configuration is found as garretd finds it, but the first start never runs here: without a
+ * configuration garretadm fails.
+ */
+
+import { ConfigError, loadConfig } from "../config/config.ts";
+import { type AdmCommand, type AdmContext, AdmError, type AdmIo, UsageError } from "./command.ts";
+import { makeTokenCommand } from "./make-token.ts";
+
+export type { AdmIo } from "./command.ts";
+
+export const COMMANDS: Readonly<Record<string, AdmCommand>> = {
+  "make-token": makeTokenCommand,
+};
+
+export function garretadmUsage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const list = Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+    .join("\n");
+  return `Usage: garretadm [OPTIONS] <COMMAND>
+
+garret server administration utilities.
+
+Commands:
+${list}
+
+Options:
+  -f, --config <PATH>  Path to server.toml (default: the same lookup as garretd)
+  -h, --help           Print this help; "garretadm <COMMAND> --help" describes a command
+`;
+}
+
+export async function runGarretadm(
+  argv: readonly string[],
+  io: AdmIo,
+  opts: { now?: () => number } = {},
+): Promise<number> {
+  let configPath: string | undefined;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "-h" || arg === "--help") {
+      io.stdout(garretadmUsage());
+      return 0;
+    }
+    if (arg === "-f" || arg === "--config") {
+      const value = argv[i + 1];
+      if (value === undefined) return usageError(io, `${arg} needs a value: ${arg} <PATH>`);
+      configPath = value;
+      i++;
+    } else if (arg.startsWith("--config=")) {
+      configPath = arg.slice("--config=".length);
+    } else if (arg.startsWith("-f") && arg.length > 2) {
+      configPath = arg.slice(2);
+    } else if (arg.startsWith("-")) {
+      return usageError(io, `unknown option "${arg}"`);
+    } else {
+      break;
+    }
+  }
+  const name = argv[i];
+  if (name === undefined) return usageError(io, "no command given");
+  const command = COMMANDS[name];
+  if (!command)
+    return usageError(io, `unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(", ")}`);
+
+  const ctx: AdmContext = {
+    io,
+    now: opts.now ?? Date.now,
+    loadConfig() {
+      const config = loadConfig({
+        ...(configPath !== undefined && { configPath }),
+        env: io.env,
+        readFile: io.readFile,
+        fileExists: io.fileExists,
+      });
+      if (!config) {
+        throw new AdmError(
+          "no configuration found: pass -f PATH, set ATTIC_SERVER_CONFIG_BASE64, or create " +
+            "$XDG_CONFIG_HOME/attic/server.toml (garretd writes one on its first start)",
+        );
+      }
+      return config;
+    },
+  };
+  try {
+    return await command.run(argv.slice(i + 1), ctx);
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(io, e.message, command.usage);
+    if (e instanceof ConfigError || e instanceof AdmError) {
+      io.stderr(`Error: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function usageError(io: AdmIo, message: string, usage = garretadmUsage()): number {
+  const synopsis = usage.split("\n")[0];
+  io.stderr(`error: ${message}\n\n${synopsis}\n\nFor more information, try '--help'.\n`);
+  return 2;
+}

@@ -1,0 +1,208 @@
+/**
+ * First start ("out-of-box experience"), as atticd's `oobe.rs` does it: when garretd runs in
+ * monolithic mode and finds no configuration, it writes `$XDG_CONFIG_HOME/garret/server.toml`
+ * (mode 0600) with a fresh 4096-bit RS256 key, an embedded PGlite database and local storage under
+ * the data directory, then prints a root token (sub "root", every permission on "*", valid 24
+ * months) as `attic login` / `garret login` lines.
+ *
+ * `writeDefaultConfig` only uses the injected file functions; `runFirstStart` adds the real file
+ * system and mints the token.
+ */
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { PERMISSION_LETTERS, type Permission } from "@garret/protocol";
+import { type CachePermissions, createTokenAuthority, generateRs256PrivateKeyPem } from "@garret/token";
+import { ConfigError } from "./config-error.ts";
+import { RECOMMENDED_CHUNKING } from "./config-schema.ts";
+import { parseListen } from "./listen.ts";
+import { configSearchPaths, dataDirectory, type Env } from "./paths.ts";
+
+export const OOBE_LISTEN = "[::]:8080";
+
+export interface OobeIo {
+  env: Env;
+  /** Creates the file, failing if it exists, with the given permission bits. */
+  writeFile(path: string, contents: string, mode: number): void;
+  /** Creates a directory and its parents; no error if it exists. */
+  mkdir(path: string): void;
+  /** Defaults to a 4096-bit key, which takes a second or so. */
+  generatePrivateKeyPem?: () => string;
+  /** Unix milliseconds; defaults to the clock. */
+  now?: number;
+}
+
+export interface RootTokenRequest {
+  sub: "root";
+  validitySeconds: number;
+  caches: CachePermissions;
+}
+
+export interface DefaultConfig {
+  /** The written server.toml. */
+  path: string;
+  contents: string;
+  dataDir: string;
+  /** The port clients reach on localhost. */
+  port: number;
+  /** PKCS#1 PEM of the key written into the file. */
+  rs256PrivateKeyPem: string;
+  /** What to mint for the `attic login` line. */
+  rootToken: RootTokenRequest;
+}
+
+/** Writes the first-start configuration and returns what is needed to mint the root token. */
+export function writeDefaultConfig(io: OobeIo): DefaultConfig {
+  const paths = configSearchPaths(io.env);
+  const dataDir = dataDirectory(io.env);
+  if (!paths || !dataDir) {
+    throw new ConfigError("first start", [
+      "no configuration was found and none can be written: set HOME (or XDG_CONFIG_HOME and GARRET_DATA_DIR), or pass -f PATH",
+    ]);
+  }
+  const pem = (io.generatePrivateKeyPem ?? (() => generateRs256PrivateKeyPem(4096)))();
+  const storagePath = join(dataDir, "storage");
+  const contents = renderConfig({
+    storagePath,
+    dataDir,
+    keyBase64: Buffer.from(pem, "utf8").toString("base64"),
+  });
+
+  io.mkdir(dirname(paths.garret));
+  io.mkdir(storagePath);
+  io.writeFile(paths.garret, contents, 0o600);
+
+  const all = Object.fromEntries(PERMISSION_LETTERS.map((l) => [l, true])) as Permission;
+  return {
+    path: paths.garret,
+    contents,
+    dataDir,
+    port: parseListen(OOBE_LISTEN).port,
+    rs256PrivateKeyPem: pem,
+    rootToken: {
+      sub: "root",
+      validitySeconds: twentyFourMonthsSeconds(io.now ?? Date.now()),
+      caches: [["*", all]],
+    },
+  };
+}
+
+/** atticd adds 24 calendar months to the current time. */
+function twentyFourMonthsSeconds(nowMs: number): number {
+  const later = new Date(nowMs);
+  later.setUTCMonth(later.getUTCMonth() + 24);
+  return Math.floor((later.getTime() - nowMs) / 1000);
+}
+
+/** The message printed after the first start (atticd prints it on stderr). */
+export function firstStartMessage(opts: { path: string; port: number; token: string }): string {
+  const url = `http://localhost:${opts.port}`;
+  return [
+    "",
+    "-----------------",
+    "Welcome to garret!",
+    "",
+    "A simple setup with an embedded database and local storage has been written to:",
+    "",
+    `    ${opts.path}`,
+    "",
+    "Log into this server with either client:",
+    "",
+    `    attic login local ${url} ${opts.token}`,
+    `    garret login local ${url} ${opts.token}`,
+    "",
+    "The token above can do everything on every cache; keep it safe.",
+    "-----------------",
+    "",
+  ].join("\n");
+}
+
+/** First start on the real file system: writes the file, mints the root token, returns the message. */
+export async function runFirstStart(env: Env): Promise<{ path: string; message: string }> {
+  const written = writeDefaultConfig({
+    env,
+    writeFile: (path, contents, mode) => writeFileSync(path, contents, { mode, flag: "wx" }),
+    mkdir: (path) => {
+      mkdirSync(path, { recursive: true });
+    },
+  });
+  const authority = await createTokenAuthority({ rs256PrivateKeyPem: written.rs256PrivateKeyPem });
+  const token = await authority.mint(written.rootToken);
+  return {
+    path: written.path,
+    message: firstStartMessage({ path: written.path, port: written.port, token }),
+  };
+}
+
+function renderConfig(v: { storagePath: string; dataDir: string; keyBase64: string }): string {
+  const c = RECOMMENDED_CHUNKING;
+  return `# garret server configuration, written on the first start.
+#
+# This file uses atticd's server.toml format, so it also documents what an atticd
+# deployment needs; an existing /etc/atticd or ~/.config/attic/server.toml works unchanged.
+# It holds the JWT signing key, so keep it private (mode 0600).
+#
+# For a lasting setup: set api-endpoint, allowed-hosts, a PostgreSQL [database] url
+# and, if you like, S3 [storage]. Check a change with: garretd --mode check-config
+
+# Socket address to listen on.
+listen = ${tomlString(OOBE_LISTEN)}
+
+# Allowed Host headers; empty allows all. Set this in production.
+allowed-hosts = []
+
+# The public URL of this server, ending with "/"; unset means "derived from the Host header".
+#api-endpoint = "https://cache.example.com/"
+
+[database]
+# No url: an embedded PGlite database in ${v.dataDir}/db (one connection; fine
+# for a single machine). For production use PostgreSQL:
+#url = "postgresql://garret@localhost/garret"
+
+[storage]
+type = "local"
+path = ${tomlString(v.storagePath)}
+
+# S3-compatible storage instead:
+#type = "s3"
+#region = "us-east-1"
+#bucket = "my-nix-cache"
+#endpoint = "https://s3.example.com"
+#[storage.credentials]
+#access_key_id = "..."
+#secret_access_key = "..."
+
+# Content-defined chunking of uploaded NARs. Changing these later makes new uploads
+# deduplicate poorly against existing chunks.
+[chunking]
+# NARs smaller than this are stored whole (0 disables chunking).
+nar-size-threshold = ${c.narSizeThreshold}
+min-size = ${c.minSize}
+avg-size = ${c.avgSize}
+max-size = ${c.maxSize}
+
+[compression]
+# none, brotli, zstd or xz.
+type = "zstd"
+
+[garbage-collection]
+# How often garbage collection runs.
+interval = "12 hours"
+# Default retention of unaccessed paths; "0s" keeps them forever. Caches can override it.
+#default-retention-period = "6 months"
+
+[jwt]
+# Require and check the iss / aud claims of tokens.
+#token-bound-issuer = "garret"
+#token-bound-audiences = ["garret"]
+
+[jwt.signing]
+# Base64 of an RSA private key PEM; "openssl genrsa -traditional 4096 | base64 -w0" makes one.
+token-rs256-secret-base64 = ${tomlString(v.keyBase64)}
+`;
+}
+
+/** A TOML basic string. JSON's escapes are a subset of TOML's, so JSON.stringify fits. */
+function tomlString(s: string): string {
+  return JSON.stringify(s);
+}
