@@ -1,0 +1,220 @@
+/**
+ * The local filesystem backend, in atticd's on-disk layout (attic `server/src/storage/local.rs`):
+ *
+ *   <path>/VERSION                          contains `1`
+ *   <path>/0/0f/0f6c4b9e-…-6b1f1c3d2e4a.chunk  first character, then first two characters of the name
+ *
+ * so an atticd storage directory can be served as is. A directory without VERSION is atticd's
+ * v0 flat layout (every object at the root); opening it moves the objects into place first, as
+ * atticd does. Writes go to a temporary file beside the target and are renamed into place, so a
+ * reader or a crash never sees half an object.
+ */
+import { randomUUID } from "node:crypto";
+import { createWriteStream, constants as fsConstants } from "node:fs";
+import {
+  access,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { LocalStorageConfig, StorageBackend } from "./backend.ts";
+import { assertObjectName, objectNameProblem } from "./object-name.ts";
+import { type RemoteFile, remoteFileId } from "./remote-file.ts";
+import { StorageError } from "./storage-error.ts";
+import { chunksOf, type SourceState } from "./stream-source.ts";
+
+const LAYOUT_VERSION = "1";
+
+export class LocalStorage implements StorageBackend {
+  readonly kind = "local";
+  readonly root: string;
+
+  private constructor(root: string) {
+    this.root = root;
+  }
+
+  /** Creates the directory and VERSION file if needed, migrating a v0 flat layout. */
+  static async open(config: LocalStorageConfig): Promise<LocalStorage> {
+    const root = resolve(config.path);
+    const storage = new LocalStorage(root);
+    try {
+      await mkdir(root, { recursive: true });
+      const versionPath = join(root, "VERSION");
+      const version = await readFile(versionPath, "utf8").catch((err: unknown) => {
+        if (errnoCode(err) === "ENOENT") return null;
+        throw err;
+      });
+      if (version === null) {
+        await storage.migrateFlatLayout();
+        await writeFile(versionPath, LAYOUT_VERSION);
+      } else if (version.trim() !== LAYOUT_VERSION) {
+        throw new StorageError(
+          "open",
+          root,
+          `unsupported storage layout version ${JSON.stringify(version.trim())}`,
+        );
+      }
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw fsError("open", root, err);
+    }
+    return storage;
+  }
+
+  locate(name: string): { remoteFile: RemoteFile; remoteFileId: string } {
+    assertObjectName("locate", name);
+    const remoteFile: RemoteFile = { Local: { name } };
+    return { remoteFile, remoteFileId: remoteFileId(remoteFile) };
+  }
+
+  async put(name: string, body: Uint8Array): Promise<void> {
+    const path = this.pathOf("put", name);
+    const temp = tempPathFor(path);
+    try {
+      try {
+        await writeFile(temp, body, { flag: "wx" });
+      } catch (err) {
+        if (errnoCode(err) !== "ENOENT") throw err;
+        // First object in this fan-out directory.
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(temp, body, { flag: "wx" });
+      }
+      await rename(temp, path);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw fsError("put", name, err);
+    }
+  }
+
+  async putStream(name: string, body: NodeJS.ReadableStream | Readable): Promise<{ size: number }> {
+    const path = this.pathOf("putStream", name);
+    const temp = tempPathFor(path);
+    let size = 0;
+    const source: SourceState = { failed: false };
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const chunk of chunksOf(body, source)) {
+        size += chunk.length;
+        yield chunk;
+      }
+    }
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await pipeline(counted(), createWriteStream(temp, { flags: "wx" }));
+      await rename(temp, path);
+    } catch (err) {
+      await rm(temp, { force: true });
+      if (source.failed) throw err;
+      throw fsError("putStream", name, err);
+    }
+    return { size };
+  }
+
+  async get(file: RemoteFile): Promise<Readable> {
+    const name = this.nameOf("get", file);
+    try {
+      // Opening before resolving is the point: a missing file fails here, not mid-stream.
+      const handle = await open(this.pathOf("get", name), "r");
+      return handle.createReadStream();
+    } catch (err) {
+      throw fsError("get", name, err);
+    }
+  }
+
+  async getBuffer(file: RemoteFile): Promise<Buffer> {
+    const name = this.nameOf("getBuffer", file);
+    try {
+      return await readFile(this.pathOf("getBuffer", name));
+    } catch (err) {
+      throw fsError("getBuffer", name, err);
+    }
+  }
+
+  async exists(file: RemoteFile): Promise<boolean> {
+    const name = this.nameOf("exists", file);
+    try {
+      return (await stat(this.pathOf("exists", name))).isFile();
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT") return false;
+      throw fsError("exists", name, err);
+    }
+  }
+
+  async delete(file: RemoteFile): Promise<void> {
+    const name = this.nameOf("delete", file);
+    try {
+      await unlink(this.pathOf("delete", name));
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT") return;
+      throw fsError("delete", name, err);
+    }
+  }
+
+  async presign(file: RemoteFile, _expiresInSeconds: number): Promise<string | null> {
+    this.nameOf("presign", file);
+    return null;
+  }
+
+  async check(): Promise<void> {
+    try {
+      await access(this.root, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
+      await access(join(this.root, "VERSION"), fsConstants.R_OK);
+    } catch (err) {
+      throw fsError("check", this.root, err);
+    }
+  }
+
+  /** `<root>/<c0>/<c0c1>/<name>`, after validating the name so the path stays under the root. */
+  private pathOf(op: string, name: string): string {
+    assertObjectName(op, name);
+    const path = join(this.root, name.slice(0, 1), name.slice(0, 2), name);
+    if (!path.startsWith(this.root + sep)) throw new StorageError(op, name, "path escapes the storage root");
+    return path;
+  }
+
+  private nameOf(op: string, file: RemoteFile): string {
+    if ("Local" in file) return file.Local.name;
+    throw new StorageError(
+      op,
+      remoteFileId(file),
+      "the object is recorded as stored on S3, but this server's storage is local",
+    );
+  }
+
+  /** atticd's v0 → v1 upgrade: every regular file at the root moves into the fan-out layout. */
+  private async migrateFlatLayout(): Promise<void> {
+    for (const entry of await readdir(this.root, { withFileTypes: true })) {
+      // Anything that is not an object atticd could have written stays where it is.
+      if (!entry.isFile() || entry.name === "VERSION" || objectNameProblem(entry.name) !== null) continue;
+      const path = this.pathOf("open", entry.name);
+      await mkdir(dirname(path), { recursive: true });
+      await rename(join(this.root, entry.name), path);
+    }
+  }
+}
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.tmp-${randomUUID()}`);
+}
+
+function errnoCode(err: unknown): string | undefined {
+  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "string")
+    return err.code;
+  return undefined;
+}
+
+function fsError(op: string, key: string, err: unknown): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = errnoCode(err);
+  const notFound = code === "ENOENT";
+  const detail = notFound ? "object not found" : err instanceof Error ? err.message : String(err);
+  return new StorageError(op, key, detail, { notFound, cause: err, code });
+}
