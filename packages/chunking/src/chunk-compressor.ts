@@ -1,0 +1,73 @@
+/**
+ * Chunk compression on a worker-thread pool, so compressing never stalls the event loop. Every call
+ * yields one independent stream (zstd frame, brotli stream, xz stream): a NAR's compressed chunks
+ * concatenate into a single valid stream of the same type, which is how attic serves them.
+ */
+import { availableParallelism } from "node:os";
+import { Piscina } from "piscina";
+import { type CompressionType, resolveCompressionLevel } from "./compression-type.ts";
+import type { CompressTask } from "./compression-worker.ts";
+
+export interface ChunkCompressor {
+  readonly type: CompressionType;
+  /** Compresses one chunk. The input is left untouched and still belongs to the caller. */
+  compress(data: Uint8Array): Promise<Uint8Array>;
+  /** Waits for queued work, then stops the workers. */
+  close(): Promise<void>;
+}
+
+export interface ChunkCompressorOptions {
+  type: CompressionType;
+  /** Codec level; attic's default when absent, clamped to the codec's range. */
+  level?: number;
+  /** Worker threads; defaults to the number of CPUs. */
+  threads?: number;
+}
+
+const WORKER_URL = new URL("./compression-worker.ts", import.meta.url);
+
+/**
+ * Workers load the worker module as TypeScript, so they need the tsx loader; a process started
+ * through tsx passes it on by itself, anything else (e.g. a test runner) gets it added here.
+ */
+function workerExecArgv(): string[] {
+  const argv = process.execArgv;
+  const hasTsx = argv.some((arg) => /(^|[/\\@])tsx([/\\]|$)/.test(arg));
+  return hasTsx ? argv : [...argv, "--import", import.meta.resolve("tsx")];
+}
+
+export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCompressor {
+  const { type } = options;
+  const level = resolveCompressionLevel(type, options.level);
+  if (type === "none") {
+    return { type, compress: async (data) => data, close: async () => {} };
+  }
+  const threads = options.threads ?? availableParallelism();
+  if (!Number.isSafeInteger(threads) || threads < 1)
+    throw new RangeError(`threads must be >= 1, got ${threads}`);
+  const pool = new Piscina({
+    filename: WORKER_URL.href,
+    name: "compressChunk",
+    minThreads: Math.min(1, threads),
+    maxThreads: threads,
+    idleTimeout: 30_000,
+    execArgv: workerExecArgv(),
+  });
+  let closed = false;
+  return {
+    type,
+    async compress(data) {
+      if (closed) throw new Error("chunk compressor is closed");
+      // One copy into an exactly sized buffer that is then moved: cloning a view would copy its
+      // whole backing ArrayBuffer, and transferring the caller's buffer would detach it.
+      const input = data.slice();
+      const task: CompressTask = { type, level, data: input };
+      return (await pool.run(task, { transferList: [input.buffer] })) as Uint8Array;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.close();
+    },
+  };
+}
