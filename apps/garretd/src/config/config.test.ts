@@ -12,6 +12,10 @@ const EC_PRIVATE = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
   type: "pkcs8",
   format: "pem",
 }) as string;
+const SMALL_RSA_PRIVATE = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({
+  type: "pkcs1",
+  format: "pem",
+}) as string;
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
 const HS256_B64 = "wyjO1mgaJ1CJqU+JHTJthKBRBBudwyDkBu/+y97hbsA="; // decodes to c3 28 … (not UTF-8)
@@ -184,6 +188,7 @@ describe("parseConfig: defaults", () => {
     });
     expect(parse(MINIMAL, { HOME: "/h", XDG_DATA_HOME: "/xdg/data" }).dataDir).toBe("/xdg/data/garret");
     expect(parse(MINIMAL, { HOME: "/h", XDG_DATA_HOME: "" }).dataDir).toBe("/h/.local/share/garret");
+    expect(parse(MINIMAL, { STATE_DIRECTORY: "/var/lib/atticd" }).dataDir).toBe("/var/lib/atticd");
   });
 
   it("fails clearly when PGlite has no place for its data", () => {
@@ -297,6 +302,10 @@ ${lines}
       [
         `token-rs256-secret-base64 = "${b64(EC_PRIVATE)}"`,
         "jwt.signing.token-rs256-secret-base64: holds a ec key, not RSA",
+      ],
+      [
+        `token-rs256-secret-base64 = "${b64(SMALL_RSA_PRIVATE)}"`,
+        "jwt.signing.token-rs256-secret-base64: the RSA key has 1024 bits; at least 2048 are required",
       ],
       [
         `token-rs256-pubkey-base64 = "${b64(PKCS1_PRIVATE)}"`,

@@ -21,7 +21,9 @@
  * - Unknown keys are rejected in every table, not only at the top level.
  * - An invalid `ATTIC_SERVER_TOKEN_*_BASE64` value is an error naming the variable; atticd silently
  *   skips it and tries the next one.
- * - Key material is checked when the file loads, and all problems are reported at once.
+ * - Key material is checked when the file loads (RSA keys need at least 2048 bits), and all
+ *   problems are reported at once.
+ * - A service without HOME (systemd DynamicUser) gets its data directory from $STATE_DIRECTORY.
  */
 
 import { parse as parseToml, TomlError } from "smol-toml";

@@ -12,7 +12,7 @@
  * code handles one form. Error texts never repeat the configured value.
  */
 
-import { createPrivateKey, createPublicKey } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { Secret } from "./secret.ts";
 
 export type JwtSigning =
@@ -69,6 +69,8 @@ export function decodeSigningKey(name: SigningKeyName, base64: string): DecodeRe
       const key = createPrivateKey({ key: pem, format: "pem" });
       if (key.asymmetricKeyType !== "rsa")
         return { ok: false, problem: `holds a ${key.asymmetricKeyType} key, not RSA` };
+      const small = tooSmall(key);
+      if (small) return { ok: false, problem: small };
       const pkcs8 = key.export({ type: "pkcs8", format: "pem" }) as string;
       return { ok: true, signing: { kind, privateKeyPem: new Secret(pkcs8) } };
     } catch {
@@ -85,6 +87,8 @@ export function decodeSigningKey(name: SigningKeyName, base64: string): DecodeRe
     const key = createPublicKey({ key: pem, format: "pem" });
     if (key.asymmetricKeyType !== "rsa")
       return { ok: false, problem: `holds a ${key.asymmetricKeyType} key, not RSA` };
+    const small = tooSmall(key);
+    if (small) return { ok: false, problem: small };
     return {
       ok: true,
       signing: { kind, publicKeyPem: key.export({ type: "spki", format: "pem" }) as string },
@@ -92,6 +96,16 @@ export function decodeSigningKey(name: SigningKeyName, base64: string): DecodeRe
   } catch {
     return { ok: false, problem: "the PEM public key could not be parsed" };
   }
+}
+
+// The JWT library refuses shorter RS256 keys; saying so here makes check-config catch it.
+const MIN_RSA_BITS = 2048;
+
+function tooSmall(key: KeyObject): string | undefined {
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  return bits < MIN_RSA_BITS
+    ? `the RSA key has ${bits} bits; at least ${MIN_RSA_BITS} are required`
+    : undefined;
 }
 
 /** The key argument of `createTokenAuthority` (@garret/token) for a configured signing key. */
