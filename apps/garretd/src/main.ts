@@ -51,7 +51,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     };
     config = loadConfig(input);
     if (!config && args.mode === "monolithic") {
-      const first = await runFirstStart(env);
+      const first = await runFirstStart(env, args.listen);
       process.stderr.write(first.message);
       config = loadConfig(input);
     }

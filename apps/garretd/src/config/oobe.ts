@@ -118,7 +118,7 @@ export function firstStartMessage(opts: { path: string; port: number; token: str
 }
 
 /** First start on the real file system: writes the file, mints the root token, returns the message. */
-export async function runFirstStart(env: Env): Promise<{ path: string; message: string }> {
+export async function runFirstStart(env: Env, listen?: string): Promise<{ path: string; message: string }> {
   const written = writeDefaultConfig({
     env,
     writeFile: (path, contents, mode) => writeFileSync(path, contents, { mode, flag: "wx" }),
@@ -130,7 +130,7 @@ export async function runFirstStart(env: Env): Promise<{ path: string; message: 
   const token = await authority.mint(written.rootToken);
   return {
     path: written.path,
-    message: firstStartMessage({ path: written.path, port: written.port, token }),
+    message: firstStartMessage({ path: written.path, port: listen ? parseListen(listen).port : written.port, token }),
   };
 }
 
