@@ -13,23 +13,19 @@
  *    cannot delete what this upload is about to reference; they are released in `finally`.
  *    On failure the pending NAR row is deleted; chunks already stored become orphans that GC reaps.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { PassThrough, Readable, Transform } from "node:stream";
 import { createCompressStream, FastCdcChunker, nixCompressionName } from "@garret/chunking";
 import {
-  type ChunkRow,
-  deleteChunk,
   deleteNar,
   findAndLockChunk,
   findAndLockNar,
   insertChunkRefs,
   insertNar,
-  insertPendingChunk,
   releaseChunks,
   releaseNar,
   upsertObject,
-  validateChunk,
   validateNar,
 } from "@garret/db";
 import {
@@ -41,11 +37,11 @@ import {
   parseStorePathBaseName,
 } from "@garret/nix";
 import type { UploadPathNarInfo, UploadPathResult } from "@garret/protocol";
-import { serializeRemoteFile } from "@garret/storage";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError, requestError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
+import { ChunkUploads, insertStoredChunk, type StoredChunk } from "./chunk-store.ts";
 
 /** NARs stored whole (threshold 0) are buffered below this size and streamed above it. */
 const WHOLE_NAR_BUFFER_LIMIT = 16 * 1024 * 1024;
@@ -80,13 +76,6 @@ export function checkNarInfo(info: UploadPathNarInfo): CheckedNarInfo {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-interface StoredChunk {
-  chunkId: number;
-  size: number;
-  fileSize: number;
-  deduplicated: boolean;
 }
 
 export async function uploadPath(
@@ -205,26 +194,10 @@ async function uploadChunked(
   const compression = nixCompressionName(deps.settings.compression.type);
   const chunker = whole ? new WholeChunker() : new FastCdcChunker(deps.settings.chunking);
   const check = new NarCheck();
-  const held: number[] = [];
-  const stored: StoredChunk[] = [];
-  const tasks = new Set<Promise<void>>();
-  let failure: unknown = null;
+  const chunks = new ChunkUploads(deps, compression);
   let narId: number | null = null;
   let committed = false;
-
-  const schedule = async (seq: number, data: Uint8Array): Promise<void> => {
-    while (tasks.size >= deps.settings.uploadConcurrency) await Promise.race(tasks);
-    if (failure) throw failure;
-    const task: Promise<void> = storeChunk(deps, data, compression, held)
-      .then((c) => {
-        stored[seq] = c;
-      })
-      .catch((err: unknown) => {
-        failure ??= err;
-      })
-      .finally(() => tasks.delete(task));
-    tasks.add(task);
-  };
+  let stored: StoredChunk[];
 
   try {
     const nar = await insertNar(deps.db, {
@@ -235,34 +208,24 @@ async function uploadChunked(
       numChunks: 0,
     });
     narId = nar.id;
-    let seq = 0;
     for await (const piece of body) {
       check.update(piece);
-      for (const chunk of chunker.push(piece)) await schedule(seq++, chunk);
+      for (const chunk of chunker.push(piece)) await chunks.add(chunk);
     }
     check.finish(narHashHex, info.nar_size);
-    for (const chunk of chunker.finish()) if (chunk.length > 0) await schedule(seq++, chunk);
-    await Promise.all(tasks);
-    if (failure) throw failure;
+    for (const chunk of chunker.finish()) if (chunk.length > 0) await chunks.add(chunk);
+    stored = await chunks.finish();
 
     const pendingNarId = narId;
+    const refs = stored.map((c, i) => ({ seq: i, chunkId: c.chunkId }));
     await deps.db.transaction(async (tx) => {
-      await insertChunkRefs(
-        tx,
-        pendingNarId,
-        stored.map((c, i) => ({ seq: i, chunkId: c.chunkId })),
-      );
-      await validateNar(tx, pendingNarId, stored.length);
+      await insertChunkRefs(tx, pendingNarId, refs);
+      await validateNar(tx, pendingNarId, refs.length);
       await upsertObject(tx, objectInput(cacheId, pendingNarId, info, createdBy));
     });
     committed = true;
   } finally {
-    if (tasks.size > 0) await Promise.allSettled(tasks);
-    if (held.length > 0) {
-      await releaseChunks(deps.db, held).catch((err: unknown) =>
-        deps.log.warn("failed to release chunk leases", { err, chunks: held.length }),
-      );
-    }
+    await chunks.release();
     if (!committed && narId !== null) {
       await deleteNar(deps.db, narId).catch((err: unknown) =>
         deps.log.warn("failed to delete pending NAR", { err, narId }),
@@ -280,66 +243,6 @@ function uploadResult(stored: StoredChunk[], narSize: number, whole: boolean): U
     file_size: fileSize,
     frac_deduplicated: whole && stored.length === 1 ? null : narSize > 0 ? dedupBytes / narSize : 0,
   };
-}
-
-/**
- * Stores one chunk, or reuses an identical one. Chunk hashes are computed here from the bytes, so
- * a reused chunk needs no proof. The chunk's id is pushed onto `held` as soon as this upload holds
- * a lease on it.
- */
-async function storeChunk(
-  deps: Deps,
-  data: Uint8Array,
-  compression: string,
-  held: number[],
-): Promise<StoredChunk> {
-  const chunkHash = `sha256:${createHash("sha256").update(data).digest("hex")}`;
-  const existing = await findAndLockChunk(deps.db, chunkHash, compression);
-  if (existing) {
-    held.push(existing.id);
-    return { chunkId: existing.id, size: data.length, fileSize: existing.fileSize ?? 0, deduplicated: true };
-  }
-  const compressed = await deps.compressor.compress(data);
-  const row = await insertStoredChunk(deps, chunkHash, data.length, compression, async (name) => {
-    await deps.storage.put(name, compressed);
-    return {
-      fileHash: `sha256:${createHash("sha256").update(compressed).digest("hex")}`,
-      fileSize: compressed.length,
-    };
-  });
-  held.push(row.id);
-  return { chunkId: row.id, size: data.length, fileSize: compressed.length, deduplicated: false };
-}
-
-/**
- * Inserts a pending chunk row pointing at a fresh storage name, writes the data, then marks it valid
- * with one holder. A failure removes both the row and whatever was written.
- */
-async function insertStoredChunk(
-  deps: Deps,
-  chunkHash: string,
-  chunkSize: number,
-  compression: string,
-  write: (name: string) => Promise<{ fileHash: string; fileSize: number }>,
-): Promise<ChunkRow> {
-  const name = `${randomUUID()}.chunk`;
-  const { remoteFile, remoteFileId } = deps.storage.locate(name);
-  const row = await insertPendingChunk(deps.db, {
-    chunkHash,
-    chunkSize,
-    compression,
-    remoteFile: serializeRemoteFile(remoteFile),
-    remoteFileId,
-  });
-  try {
-    const file = await write(name);
-    await validateChunk(deps.db, row.id, file);
-    return { ...row, state: "V", fileHash: file.fileHash, fileSize: file.fileSize, holdersCount: 1 };
-  } catch (err) {
-    await deps.storage.delete(remoteFile).catch(() => {});
-    await deleteChunk(deps.db, row.id).catch(() => {});
-    throw err;
-  }
 }
 
 /**
