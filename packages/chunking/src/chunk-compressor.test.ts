@@ -89,6 +89,16 @@ describe("chunk compressor behaviour", () => {
     expect(strong.length).toBeLessThan(fast.length);
   });
 
+  it("accepts Buffers, including views into Node's shared pool", async () => {
+    const pooled = Buffer.from("a small chunk that lives in the Buffer pool ".repeat(10));
+    const wide = Buffer.from(sampleData(2_000_000, 6)).subarray(500_000, 600_000);
+    const c = compressor("zstd");
+    const [a, b] = await Promise.all([c.compress(pooled), c.compress(wide)]);
+    expect(Buffer.compare(decompressOne("zstd", a as Uint8Array), pooled)).toBe(0);
+    expect(Buffer.compare(decompressOne("zstd", b as Uint8Array), wide)).toBe(0);
+    expect(pooled.toString()).toContain("a small chunk");
+  });
+
   it("accepts views into larger buffers", async () => {
     const backing = sampleData(3_000_000, 4);
     const view = backing.subarray(1_000_000, 1_100_000);

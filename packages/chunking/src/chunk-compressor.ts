@@ -59,8 +59,9 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
     async compress(data) {
       if (closed) throw new Error("chunk compressor is closed");
       // One copy into an exactly sized buffer that is then moved: cloning a view would copy its
-      // whole backing ArrayBuffer, and transferring the caller's buffer would detach it.
-      const input = data.slice();
+      // whole backing ArrayBuffer, and transferring the caller's buffer would detach it. (Not
+      // `data.slice()`: on a Buffer that is a view.)
+      const input = new Uint8Array(data);
       const task: CompressTask = { type, level, data: input };
       return (await pool.run(task, { transferList: [input.buffer] })) as Uint8Array;
     },

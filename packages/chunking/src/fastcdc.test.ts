@@ -183,6 +183,18 @@ describe("streaming", () => {
     for (const chunk of chunks) expect(chunk.buffer).not.toBe(buffer.buffer);
   });
 
+  it("copies chunks out of Buffer inputs too (Buffer#slice would be a view)", () => {
+    const buffer = Buffer.from(data.subarray(0, MIB));
+    const chunks = chunkAll(buffer, ATTIC_TEST_PARAMS);
+    expect(chunks.length).toBeGreaterThan(10);
+    for (const chunk of chunks) {
+      expect(chunk.buffer).not.toBe(buffer.buffer);
+      expect(chunk.byteLength).toBe(chunk.buffer.byteLength);
+    }
+    buffer.fill(0);
+    expect(Buffer.compare(concat(chunks), data.subarray(0, MIB))).toBe(0);
+  });
+
   it("can be reused after finish", () => {
     const chunker = new FastCdcChunker(ATTIC_TEST_PARAMS);
     const first = [...chunker.push(data.subarray(0, 100_000)), ...chunker.finish()];

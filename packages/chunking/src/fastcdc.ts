@@ -5,7 +5,7 @@
  * dedup with Rust atticd; the wire protocol itself does not depend on boundaries.
  *
  * Per chunk, starting `minSize` bytes in, the gear hash `h = (h >>> 1) + TABLE[byte]` is rolled over
- * each byte. The table entries are 31-bit, so `h` never overflows 32 bits (the crate keeps it in a
+ * each byte (bytes before `minSize` are never hashed, so the shortest cut chunk is `minSize + 1`). The table entries are 31-bit, so `h` never overflows 32 bits (the crate keeps it in a
  * u32; its all-zero test expects the hash 3106636015, which is above 2^31, so it is not masked to
  * 31 bits). A cut follows the first byte where `h & mask == 0`, with the strict mask
  * `2^(bits+1)-1` before the "center" offset and the eager mask `2^(bits-1)-1` after it, where
@@ -130,7 +130,8 @@ export class FastCdcChunker {
         this.#pos = end - off;
         break;
       }
-      out.push(data.slice(off, cut));
+      // A copy, not `slice`: on a Buffer, `slice` returns a view.
+      out.push(new Uint8Array(data.subarray(off, cut)));
       off = cut;
       this.#hash = 0;
     }
@@ -146,9 +147,9 @@ export class FastCdcChunker {
   /** Ends the stream: returns the final chunk (if any bytes are pending) and resets the chunker. */
   finish(): Uint8Array[] {
     if (this.#tailLen === 0) return [];
-    // Everything pending has been scanned without a cut and is shorter than max: one last chunk.
-    const last = (this.#tail as Uint8Array).subarray(0, this.#tailLen);
-    this.#tail = undefined;
+    // Everything pending has been scanned without a cut and is shorter than max: one last chunk,
+    // copied out so that every chunk owns an exactly sized buffer (cheap to transfer or retain).
+    const last = (this.#tail as Uint8Array).slice(0, this.#tailLen);
     this.#reset();
     return [last];
   }

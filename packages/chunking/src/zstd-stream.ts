@@ -13,7 +13,7 @@ const OUTPUT_BUFFER = 128 * 1024;
 /** Pushes `produced` bytes of `out`: hands over a mostly full buffer, copies a small result. */
 function takeOutput(out: Buffer, produced: number): { data: Uint8Array; reuse: boolean } {
   if (produced >= out.length / 2) return { data: out.subarray(0, produced), reuse: false };
-  return { data: Uint8Array.prototype.slice.call(out, 0, produced), reuse: true };
+  return { data: new Uint8Array(out.subarray(0, produced)), reuse: true };
 }
 
 /** Compresses a stream into a single zstd frame. */
