@@ -11,6 +11,7 @@ import { requestContext } from "./middleware/request-context.ts";
 import { binaryCacheRoutes } from "./routes/binary-cache.ts";
 import { cacheConfigRoutes } from "./routes/cache-config.ts";
 import { getMissingPathsRoutes } from "./routes/get-missing-paths.ts";
+import { nixUploadRoutes } from "./routes/nix-upload.ts";
 import { uploadPathRoutes } from "./routes/upload-path.ts";
 
 const INDEX_HTML = `<!doctype html>
@@ -38,6 +39,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.all("/_api/*", () => {
     throw new AtticError("NotFound");
   });
+  app.route("/", nixUploadRoutes);
   app.route("/", binaryCacheRoutes);
   return app;
 }
