@@ -1,40 +1,69 @@
 /**
- * One garbage-collection run, atticd's three phases (attic `gc.rs`) plus reaping of rows a crash
- * left behind (attic #64/#65/#361):
- *   1. expire objects older than their cache's retention period (by `created_at` and
- *      `last_accessed_at`; caches whose effective retention is 0 are kept forever);
- *   2. delete NARs no object references and nobody holds, and pending NARs older than the grace
- *      period (their chunkrefs cascade away);
- *   3. tombstone (`D`) chunks no chunkref references and nobody holds, and pending chunks older
- *      than the grace period; delete their files; delete the rows whose files are gone. Failed
- *      deletions stay `D` and are retried on the next run.
- * Only one collector runs at a time across replicas: the run holds a Postgres advisory lock on a
- * dedicated session and skips itself when another process has it.
+ * One garbage-collection run: atticd's three phases (attic `server/src/gc.rs`) made closure-aware,
+ * incremental and crash-safe:
+ *   1. expire objects older than their cache's retention (by `created_at` and `last_accessed_at`;
+ *      effective retention 0 keeps forever; soft-deleted caches included), except pinned closures
+ *      and, in caches with closure retention, whatever a kept object references;
+ *   2. delete NARs that lost their last object (queued by triggers) and nobody holds, and NARs left
+ *      pending by uploads that died more than the grace period ago;
+ *   3. tombstone (`D`) chunks that lost their last NAR or were stored by a failed upload, and stale
+ *      pending chunks; delete their files; delete the rows whose files are gone. Failed deletions
+ *      stay `D` and are retried on the next run.
+ * Only one collector runs at a time across replicas (a session advisory lock; a second one skips).
+ * Each run logs one summary line; a dry run changes nothing and reports what would go.
  */
 import type { Db, SqlSession } from "@garret/db";
+import {
+  collectQueuedNars,
+  deleteExpiredBatch,
+  deleteTombstones,
+  dropExpiredSet,
+  estimateGarbage,
+  lastGcRun,
+  listExpiredSet,
+  nextTombstones,
+  prepareExpiredSet,
+  queueFullSweep,
+  queueRecentOrphanChunks,
+  reapStalePendingNars,
+  recordGcRun,
+  tombstoneQueuedChunks,
+  tombstoneStalePendingChunks,
+  tryLockGc,
+  unlockGc,
+} from "@garret/db";
 import { parseRemoteFile, type StorageBackend } from "@garret/storage";
 import type { Logger } from "../log.ts";
 
-/** Advisory lock key shared by every garret collector ("garretgc" as a 64-bit number). */
-const GC_LOCK_KEY = "7449355108620170083";
-const DELETE_BATCH = 1000;
 const STORAGE_DELETE_CONCURRENCY = 20;
+/** Store paths a dry run lists. */
+const DRY_RUN_LIST_LIMIT = 10_000;
 
 export interface GcOptions {
+  /** Seconds; 0 = keep forever unless a cache sets its own retention period. */
   defaultRetentionSeconds: number;
   /** Pending rows younger than this belong to uploads that may still be running. */
   pendingGraceSeconds: number;
   now: Date;
+  /** Report what would be deleted; change nothing. */
+  dryRun?: boolean;
+  /** Examine every NAR and chunk, not only queued and recent ones (the first run always does). */
+  fullSweep?: boolean;
 }
 
 export interface GcSummary {
+  /** False when another collector held the lock and this run did nothing. */
   ran: boolean;
+  dryRun: boolean;
+  fullSweep: boolean;
   objects: number;
   nars: number;
   chunks: number;
   bytes: number;
   failedDeletions: number;
   ms: number;
+  /** Dry runs only: the store paths that would be deleted (at most 10,000). */
+  paths?: Array<{ cache: string; storePath: string }>;
 }
 
 export async function runGarbageCollection(
@@ -44,114 +73,122 @@ export async function runGarbageCollection(
   opts: GcOptions,
 ): Promise<GcSummary> {
   const started = performance.now();
-  const summary = await db.withSession(async (session) => {
-    const [lock] = await session.query<{ locked: boolean }>(
-      "SELECT pg_try_advisory_lock($1::bigint) AS locked",
-      [GC_LOCK_KEY],
-    );
-    if (!lock?.locked) return null;
+  const dryRun = opts.dryRun ?? false;
+  const result = await db.withSession(async (session) => {
+    if (!(await tryLockGc(session))) return null;
+    let ok = false;
     try {
-      return await collect(session, storage, log, opts);
+      const collected = await collect(session, storage, log, opts);
+      ok = true;
+      return collected;
     } finally {
-      await session.query("SELECT pg_advisory_unlock($1::bigint)", [GC_LOCK_KEY]);
+      const release = dropExpiredSet(session).then(() => unlockGc(session));
+      // After a failure the session is discarded (which drops both); keep the original error.
+      await (ok ? release : release.catch(() => undefined));
     }
   });
   const ms = Math.round(performance.now() - started);
-  if (!summary) {
+  if (!result) {
     log.info("garbage collection skipped: another collector holds the lock");
-    return { ran: false, objects: 0, nars: 0, chunks: 0, bytes: 0, failedDeletions: 0, ms };
+    return { ran: false, dryRun, fullSweep: false, objects: 0, nars: 0, chunks: 0, bytes: 0, failedDeletions: 0, ms };
   }
-  const result = { ran: true, ...summary, ms };
+  const summary: GcSummary = { ran: true, dryRun, ...result, ms };
+  const { paths: _paths, ...fields } = summary;
   log.info(
-    `garbage collection: deleted ${result.objects} objects, ${result.nars} NARs, ${result.chunks} chunks, ${result.bytes} bytes in ${ms} ms`,
-    { gc: result },
+    dryRun
+      ? `garbage collection (dry run): would delete ${summary.objects} objects, ${summary.nars} NARs, ${summary.chunks} chunks, ${summary.bytes} bytes; looked in ${ms} ms`
+      : `garbage collection: deleted ${summary.objects} objects, ${summary.nars} NARs, ${summary.chunks} chunks, ${summary.bytes} bytes in ${ms} ms`,
+    { gc: fields },
   );
-  return result;
+  return summary;
 }
 
-async function collect(session: SqlSession, storage: StorageBackend, log: Logger, opts: GcOptions) {
-  const now = opts.now.toISOString();
+type CollectResult = Omit<GcSummary, "ran" | "dryRun" | "ms">;
 
-  // Phase 1: objects past their cache's retention, unless downloaded within it.
-  const expired = await session.query<{ n: number }>(
-    `WITH expired AS (
-       DELETE FROM object o USING cache c
-       WHERE o.cache_id = c.id
-         AND COALESCE(c.retention_period, $2::int) > 0
-         AND o.created_at < $1::timestamptz - make_interval(secs => COALESCE(c.retention_period, $2::int))
-         AND (o.last_accessed_at IS NULL
-              OR o.last_accessed_at < $1::timestamptz - make_interval(secs => COALESCE(c.retention_period, $2::int)))
-       RETURNING 1)
-     SELECT count(*)::int AS n FROM expired`,
-    [now, opts.defaultRetentionSeconds],
-  );
+async function collect(
+  session: SqlSession,
+  storage: StorageBackend,
+  log: Logger,
+  opts: GcOptions,
+): Promise<CollectResult> {
+  const startedAt = opts.now;
+  const t0 = performance.now();
+  const graceMs = opts.pendingGraceSeconds * 1000;
+  const pendingCutoff = new Date(startedAt.getTime() - graceMs);
+  const previous = await lastGcRun(session);
+  const fullSweep = opts.fullSweep === true || previous === null;
+  // Chunks of failed uploads: anything created since the previous run started, with the grace
+  // period as margin for uploads that were still holding them then.
+  const orphanChunksSince = fullSweep ? new Date(0) : new Date(previous.startedAt.getTime() - graceMs);
 
-  // Phase 2: unreferenced, unheld valid NARs, and pending NARs of uploads that died.
-  const nars = await session.query<{ n: number }>(
-    `WITH doomed AS (
-       DELETE FROM nar WHERE id IN (
-         SELECT n.id FROM nar n
-         WHERE (n.state = 'V' AND n.holders_count = 0
-                AND NOT EXISTS (SELECT 1 FROM object o WHERE o.nar_id = n.id))
-            OR (n.state = 'P' AND n.created_at < $1::timestamptz - make_interval(secs => $2::int))
-         FOR UPDATE SKIP LOCKED)
-       RETURNING 1)
-     SELECT count(*)::int AS n FROM doomed`,
-    [now, opts.pendingGraceSeconds],
-  );
+  const expired = await prepareExpiredSet(session, {
+    now: opts.now,
+    defaultRetentionSeconds: opts.defaultRetentionSeconds,
+  });
 
-  // Phase 3a: tombstone chunks nothing references or holds, and pending chunks of dead uploads.
-  await session.query(
-    `UPDATE chunk SET state = 'D' WHERE id IN (
-       SELECT c.id FROM chunk c
-       WHERE (c.state = 'V' AND c.holders_count = 0
-              AND NOT EXISTS (SELECT 1 FROM chunkref r WHERE r.chunk_id = c.id))
-          OR (c.state = 'P' AND c.created_at < $1::timestamptz - make_interval(secs => $2::int))
-       FOR UPDATE SKIP LOCKED)`,
-    [now, opts.pendingGraceSeconds],
-  );
+  if (opts.dryRun) {
+    const estimate = await estimateGarbage(session, { orphanChunksSince, pendingCutoff, fullSweep });
+    return {
+      fullSweep,
+      objects: expired,
+      ...estimate,
+      failedDeletions: 0,
+      paths: await listExpiredSet(session, DRY_RUN_LIST_LIMIT),
+    };
+  }
 
-  // Phase 3b/c: delete tombstoned files, then their rows; failures stay `D` for the next run.
+  let objects = 0;
+  for (;;) {
+    const batch = await deleteExpiredBatch(session);
+    objects += batch.deleted;
+    if (batch.done) break;
+  }
+
+  if (fullSweep) await queueFullSweep(session);
+  let nars = await collectQueuedNars(session);
+  nars += await reapStalePendingNars(session, pendingCutoff);
+
+  if (!fullSweep) await queueRecentOrphanChunks(session, orphanChunksSince);
+  await tombstoneQueuedChunks(session);
+  await tombstoneStalePendingChunks(session, pendingCutoff);
+  const files = await deleteTombstonedFiles(session, storage, log);
+
+  const finishedAt = new Date(startedAt.getTime() + Math.round(performance.now() - t0));
+  await recordGcRun(session, { startedAt, finishedAt, fullSweep, objects, nars, ...files });
+  return { fullSweep, objects, nars, ...files };
+}
+
+/** Deletes the files of `D` chunks, then the rows of those whose file is gone. */
+async function deleteTombstonedFiles(
+  session: SqlSession,
+  storage: StorageBackend,
+  log: Logger,
+): Promise<{ chunks: number; bytes: number; failedDeletions: number }> {
   let chunks = 0;
   let bytes = 0;
   let failedDeletions = 0;
   let afterId = 0;
   for (;;) {
-    const batch = await session.query<{ id: number; remote_file: string; file_size: number | null }>(
-      `SELECT id, remote_file, file_size FROM chunk WHERE state = 'D' AND id > $1 ORDER BY id LIMIT ${DELETE_BATCH}`,
-      [afterId],
-    );
+    const batch = await nextTombstones(session, afterId);
     if (batch.length === 0) break;
-    afterId = Number(batch[batch.length - 1]?.id);
+    afterId = batch[batch.length - 1]?.id ?? afterId;
     const deleted: number[] = [];
     let next = 0;
     const worker = async () => {
-      while (next < batch.length) {
-        const row = batch[next++];
-        if (!row) break;
+      for (let row = batch[next++]; row; row = batch[next++]) {
         try {
-          await storage.delete(parseRemoteFile(row.remote_file));
-          deleted.push(Number(row.id));
-          bytes += Number(row.file_size ?? 0);
+          await storage.delete(parseRemoteFile(row.remoteFile));
+          deleted.push(row.id);
+          bytes += row.fileSize;
         } catch (err) {
           failedDeletions++;
-          log.warn("failed to delete chunk file; will retry on the next run", { err, chunkId: row.id });
+          log.warn("failed to delete a chunk file; the next run retries", { err, chunkId: row.id });
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(STORAGE_DELETE_CONCURRENCY, batch.length) }, worker));
-    if (deleted.length > 0) {
-      await session.query("DELETE FROM chunk WHERE state = 'D' AND id = ANY($1::bigint[])", [deleted]);
-      chunks += deleted.length;
-    }
-    if (batch.length < DELETE_BATCH) break;
+    await deleteTombstones(session, deleted);
+    chunks += deleted.length;
   }
-
-  return {
-    objects: Number(expired[0]?.n ?? 0),
-    nars: Number(nars[0]?.n ?? 0),
-    chunks,
-    bytes,
-    failedDeletions,
-  };
+  return { chunks, bytes, failedDeletions };
 }

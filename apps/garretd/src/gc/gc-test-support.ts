@@ -1,0 +1,137 @@
+/**
+ * Shared by the GC tests: attic-API uploads of synthetic NARs, downloads that verify, a count of
+ * the files in local storage, and a GC call with an injected clock.
+ */
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { makeNar, randomStorePathHash, sha256Hex } from "../../../../test/support/nar.ts";
+import { zstdDecompressSync } from "../../../../test/support/zstd.ts";
+import type { TestApp } from "../../../../test/support/app.ts";
+import { silentLogger } from "../log.ts";
+import { type GcOptions, type GcSummary, runGarbageCollection } from "./run-gc.ts";
+
+export interface Uploaded {
+  cache: string;
+  hash: string;
+  base: string;
+  storePath: string;
+  nar: Buffer;
+}
+
+export interface UploadSpec {
+  cache: string;
+  nar: Buffer;
+  hash?: string;
+  name?: string;
+  references?: string[];
+  body?: Buffer;
+}
+
+export async function uploadNar(t: TestApp, u: UploadSpec): Promise<Uploaded & { status: number }> {
+  const hash = u.hash ?? randomStorePathHash();
+  const base = `${hash}-${u.name ?? "gc-test"}`;
+  const info = {
+    cache: u.cache,
+    store_path_hash: hash,
+    store_path: `/nix/store/${base}`,
+    references: u.references ?? [],
+    system: null,
+    deriver: null,
+    sigs: [],
+    ca: null,
+    nar_hash: sha256Hex(u.nar),
+    nar_size: u.nar.length,
+  };
+  const res = await t.request("/_api/v1/upload-path", {
+    method: "PUT",
+    token: t.rootToken,
+    headers: { "x-attic-nar-info": JSON.stringify(info) },
+    body: u.body ?? u.nar,
+  });
+  await res.arrayBuffer();
+  return { status: res.status, cache: u.cache, hash, base, storePath: info.store_path, nar: u.nar };
+}
+
+/** A NAR holding one file of `contents`. */
+export function narOf(contents: Buffer | string): Buffer {
+  return makeNar({ type: "directory", entries: { f: { type: "regular", contents } } });
+}
+
+export async function narinfoStatus(t: TestApp, cache: string, hash: string): Promise<number> {
+  const res = await t.request(`/${cache}/${hash}.narinfo`, { token: t.rootToken });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Downloads the NAR and returns it decompressed, or the HTTP status when it is not 200. */
+export async function downloadNar(t: TestApp, cache: string, hash: string): Promise<Buffer | number> {
+  const res = await t.request(`/${cache}/nar/${hash}.nar`, { token: t.rootToken });
+  if (res.status !== 200) {
+    await res.arrayBuffer();
+    return res.status;
+  }
+  return zstdDecompressSync(Buffer.from(await res.arrayBuffer()));
+}
+
+/** Files in local storage other than `VERSION`. */
+export async function storedFiles(root: string): Promise<string[]> {
+  return (await storedPaths(root)).map((p) => p.slice(p.lastIndexOf("/") + 1)).sort();
+}
+
+async function storedPaths(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(dir, e.name));
+      else if (e.name !== "VERSION") out.push(join(dir, e.name));
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+export const DAY = 86_400;
+
+export function gc(t: TestApp, opts: Partial<GcOptions> = {}): Promise<GcSummary> {
+  return runGarbageCollection(t.db, t.storage, silentLogger(), {
+    defaultRetentionSeconds: 0,
+    pendingGraceSeconds: 6 * 3600,
+    now: new Date(),
+    ...opts,
+  });
+}
+
+/** Moves an object's created_at (and clears last_accessed_at) `seconds` into the past. */
+export async function age(t: TestApp, cache: string, hash: string, seconds: number): Promise<void> {
+  await t.db.withSession((s) =>
+    s.query(
+      `UPDATE object SET created_at = now() - make_interval(secs => $3), last_accessed_at = NULL
+       WHERE store_path_hash = $2 AND cache_id = (SELECT id FROM cache WHERE name = $1)`,
+      [cache, hash, seconds],
+    ),
+  );
+}
+
+export async function setRetention(t: TestApp, cache: string, period: number | "Global"): Promise<void> {
+  const res = await t.request(`/_api/v1/cache-config/${cache}`, {
+    method: "PATCH",
+    token: t.rootToken,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ retention_period: period === "Global" ? "Global" : { Period: period } }),
+  });
+  if (res.status !== 200) throw new Error(`PATCH ${cache}: ${res.status} ${await res.text()}`);
+}
+
+export async function count(t: TestApp, sqlText: string, params: unknown[] = []): Promise<number> {
+  const rows = await t.db.withSession((s) => s.query<{ n: number }>(sqlText, params));
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Empties the cache data tables and storage (all but `VERSION`), so tests can share one app. */
+export async function resetData(t: TestApp): Promise<void> {
+  await t.db.withSession((s) =>
+    s.exec(`TRUNCATE cache, nar, chunk, chunkref, object, garret_gc_nar_candidate, garret_gc_chunk_candidate,
+            garret_gc_run CASCADE`),
+  );
+  for (const path of await storedPaths(t.storageDir)) await rm(path, { force: true });
+}
