@@ -2,7 +2,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { UploadPathNarInfo } from "@garret/protocol";
 import { afterEach, describe, expect, it } from "vitest";
-import { ApiClient, ApiError, type NarStream, NetworkError, normalizeEndpoint, parseUploadResult } from "./api-client.ts";
+import {
+  ApiClient,
+  ApiError,
+  type NarStream,
+  NetworkError,
+  normalizeEndpoint,
+  parseUploadResult,
+} from "./api-client.ts";
 
 interface Seen {
   method: string;
@@ -21,7 +28,12 @@ async function serve(handler: (req: Seen, res: ServerResponse, n: number) => voi
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const s = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) };
+    const s = {
+      method: req.method ?? "",
+      url: req.url ?? "",
+      headers: req.headers,
+      body: Buffer.concat(chunks),
+    };
     seen.push(s);
     handler(s, res, seen.length);
   });
@@ -70,9 +82,15 @@ function narFrom(parts: string[], opened: { n: number }): () => NarStream {
 
 describe("ApiClient", () => {
   it("sends bearer auth and user agent, parses cache-config", async () => {
-    const { url, seen } = await serve((_req, res) => json(res, 200, { public_key: "c:K", is_public: false, retention_period: "Global" }));
+    const { url, seen } = await serve((_req, res) =>
+      json(res, 200, { public_key: "c:K", is_public: false, retention_period: "Global" }),
+    );
     const { c } = client(url, "tok");
-    expect(await c.getCacheConfig("c")).toEqual({ public_key: "c:K", is_public: false, retention_period: "Global" });
+    expect(await c.getCacheConfig("c")).toEqual({
+      public_key: "c:K",
+      is_public: false,
+      retention_period: "Global",
+    });
     expect(seen[0]?.url).toBe("/_api/v1/cache-config/c");
     expect(seen[0]?.headers.authorization).toBe("bearer tok");
     expect(seen[0]?.headers["user-agent"]).toBe("garret/test");
@@ -86,12 +104,20 @@ describe("ApiClient", () => {
 
   it("surfaces the error envelope and does not retry 4xx", async () => {
     const { url, seen } = await serve((_req, res) =>
-      json(res, 403, { code: 403, error: "AccessError", message: "Access error: User does not have permission to complete this action." }),
+      json(res, 403, {
+        code: 403,
+        error: "AccessError",
+        message: "Access error: User does not have permission to complete this action.",
+      }),
     );
-    const err = await client(url, "t").c.getMissingPaths("c", []).catch((e: unknown) => e);
+    const err = await client(url, "t")
+      .c.getMissingPaths("c", [])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).status).toBe(403);
-    expect((err as ApiError).message).toBe("AccessError: Access error: User does not have permission to complete this action.");
+    expect((err as ApiError).message).toBe(
+      "AccessError: Access error: User does not have permission to complete this action.",
+    );
     expect(seen).toHaveLength(1);
   });
 
@@ -102,7 +128,9 @@ describe("ApiClient", () => {
 
   it("retries 503 on idempotent calls", async () => {
     const { url, seen } = await serve((_req, res, n) =>
-      n < 3 ? json(res, 503, { code: 503, error: "ServiceUnavailable", message: "busy" }) : json(res, 200, { missing_paths: ["a"] }),
+      n < 3
+        ? json(res, 503, { code: 503, error: "ServiceUnavailable", message: "busy" })
+        : json(res, 200, { missing_paths: ["a"] }),
     );
     const { c, sleeps } = client(url, "t");
     expect(await c.getMissingPaths("c", ["a"])).toEqual(["a"]);
@@ -112,9 +140,17 @@ describe("ApiClient", () => {
   });
 
   it("does not retry 500 on create (it may have succeeded)", async () => {
-    const { url, seen } = await serve((_req, res) => json(res, 500, { code: 500, error: "InternalServerError", message: "x" }));
+    const { url, seen } = await serve((_req, res) =>
+      json(res, 500, { code: 500, error: "InternalServerError", message: "x" }),
+    );
     await expect(
-      client(url).c.createCache("c", { keypair: "Generate", is_public: false, store_dir: "/nix/store", priority: 41, upstream_cache_key_names: [] }),
+      client(url).c.createCache("c", {
+        keypair: "Generate",
+        is_public: false,
+        store_dir: "/nix/store",
+        priority: 41,
+        upstream_cache_key_names: [],
+      }),
     ).rejects.toThrow("InternalServerError: x");
     expect(seen).toHaveLength(1);
   });
@@ -131,7 +167,9 @@ describe("ApiClient", () => {
 
   it("streams an upload with the info header and re-opens the NAR on retry", async () => {
     const { url, seen } = await serve((_req, res, n) =>
-      n === 1 ? res.writeHead(502).end("bad gateway") : json(res, 200, { kind: "Uploaded", file_size: 5, frac_deduplicated: 0.5 }),
+      n === 1
+        ? res.writeHead(502).end("bad gateway")
+        : json(res, 200, { kind: "Uploaded", file_size: 5, frac_deduplicated: 0.5 }),
     );
     const opened = { n: 0 };
     const progress: number[] = [];
@@ -145,19 +183,63 @@ describe("ApiClient", () => {
     expect(seen[1]?.body.toString()).toBe("hello world");
     expect(seen[1]?.headers["transfer-encoding"]).toBe("chunked");
     expect(seen[1]?.headers["content-length"]).toBeUndefined();
-    expect(JSON.parse(String(seen[1]?.headers["x-attic-nar-info"]))).toMatchObject({ store_path_hash: INFO.store_path_hash });
+    expect(JSON.parse(String(seen[1]?.headers["x-attic-nar-info"]))).toMatchObject({
+      store_path_hash: INFO.store_path_hash,
+    });
     expect(progress.at(-1)).toBe(11);
   });
 
   it("sends the preamble before the NAR when forced", async () => {
-    const { url, seen } = await serve((_req, res) => json(res, 200, { kind: "Deduplicated", frac_deduplicated: null }));
-    const result = await client(url, "t").c.uploadPath(INFO, narFrom(["hello world"], { n: 0 }), { forcePreamble: true });
+    const { url, seen } = await serve((_req, res) =>
+      json(res, 200, { kind: "Deduplicated", frac_deduplicated: null }),
+    );
+    const result = await client(url, "t").c.uploadPath(INFO, narFrom(["hello world"], { n: 0 }), {
+      forcePreamble: true,
+    });
     expect(result.kind).toBe("Deduplicated");
     const size = Number(seen[0]?.headers["x-attic-nar-info-preamble-size"]);
     const body = seen[0]?.body ?? Buffer.alloc(0);
     expect(JSON.parse(body.subarray(0, size).toString())).toMatchObject({ nar_size: 11 });
     expect(body.subarray(size).toString()).toBe("hello world");
     expect(seen[0]?.headers["x-attic-nar-info"]).toBeUndefined();
+  });
+
+  it("reports an early answer instead of the broken pipe, without retrying", async () => {
+    const server = createServer((req, res) => {
+      // answer at once and drop the connection without reading the body
+      res.writeHead(401, { "content-type": "application/json", connection: "close" });
+      res.end(JSON.stringify({ code: 401, error: "Unauthorized", message: "Unauthorized." }));
+      req.socket.end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    servers.push(server);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const opened = { n: 0 };
+    const big = Array.from({ length: 256 }, () => "x".repeat(65536));
+    const err = await client(url, "t")
+      .c.uploadPath(INFO, narFrom(big, opened))
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toBe("Unauthorized: Unauthorized.");
+    expect(opened.n).toBe(1);
+  });
+
+  it("does not retry when the NAR producer fails", async () => {
+    const { url } = await serve((_req, res) => json(res, 200, { kind: "Uploaded", frac_deduplicated: null }));
+    let opened = 0;
+    const failing = (): NarStream => {
+      opened++;
+      return {
+        body: (async function* () {
+          yield Buffer.from("partial");
+          throw new Error("nix-store --dump failed (exit 1)");
+        })(),
+        cancel() {},
+      };
+    };
+    await expect(client(url, "t").c.uploadPath(INFO, failing)).rejects.toThrow(
+      "nix-store --dump failed (exit 1)",
+    );
+    expect(opened).toBe(1);
   });
 
   it("normalises endpoints and tolerates odd upload results", () => {

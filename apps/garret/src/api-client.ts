@@ -4,7 +4,7 @@
  * Every request carries `User-Agent: garret/<version>` and, when a token is configured,
  * `Authorization: bearer <token>`. Errors arrive as `{"code":403,"error":"AccessError","message":"…"}`
  * and surface as ApiError with message `AccessError: …`, else `HTTP <status>: <body>`.
- * Read-only calls and uploads are retried on network errors, 408/429 and 5xx; create and destroy
+ * Uploads go through node:http (see http-put.ts for why not fetch). Read-only calls and uploads are retried on network errors, 408/429 and 5xx; create and destroy
  * are retried only when the connection was never made, because a repeat after success would fail.
  */
 import {
@@ -18,6 +18,7 @@ import {
   type UploadPathResult,
 } from "@garret/protocol";
 import type { z } from "zod";
+import { BodyError, nodePutStream, type PutStream } from "./http-put.ts";
 import {
   DEFAULT_RETRY_POLICY,
   isConnectError,
@@ -55,6 +56,7 @@ export interface ApiClientOptions {
   token?: string;
   userAgent: string;
   fetch?: typeof fetch;
+  putStream?: PutStream;
   retry?: RetryPolicy;
   retryEnv?: RetryEnv;
   now?: () => number;
@@ -73,6 +75,7 @@ export function normalizeEndpoint(endpoint: string): string {
 export class ApiClient {
   readonly endpoint: string;
   private readonly fetchImpl: typeof fetch;
+  private readonly putStream: PutStream;
   private readonly policy: RetryPolicy;
   private readonly retryEnv: RetryEnv;
   private readonly now: () => number;
@@ -80,6 +83,7 @@ export class ApiClient {
   constructor(private readonly options: ApiClientOptions) {
     this.endpoint = normalizeEndpoint(options.endpoint);
     this.fetchImpl = options.fetch ?? fetch;
+    this.putStream = options.putStream ?? nodePutStream;
     this.policy = options.retry ?? DEFAULT_RETRY_POLICY;
     this.retryEnv = options.retryEnv ?? realRetryEnv;
     this.now = options.now ?? Date.now;
@@ -112,7 +116,12 @@ export class ApiClient {
   }
 
   async getMissingPaths(cache: string, storePathHashes: string[]): Promise<string[]> {
-    const res = await this.request("POST", "_api/v1/get-missing-paths", { cache, store_path_hashes: storePathHashes }, "transient");
+    const res = await this.request(
+      "POST",
+      "_api/v1/get-missing-paths",
+      { cache, store_path_hashes: storePathHashes },
+      "transient",
+    );
     const body = (await res.json()) as GetMissingPathsResponse;
     if (!Array.isArray(body.missing_paths)) throw new Error("get-missing-paths: malformed response");
     return body.missing_paths;
@@ -133,23 +142,29 @@ export class ApiClient {
       async () => {
         const nar = openNar();
         const body = countingBody(framing.preamble, nar.body, options.onProgress);
-        let res: Response;
+        let res: Awaited<ReturnType<PutStream>>;
         try {
-          res = await this.fetchImpl(url, {
-            method: "PUT",
-            headers: { ...this.baseHeaders(), ...framing.headers, "content-type": "application/octet-stream" },
-            body: ReadableStream.from(body),
-            duplex: "half",
-          } as RequestInit);
+          res = await this.putStream(
+            url,
+            { ...this.baseHeaders(), ...framing.headers, "content-type": "application/octet-stream" },
+            body,
+          );
         } catch (e) {
           nar.cancel();
+          if (e instanceof BodyError) throw e.cause;
           throw this.classify(e, "transient");
         }
-        if (!res.ok) {
+        if (res.status < 200 || res.status > 299) {
           nar.cancel();
-          throw await this.responseError(res, "transient");
+          const retryAfter = res.headers["retry-after"];
+          throw this.errorFrom(
+            res.status,
+            res.text,
+            typeof retryAfter === "string" ? retryAfter : null,
+            "transient",
+          );
         }
-        const text = await res.text();
+        const text = res.text;
         return parseUploadResult(text);
       },
       this.policy,
@@ -197,6 +212,10 @@ export class ApiClient {
 
   private async responseError(res: Response, mode: RetryMode): Promise<unknown> {
     const text = await res.text().catch(() => "");
+    return this.errorFrom(res.status, text, res.headers.get("retry-after"), mode);
+  }
+
+  private errorFrom(status: number, text: string, retryAfter: string | null, mode: RetryMode): unknown {
     let body: ErrorBody | undefined;
     try {
       const parsed: unknown = JSON.parse(text);
@@ -204,9 +223,9 @@ export class ApiClient {
     } catch {
       // non-JSON error bodies (proxies, framework errors) are reported verbatim
     }
-    const error = new ApiError(res.status, body, text);
-    if (mode === "transient" && isRetryableStatus(res.status)) {
-      return new TransientError(error, parseRetryAfter(res.headers.get("retry-after"), this.now()));
+    const error = new ApiError(status, body, text);
+    if (mode === "transient" && isRetryableStatus(status)) {
+      return new TransientError(error, parseRetryAfter(retryAfter, this.now()));
     }
     return error;
   }
@@ -216,7 +235,11 @@ export class ApiClient {
 export class NetworkError extends Error {
   constructor(readonly original: unknown) {
     const cause = (original as { cause?: { code?: string; message?: string } }).cause;
-    super(cause?.message ? `connection failed: ${cause.message}` : `connection failed: ${(original as Error).message}`);
+    super(
+      cause?.message
+        ? `connection failed: ${cause.message}`
+        : `connection failed: ${(original as Error).message}`,
+    );
   }
 }
 

@@ -2,7 +2,9 @@
 import { readFileSync } from "node:fs";
 import { main } from "./main.ts";
 
-const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 const controller = new AbortController();
 let interrupted = 0;
 const onSignal = (signal: NodeJS.Signals) => {
@@ -20,8 +22,6 @@ const code = await main(process.argv.slice(2), {
   version: pkg.version,
   signal: controller.signal,
 });
-process.exitCode = code;
-process.off("SIGINT", onSignal);
-process.off("SIGTERM", onSignal);
-// stdin may still be open (e.g. a terminal); nothing else should keep the process alive
-if (process.stdin.readable) process.stdin.unref?.();
+// Idle keep-alive connections would hold the process for seconds; stdout and stderr are
+// synchronous for files and pipes on Linux, so nothing written is lost by exiting now.
+process.exit(code);

@@ -49,7 +49,9 @@ describe("config file", () => {
   });
 
   it("writes mode 0600, keeps unknown keys, first login becomes default", async () => {
-    const { path } = await tempConfig(`future-key = 7\n[servers.old]\nendpoint = "http://o/"\nextra = "kept"\n`);
+    const { path } = await tempConfig(
+      `future-key = 7\n[servers.old]\nendpoint = "http://o/"\nextra = "kept"\n`,
+    );
     const config = await loadConfig(path);
     setServer(config, "new", "http://n/", "tok", false);
     await saveConfig(config);

@@ -83,7 +83,8 @@ export function serverNames(config: ClientConfig): string[] {
 export function getServer(config: ClientConfig, name: string): ServerEntry | undefined {
   const raw = serversTable(config)[name];
   if (raw === undefined) return undefined;
-  if (typeof raw.endpoint !== "string") throw new ConfigError(`${config.path}: servers.${name}.endpoint must be a string`);
+  if (typeof raw.endpoint !== "string")
+    throw new ConfigError(`${config.path}: servers.${name}.endpoint must be a string`);
   const entry: ServerEntry = { endpoint: raw.endpoint };
   if (typeof raw.token === "string") entry.token = raw.token;
   if (typeof raw["token-file"] === "string") entry.tokenFile = raw["token-file"];
@@ -108,7 +109,8 @@ export function setServer(
   token: string | undefined,
   setDefault: boolean,
 ): void {
-  if (!isValidCacheName(name)) throw new ConfigError(`invalid server name "${name}" (use letters, digits, _, + and -)`);
+  if (!isValidCacheName(name))
+    throw new ConfigError(`invalid server name "${name}" (use letters, digits, _, + and -)`);
   const servers = serversTable(config);
   const entry: Record<string, unknown> = servers[name] ?? {};
   entry.endpoint = endpoint;
@@ -144,7 +146,8 @@ export function parseCacheRef(text: string): CacheRef {
   const colon = text.indexOf(":");
   const server = colon >= 0 ? text.slice(0, colon) : undefined;
   const cache = colon >= 0 ? text.slice(colon + 1) : text;
-  if (server !== undefined && !isValidCacheName(server)) throw new ConfigError(`invalid server name "${server}" in "${text}"`);
+  if (server !== undefined && !isValidCacheName(server))
+    throw new ConfigError(`invalid server name "${server}" in "${text}"`);
   if (!isValidCacheName(cache)) throw new ConfigError(`invalid cache name "${cache}" in "${text}"`);
   return server === undefined ? { cache } : { server, cache };
 }

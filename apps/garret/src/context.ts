@@ -4,7 +4,14 @@
  */
 import type { Readable } from "node:stream";
 import { ApiClient } from "./api-client.ts";
-import { type ClientConfig, configPath, loadConfig, type ResolvedCache, resolveCacheRef, resolveToken } from "./config.ts";
+import {
+  type ClientConfig,
+  configPath,
+  loadConfig,
+  type ResolvedCache,
+  resolveCacheRef,
+  resolveToken,
+} from "./config.ts";
 import { type Action, permissionHint } from "./hints.ts";
 import type { Sink } from "./progress.ts";
 import type { RetryEnv } from "./retry.ts";
@@ -50,7 +57,8 @@ export async function connect(ctx: CliContext, cacheRef: string): Promise<Connec
     token,
     userAgent: `garret/${ctx.version}`,
     retryEnv: ctx.retryEnv,
-    onRetry: (what, error, attempt, delayMs) => ctx.stderr.write(`${formatRetry(what, error, attempt, delayMs)}\n`),
+    onRetry: (what, error, attempt, delayMs) =>
+      ctx.stderr.write(`${formatRetry(what, error, attempt, delayMs)}\n`),
   });
   const connection: Connection = {
     ...resolved,

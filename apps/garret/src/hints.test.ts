@@ -2,22 +2,35 @@ import { describe, expect, it } from "vitest";
 import { ApiError } from "./api-client.ts";
 import { type HintContext, permissionHint } from "./hints.ts";
 
-const ctx: HintContext = { serverName: "ro", endpoint: "http://h/", hasToken: true, cache: "test", action: "push" };
-const err = (status: number, error: string) => new ApiError(status, { code: status, error, message: "m" }, "");
+const ctx: HintContext = {
+  serverName: "ro",
+  endpoint: "http://h/",
+  hasToken: true,
+  cache: "test",
+  action: "push",
+};
+const err = (status: number, error: string) =>
+  new ApiError(status, { code: status, error, message: "m" }, "");
 
 describe("permissionHint", () => {
   it("names the missing letter on 403", () => {
     expect(permissionHint(err(403, "AccessError"), ctx)).toBe(
       `hint: the token of server "ro" (http://h/) can see cache "test" but lacks "w" (push).`,
     );
-    expect(permissionHint(err(403, "AccessError"), { ...ctx, action: "read" })).toMatch(/push-only token cannot read it/);
+    expect(permissionHint(err(403, "AccessError"), { ...ctx, action: "read" })).toMatch(
+      /push-only token cannot read it/,
+    );
   });
   it("distinguishes anonymous from rejected tokens on 401", () => {
-    expect(permissionHint(err(401, "Unauthorized"), { ...ctx, hasToken: false })).toMatch(/no token.*\n.*garret login ro http:\/\/h\/ <TOKEN>/);
+    expect(permissionHint(err(401, "Unauthorized"), { ...ctx, hasToken: false })).toMatch(
+      /no token.*\n.*garret login ro http:\/\/h\/ <TOKEN>/,
+    );
     expect(permissionHint(err(401, "Unauthorized"), ctx)).toMatch(/token of server "ro" .* was rejected/);
   });
   it("suggests creating a missing cache and stays quiet otherwise", () => {
-    expect(permissionHint(err(404, "NoSuchCache"), ctx)).toBe("hint: create it with: garret cache create ro:test");
+    expect(permissionHint(err(404, "NoSuchCache"), ctx)).toBe(
+      "hint: create it with: garret cache create ro:test",
+    );
     expect(permissionHint(err(400, "RequestError"), ctx)).toBeUndefined();
     expect(permissionHint(new Error("x"), ctx)).toBeUndefined();
   });

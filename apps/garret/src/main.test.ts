@@ -29,7 +29,13 @@ describe("command table", () => {
   });
 
   it("rejects bad arguments with exit code 2 and the usage line", async () => {
-    for (const argv of [["push", "c", "-j", "0"], ["login", "x"], ["cache", "info", "a", "b"], ["use", "c", "--public"], ["push", "c"]]) {
+    for (const argv of [
+      ["push", "c", "-j", "0"],
+      ["login", "x"],
+      ["cache", "info", "a", "b"],
+      ["use", "c", "--public"],
+      ["push", "c"],
+    ]) {
       const f = fakeCtx();
       expect(await main(argv, f.ctx), argv.join(" ")).toBe(2);
       expect(f.err()).toMatch(/^error: .*\nUsage: garret /);

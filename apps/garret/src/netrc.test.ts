@@ -39,7 +39,9 @@ describe("netrc editing", () => {
 
   it("inserts before a default entry so curl still finds it", () => {
     const text = "machine a password 1\ndefault password d\n";
-    expect(setPassword(text, "b", "2")).toBe("machine a password 1\nmachine b password 2\ndefault password d\n");
+    expect(setPassword(text, "b", "2")).toBe(
+      "machine a password 1\nmachine b password 2\ndefault password d\n",
+    );
     expect(getPassword(text, "zzz")).toBe("d");
   });
 
@@ -50,7 +52,9 @@ describe("netrc editing", () => {
 
   it("skips comments", () => {
     expect(getPassword(SAMPLE, "commented.example")).toBeUndefined();
-    expect(setPassword(SAMPLE, "commented.example", "t")).toBe(`${SAMPLE}\nmachine commented.example password t\n`);
+    expect(setPassword(SAMPLE, "commented.example", "t")).toBe(
+      `${SAMPLE}\nmachine commented.example password t\n`,
+    );
   });
 
   it("starts an empty file", () => {

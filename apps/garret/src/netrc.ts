@@ -43,7 +43,8 @@ function tokenize(text: string): Token[] {
 }
 
 function unquote(raw: string): string {
-  if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"')) return raw.slice(1, -1).replace(/\\(.)/g, "$1");
+  if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"'))
+    return raw.slice(1, -1).replace(/\\(.)/g, "$1");
   return raw;
 }
 
@@ -84,7 +85,8 @@ export function setPassword(text: string, host: string, secret: string): string 
       defaultStart ??= tok.start;
     } else if (["login", "password", "account"].includes(tok.text)) {
       const value = tokens[++i];
-      if (tok.text === "password" && current === host && entry && !entry.password && value) entry.password = value;
+      if (tok.text === "password" && current === host && entry && !entry.password && value)
+        entry.password = value;
     }
   }
   const value = quote(secret);

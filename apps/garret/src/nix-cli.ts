@@ -69,7 +69,9 @@ export class NixCli {
     let current = resolve(arg);
     for (let hops = 0; hops < 40; hops++) {
       if (current.startsWith(`${this.storeDir}/`)) {
-        const top = current.slice(0, this.storeDir.length + 1) + (current.slice(this.storeDir.length + 1).split("/")[0] ?? "");
+        const top =
+          current.slice(0, this.storeDir.length + 1) +
+          (current.slice(this.storeDir.length + 1).split("/")[0] ?? "");
         if (!parseStorePath(top, this.storeDir)) throw new Error(`${arg}: ${top} is not a valid store path`);
         return top;
       }
@@ -98,8 +100,15 @@ export class NixCli {
   async queryPathInfos(paths: string[]): Promise<PathInfo[]> {
     const infos: PathInfo[] = [];
     for (const batch of batches(paths)) {
-      const { stdout } = await run("nix", ["--extra-experimental-features", "nix-command", "path-info", "--json", ...batch]);
-      for (const raw of JSON.parse(stdout) as Record<string, unknown>[]) infos.push(toPathInfo(raw, this.storeDir));
+      const { stdout } = await run("nix", [
+        "--extra-experimental-features",
+        "nix-command",
+        "path-info",
+        "--json",
+        ...batch,
+      ]);
+      for (const raw of JSON.parse(stdout) as Record<string, unknown>[])
+        infos.push(toPathInfo(raw, this.storeDir));
     }
     return infos;
   }
@@ -117,7 +126,10 @@ export class NixCli {
       try {
         for await (const chunk of child.stdout) yield chunk as Buffer;
         const code = await exited;
-        if (code !== 0) throw new Error(`nix-store --dump ${path} failed (exit ${code}): ${Buffer.concat(stderr).toString().trim()}`);
+        if (code !== 0)
+          throw new Error(
+            `nix-store --dump ${path} failed (exit ${code}): ${Buffer.concat(stderr).toString().trim()}`,
+          );
       } finally {
         if (child.exitCode === null) child.kill();
       }

@@ -46,7 +46,9 @@ describe("nix.conf editing", () => {
   });
 
   it("fills an empty value and keeps CRLF line endings", () => {
-    expect(prependToList("substituters =\r\nx = 1\r\n", "substituters", "u")).toBe("substituters = u\r\nx = 1\r\n");
+    expect(prependToList("substituters =\r\nx = 1\r\n", "substituters", "u")).toBe(
+      "substituters = u\r\nx = 1\r\n",
+    );
   });
 
   it("does not confuse prefixed keys", () => {
@@ -55,7 +57,9 @@ describe("nix.conf editing", () => {
   });
 
   it("sets scalar settings", () => {
-    expect(setSetting(SAMPLE, "netrc-file", "/h/.config/nix/netrc")).toBe(`${SAMPLE}netrc-file = /h/.config/nix/netrc\n`);
+    expect(setSetting(SAMPLE, "netrc-file", "/h/.config/nix/netrc")).toBe(
+      `${SAMPLE}netrc-file = /h/.config/nix/netrc\n`,
+    );
     expect(setSetting("netrc-file = /old # keep\n", "netrc-file", "/new")).toBe("netrc-file = /new # keep\n");
   });
 

@@ -50,7 +50,10 @@ function findLast(lines: string[], key: string): SettingLine | undefined {
 function rewrite(lines: string[], found: SettingLine, value: string): string {
   const line = lines[found.index] as string;
   const eol = line.slice(line.replace(/\r?\n$/, "").length);
-  const separator = found.value === "" && !/[ \t]$/.test(found.separator) && value !== "" ? `${found.separator} ` : found.separator;
+  const separator =
+    found.value === "" && !/[ \t]$/.test(found.separator) && value !== ""
+      ? `${found.separator} `
+      : found.separator;
   lines[found.index] = `${found.indent}${found.key}${separator}${value}${found.trailer}${eol}`;
   return lines.join("");
 }

@@ -10,11 +10,15 @@ describe("progress", () => {
   it("formats sizes and per-path lines like attic", () => {
     expect(formatBytes(512)).toBe("512 B");
     expect(formatBytes(3 * 1024 * 1024)).toBe("3.0 MiB");
-    expect(doneLine("/nix/store/x", { kind: "Uploaded", frac_deduplicated: 0.375 }, 10 * 1024 * 1024, 2000)).toBe(
-      "✅ /nix/store/x (5.00 MiB/s, 38% deduplicated)",
+    expect(
+      doneLine("/nix/store/x", { kind: "Uploaded", frac_deduplicated: 0.375 }, 10 * 1024 * 1024, 2000),
+    ).toBe("✅ /nix/store/x (5.00 MiB/s, 38% deduplicated)");
+    expect(doneLine("/nix/store/x", { kind: "Uploaded", frac_deduplicated: null }, 1024 * 1024, 1000)).toBe(
+      "✅ /nix/store/x (1.00 MiB/s)",
     );
-    expect(doneLine("/nix/store/x", { kind: "Uploaded", frac_deduplicated: null }, 1024 * 1024, 1000)).toBe("✅ /nix/store/x (1.00 MiB/s)");
-    expect(doneLine("/nix/store/x", { kind: "Deduplicated", frac_deduplicated: null }, 1, 1)).toBe("✅ /nix/store/x (deduplicated)");
+    expect(doneLine("/nix/store/x", { kind: "Deduplicated", frac_deduplicated: null }, 1, 1)).toBe(
+      "✅ /nix/store/x (deduplicated)",
+    );
   });
 
   it("prints plain lines without escape codes when not a terminal", () => {

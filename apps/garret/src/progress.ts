@@ -38,7 +38,10 @@ export function formatRate(bytes: number, ms: number): string {
 
 export function doneLine(path: string, result: UploadPathResult, narSize: number, elapsedMs: number): string {
   if (result.kind === "Deduplicated") return `✅ ${path} (deduplicated)`;
-  const dedup = result.frac_deduplicated && result.frac_deduplicated > 0 ? `, ${Math.round(result.frac_deduplicated * 100)}% deduplicated` : "";
+  const dedup =
+    result.frac_deduplicated && result.frac_deduplicated > 0
+      ? `, ${Math.round(result.frac_deduplicated * 100)}% deduplicated`
+      : "";
   return `✅ ${path} (${formatRate(narSize, elapsedMs)}${dedup})`;
 }
 

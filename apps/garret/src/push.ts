@@ -34,7 +34,10 @@ export interface PushOutcome {
 }
 
 /** Splits off paths carrying a signature by any upstream key (name = text before the first `:`). */
-export function filterUpstream(infos: PathInfo[], keyNames: string[] | null): { kept: PathInfo[]; skipped: PathInfo[] } {
+export function filterUpstream(
+  infos: PathInfo[],
+  keyNames: string[] | null,
+): { kept: PathInfo[]; skipped: PathInfo[] } {
   if (!keyNames || keyNames.length === 0) return { kept: infos, skipped: [] };
   const names = new Set(keyNames);
   const kept: PathInfo[] = [];
@@ -61,17 +64,32 @@ export function upstreamSkipMessage(skipped: number, keyNames: string[], cache: 
  * Computes what to upload for `roots`. Paths whose hash is in `handled` are left out, and every
  * path considered is added to it, so later batches of the same run skip them.
  */
-export async function planPush(target: PushTarget, roots: string[], handled?: Set<string>): Promise<PushPlan> {
+export async function planPush(
+  target: PushTarget,
+  roots: string[],
+  handled?: Set<string>,
+): Promise<PushPlan> {
   const closure = target.noClosure ? [...new Set(roots)] : await target.nix.queryClosure(roots);
   const fresh = handled ? closure.filter((p) => !handled.has(hashOf(p))) : closure;
   if (fresh.length === 0) return { toUpload: [], considered: 0, skippedUpstream: [], alreadyCached: 0 };
   const infos = await target.nix.queryPathInfos(fresh);
   for (const info of infos) handled?.add(info.hash);
   const { kept, skipped } = filterUpstream(infos, target.upstreamKeyNames);
-  if (kept.length === 0) return { toUpload: [], considered: infos.length, skippedUpstream: skipped, alreadyCached: 0 };
-  const missing = new Set(await target.client.getMissingPaths(target.cache, kept.map((i) => i.hash)));
+  if (kept.length === 0)
+    return { toUpload: [], considered: infos.length, skippedUpstream: skipped, alreadyCached: 0 };
+  const missing = new Set(
+    await target.client.getMissingPaths(
+      target.cache,
+      kept.map((i) => i.hash),
+    ),
+  );
   const toUpload = kept.filter((i) => missing.has(i.hash));
-  return { toUpload, considered: infos.length, skippedUpstream: skipped, alreadyCached: kept.length - toUpload.length };
+  return {
+    toUpload,
+    considered: infos.length,
+    skippedUpstream: skipped,
+    alreadyCached: kept.length - toUpload.length,
+  };
 }
 
 export function reportPlan(target: PushTarget, plan: PushPlan): void {
@@ -105,10 +123,17 @@ export function narInfoFor(cache: string, info: PathInfo, storeDir: string): Upl
 }
 
 /** Uploads with `jobs` workers; failures are collected, not thrown, so every path gets its chance. */
-export async function uploadPaths(target: PushTarget, infos: PathInfo[], now: () => number = Date.now): Promise<PushOutcome> {
+export async function uploadPaths(
+  target: PushTarget,
+  infos: PathInfo[],
+  now: () => number = Date.now,
+): Promise<PushOutcome> {
   const outcome: PushOutcome = { uploaded: 0, failed: [] };
   if (infos.length === 0) return outcome;
-  target.reporter.begin(infos.length, infos.reduce((s, i) => s + i.narSize, 0));
+  target.reporter.begin(
+    infos.length,
+    infos.reduce((s, i) => s + i.narSize, 0),
+  );
   const queue = [...infos];
   const worker = async () => {
     for (let info = queue.shift(); info; info = queue.shift()) {
@@ -118,7 +143,10 @@ export async function uploadPaths(target: PushTarget, infos: PathInfo[], now: ()
         const result = await target.client.uploadPath(
           narInfoFor(target.cache, current, target.nix.storeDir),
           () => target.nix.dump(current.path),
-          { forcePreamble: target.forcePreamble, onProgress: (sent) => target.reporter.progress(current.path, sent) },
+          {
+            forcePreamble: target.forcePreamble,
+            onProgress: (sent) => target.reporter.progress(current.path, sent),
+          },
         );
         outcome.uploaded++;
         target.reporter.done(current.path, result, current.narSize, now() - started);

@@ -19,8 +19,12 @@ function fakeEnv(random = 0.5): RetryEnv & { slept: number[] } {
 
 describe("backoff", () => {
   it("doubles, caps and jitters within [cap/2, cap]", () => {
-    expect([0, 1, 2, 3, 4, 5].map((n) => backoffDelay(n, policy, () => 0))).toEqual([50, 100, 200, 400, 500, 500]);
-    expect([0, 1, 2, 3, 4, 5].map((n) => backoffDelay(n, policy, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([0, 1, 2, 3, 4, 5].map((n) => backoffDelay(n, policy, () => 0))).toEqual([
+      50, 100, 200, 400, 500, 500,
+    ]);
+    expect([0, 1, 2, 3, 4, 5].map((n) => backoffDelay(n, policy, () => 1))).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
   });
 
   it("classifies statuses", () => {
@@ -29,8 +33,12 @@ describe("backoff", () => {
   });
 
   it("classifies network errors through the fetch cause chain", () => {
-    const refused = new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }) });
-    const reset = new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) });
+    const refused = new TypeError("fetch failed", {
+      cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }),
+    });
+    const reset = new TypeError("fetch failed", {
+      cause: Object.assign(new Error("x"), { code: "ECONNRESET" }),
+    });
     expect(isConnectError(refused)).toBe(true);
     expect(isConnectError(reset)).toBe(false);
     expect(isNetworkError(reset)).toBe(true);

@@ -43,11 +43,28 @@ export function backoffDelay(retry: number, policy: RetryPolicy, random: () => n
 
 /** 408, 429 and 5xx except the ones that will not change on retry (501, 505). */
 export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501 && status !== 505);
+  return (
+    status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501 && status !== 505)
+  );
 }
 
-const CONNECT_ERRORS = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
-const MIDSTREAM_ERRORS = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+const CONNECT_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+const MIDSTREAM_ERRORS = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
 
 function errorCode(e: unknown): string | undefined {
   for (let cur: unknown = e, depth = 0; cur && depth < 5; depth++) {
@@ -94,7 +111,10 @@ export async function withRetry<T>(
     } catch (e) {
       if (!(e instanceof TransientError)) throw e;
       if (attempt + 1 >= policy.attempts) throw e.cause;
-      const delay = Math.min(Math.max(backoffDelay(attempt, policy, env.random), e.retryAfterMs ?? 0), policy.maxMs * 4);
+      const delay = Math.min(
+        Math.max(backoffDelay(attempt, policy, env.random), e.retryAfterMs ?? 0),
+        policy.maxMs * 4,
+      );
       onRetry?.(e.cause, attempt + 1, delay);
       await env.sleep(delay);
     }

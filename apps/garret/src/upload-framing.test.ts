@@ -43,6 +43,8 @@ describe("upload framing", () => {
 
   it("counts UTF-8 bytes and keeps non-ASCII out of headers", () => {
     const f = frameUpload({ ...FIXTURE, ca: "é" }, false);
-    expect(f.headers["x-attic-nar-info-preamble-size"]).toBe(String(Buffer.byteLength(narInfoJson({ ...FIXTURE, ca: "é" }))));
+    expect(f.headers["x-attic-nar-info-preamble-size"]).toBe(
+      String(Buffer.byteLength(narInfoJson({ ...FIXTURE, ca: "é" }))),
+    );
   });
 });

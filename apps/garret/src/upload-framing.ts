@@ -41,7 +41,6 @@ export function narInfoJson(info: UploadPathNarInfo): string {
 export function frameUpload(info: UploadPathNarInfo, forcePreamble: boolean): UploadFraming {
   const json = narInfoJson(info);
   const bytes = Buffer.from(json, "utf8");
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: header values must be printable ASCII
   const headerSafe = /^[\x20-\x7e]*$/.test(json);
   if (!forcePreamble && headerSafe && bytes.length < NAR_INFO_HEADER_LIMIT) {
     return { headers: { [NAR_INFO_HEADER]: json }, preamble: new Uint8Array(0) };

@@ -1,23 +1,35 @@
 import { describe, expect, it } from "vitest";
 import { buildPatch, type ConfigureFlags, formatInfo } from "./cache.ts";
 
-const none: ConfigureFlags = { regenerateKeypair: false, public: false, private: false, resetRetentionPeriod: false };
+const none: ConfigureFlags = {
+  regenerateKeypair: false,
+  public: false,
+  private: false,
+  resetRetentionPeriod: false,
+};
 
 describe("cache configure", () => {
   it("sends only the given fields; no retention unless asked (attic#144)", () => {
     expect(buildPatch({ ...none, public: true })).toEqual({ is_public: true });
-    expect(buildPatch({ ...none, priority: "30", upstreamKeyNames: [""] })).toEqual({ priority: 30, upstream_cache_key_names: [""] });
+    expect(buildPatch({ ...none, priority: "30", upstreamKeyNames: [""] })).toEqual({
+      priority: 30,
+      upstream_cache_key_names: [""],
+    });
     expect(buildPatch({ ...none, regenerateKeypair: true })).toEqual({ keypair: "Generate" });
   });
   it("parses retention durations and the reset flag", () => {
     expect(buildPatch({ ...none, retentionPeriod: "1s" })).toEqual({ retention_period: { Period: 1 } });
-    expect(buildPatch({ ...none, retentionPeriod: "3 months" })).toEqual({ retention_period: { Period: 7_890_048 } });
+    expect(buildPatch({ ...none, retentionPeriod: "3 months" })).toEqual({
+      retention_period: { Period: 7_890_048 },
+    });
     expect(buildPatch({ ...none, resetRetentionPeriod: true })).toEqual({ retention_period: "Global" });
     expect(() => buildPatch({ ...none, retentionPeriod: "10" })).toThrow(/--retention-period/);
   });
   it("rejects contradictory or empty requests locally", () => {
     expect(() => buildPatch({ ...none, public: true, private: true })).toThrow(/together/);
-    expect(() => buildPatch({ ...none, retentionPeriod: "1d", resetRetentionPeriod: true })).toThrow(/together/);
+    expect(() => buildPatch({ ...none, retentionPeriod: "1d", resetRetentionPeriod: true })).toThrow(
+      /together/,
+    );
     expect(() => buildPatch(none)).toThrow(/nothing to configure/);
   });
 });

@@ -70,10 +70,16 @@ export function buildPatch(flags: ConfigureFlags): CacheConfigPatch {
   return patch;
 }
 
-export async function cacheConfigure(ctx: CliContext, cacheRef: string, flags: ConfigureFlags): Promise<number> {
+export async function cacheConfigure(
+  ctx: CliContext,
+  cacheRef: string,
+  flags: ConfigureFlags,
+): Promise<number> {
   const patch = buildPatch(flags);
   const conn = await connect(ctx, cacheRef);
-  await conn.call(patch.retention_period === undefined ? "configure" : "configure-retention", (c) => c.configureCache(conn.cache, patch));
+  await conn.call(patch.retention_period === undefined ? "configure" : "configure-retention", (c) =>
+    c.configureCache(conn.cache, patch),
+  );
   ctx.stderr.write(`✅ Configured "${conn.cache}" on "${conn.serverName}"\n`);
   return 0;
 }
@@ -118,7 +124,9 @@ async function prompt(ctx: CliContext, question: string): Promise<string> {
 export async function cacheDestroy(ctx: CliContext, cacheRef: string, noConfirm: boolean): Promise<number> {
   const conn = await connect(ctx, cacheRef);
   if (!noConfirm) {
-    ctx.stderr.write(`⚠️  This permanently deletes cache "${conn.cache}" on "${conn.serverName}" and everything in it.\n`);
+    ctx.stderr.write(
+      `⚠️  This permanently deletes cache "${conn.cache}" on "${conn.serverName}" and everything in it.\n`,
+    );
     const answer = await prompt(ctx, `Type the cache name to confirm: `);
     if (answer !== conn.cache) {
       ctx.stderr.write("Aborted: the name did not match.\n");

@@ -3,7 +3,12 @@ import { spawn } from "node:child_process";
 import type { CliContext } from "../context.ts";
 import { NixCli } from "../nix-cli.ts";
 
-export async function getClosure(ctx: CliContext, storeDir: string, path: string, includeOutputs: boolean): Promise<number> {
+export async function getClosure(
+  ctx: CliContext,
+  storeDir: string,
+  path: string,
+  includeOutputs: boolean,
+): Promise<number> {
   const resolved = await new NixCli(storeDir).resolvePath(path);
   const args = ["-qR", ...(includeOutputs ? ["--include-outputs"] : []), resolved];
   return new Promise((resolvePromise, reject) => {

@@ -23,7 +23,12 @@ export interface PushFlags {
  * Reads the cache config to learn the API endpoint and the upstream keys. A token with `w` but no
  * `r` cannot read it (403); attic then refuses to push, here the push goes on without the filter.
  */
-export async function preparePush(ctx: CliContext, conn: Connection, storeDir: string, flags: Omit<PushFlags, "stdin" | "dryRun">): Promise<PushTarget> {
+export async function preparePush(
+  ctx: CliContext,
+  conn: Connection,
+  storeDir: string,
+  flags: Omit<PushFlags, "stdin" | "dryRun">,
+): Promise<PushTarget> {
   let upstreamKeyNames: string[] | null = null;
   try {
     const config = await conn.call("read", (c) => c.getCacheConfig(conn.cache));
@@ -48,8 +53,15 @@ export async function preparePush(ctx: CliContext, conn: Connection, storeDir: s
   };
 }
 
-export async function push(ctx: CliContext, storeDir: string, cacheRef: string, paths: string[], flags: PushFlags): Promise<number> {
-  if (!flags.stdin && paths.length === 0) throw new UsageError("no paths given (pass store paths, or --stdin to read them)");
+export async function push(
+  ctx: CliContext,
+  storeDir: string,
+  cacheRef: string,
+  paths: string[],
+  flags: PushFlags,
+): Promise<number> {
+  if (!flags.stdin && paths.length === 0)
+    throw new UsageError("no paths given (pass store paths, or --stdin to read them)");
   const conn = await connect(ctx, cacheRef);
   const target = await preparePush(ctx, conn, storeDir, flags);
   const withHint = <T>(fn: () => Promise<T>) => conn.call("push", () => fn());
@@ -92,9 +104,12 @@ export async function push(ctx: CliContext, storeDir: string, cacheRef: string, 
 
   if (outcome.failed.length > 0) {
     const first = outcome.failed[0];
-    const hint = first ? await conn.call("push", () => Promise.reject(first.error)).catch((e: HintedError) => e.hint) : undefined;
+    const hint = first
+      ? await conn.call("push", () => Promise.reject(first.error)).catch((e: HintedError) => e.hint)
+      : undefined;
     throw new HintedError(new Error(`${outcome.failed.length} path(s) failed to push`), hint);
   }
-  if (!flags.dryRun && outcome.uploaded === 0) ctx.stderr.write("✅ nothing to push, the cache already has everything\n");
+  if (!flags.dryRun && outcome.uploaded === 0)
+    ctx.stderr.write("✅ nothing to push, the cache already has everything\n");
   return 0;
 }

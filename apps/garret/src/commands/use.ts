@@ -22,7 +22,8 @@ async function readOrEmpty(path: string): Promise<string> {
 export async function use(ctx: CliContext, cacheRef: string): Promise<number> {
   const conn = await connect(ctx, cacheRef);
   const config = await conn.call("read", (c) => c.getCacheConfig(conn.cache));
-  if (!config.substituter_endpoint) throw new Error("the server did not return a substituter endpoint for this cache");
+  if (!config.substituter_endpoint)
+    throw new Error("the server did not return a substituter endpoint for this cache");
   if (!config.public_key) throw new Error("the server did not return a public key for this cache");
 
   const nixDir = join(configDir(ctx.env), "nix");
@@ -44,6 +45,8 @@ export async function use(ctx: CliContext, cacheRef: string): Promise<number> {
   }
   await writeFile(nixConfPath, nixConf);
   ctx.stderr.write(`Configuring Nix to use "${conn.cache}" on "${conn.serverName}":\n`);
-  ctx.stderr.write(`+ Substituter: ${config.substituter_endpoint}\n+ Trusted Public Key: ${config.public_key}\n`);
+  ctx.stderr.write(
+    `+ Substituter: ${config.substituter_endpoint}\n+ Trusted Public Key: ${config.public_key}\n`,
+  );
   return 0;
 }

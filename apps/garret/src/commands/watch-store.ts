@@ -11,9 +11,9 @@ import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { Batcher } from "../batcher.ts";
 import { type CliContext, type Connection, connect, HintedError } from "../context.ts";
+import { planPush, reportPlan, uploadPaths } from "../push.ts";
 import { backoffDelay } from "../retry.ts";
 import { parseStorePath } from "../store-path.ts";
-import { planPush, reportPlan, uploadPaths } from "../push.ts";
 import { preparePush } from "./push.ts";
 
 export interface WatchFlags {
@@ -43,10 +43,14 @@ export function pathForLockFile(name: string, storeDir: string): string | null {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -59,13 +63,20 @@ async function prepareWithReconnect(ctx: CliContext, conn: Connection, storeDir:
       const status = e instanceof HintedError && (e.original as { status?: number }).status;
       if (ctx.signal.aborted || (typeof status === "number" && status < 500)) throw e;
       const delay = backoffDelay(attempt, RECONNECT, Math.random);
-      ctx.stderr.write(`⚠️  cannot reach the server (${(e as Error).message}); retrying in ${(delay / 1000).toFixed(1)} s\n`);
+      ctx.stderr.write(
+        `⚠️  cannot reach the server (${(e as Error).message}); retrying in ${(delay / 1000).toFixed(1)} s\n`,
+      );
       await sleep(delay, ctx.signal);
     }
   }
 }
 
-export async function watchStore(ctx: CliContext, storeDir: string, cacheRef: string, flags: WatchFlags): Promise<number> {
+export async function watchStore(
+  ctx: CliContext,
+  storeDir: string,
+  cacheRef: string,
+  flags: WatchFlags,
+): Promise<number> {
   const conn = await connect(ctx, cacheRef);
   const target = await prepareWithReconnect(ctx, conn, storeDir, flags);
   if (ctx.signal.aborted) return 0;
@@ -113,7 +124,9 @@ export async function watchStore(ctx: CliContext, storeDir: string, cacheRef: st
       batcher.add(path);
     })();
   });
-  ctx.stderr.write(`👀 watching ${storeDir} for new paths to push to "${conn.cache}" on "${conn.serverName}"\n`);
+  ctx.stderr.write(
+    `👀 watching ${storeDir} for new paths to push to "${conn.cache}" on "${conn.serverName}"\n`,
+  );
 
   await new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
