@@ -10,6 +10,7 @@ import { AtticError, errorResponse } from "./errors.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { binaryCacheRoutes } from "./routes/binary-cache.ts";
 import { cacheConfigRoutes } from "./routes/cache-config.ts";
+import { cacheExtensionRoutes } from "./routes/cache-extensions.ts";
 import { getMissingPathsRoutes } from "./routes/get-missing-paths.ts";
 import { nixUploadRoutes } from "./routes/nix-upload.ts";
 import { uploadPathRoutes } from "./routes/upload-path.ts";
@@ -34,6 +35,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.use("*", requestContext(deps));
   app.get("/", (c) => c.html(INDEX_HTML));
   app.route("/_api/v1/cache-config", cacheConfigRoutes);
+  app.route("/_api/v1/caches", cacheExtensionRoutes);
   app.route("/_api/v1/get-missing-paths", getMissingPathsRoutes);
   app.route("/_api/v1/upload-path", uploadPathRoutes);
   app.all("/_api/*", () => {

@@ -7,3 +7,5 @@ export * from "./api/v1/cache-config.ts";
 export * from "./api/v1/get-missing-paths.ts";
 export * from "./api/v1/store-path-hash.ts";
 export * from "./api/v1/upload-path.ts";
+export * from "./api/v1/pins.ts";
+export * from "./api/v1/cache-stats.ts";

@@ -1,11 +1,13 @@
 /**
  * The Nix binary cache interface of a cache: `nix-cache-info`, `<hash>.narinfo` and
- * `nar/<hash>.nar` (GET and HEAD), as Nix's HttpBinaryCacheStore reads them.
+ * `nar/<hash>.nar` (GET and HEAD), as Nix's HttpBinaryCacheStore reads them; and garret's
+ * `DELETE <hash>.narinfo`, which removes the path from the cache (needs `d`).
  */
 import { formatNixCacheInfo } from "@garret/nix";
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { authorizeCache } from "../services/authorize-cache.ts";
+import { deletePath } from "../services/delete-path.ts";
 import { getNarDownload } from "../services/nar-download.ts";
 import { getNarInfo } from "../services/narinfo.ts";
 import { cacheConfigGet } from "./cache-config.ts";
@@ -37,4 +39,9 @@ export const binaryCacheRoutes = new Hono<AppEnv>()
     const { text, isPublic } = await getNarInfo(c.get("deps"), c.get("token"), name, hash);
     c.set("publicCache", isPublic);
     return c.body(text, 200, { "content-type": "text/x-nix-narinfo" });
+  })
+  .delete("/:cache/:file", async (c) => {
+    const name = cacheParam(c);
+    await deletePath(c.get("deps"), c.get("token"), name, hashWithSuffix(c.req.param("file"), "narinfo"));
+    return c.body(null, 200);
   });

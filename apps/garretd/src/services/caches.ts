@@ -3,7 +3,14 @@
  * read the config, create, configure and destroy. Keys are Nix ed25519 keys stored as the secret
  * string in `cache.keypair`; generated keys are named after the cache.
  */
-import { deleteCache, insertCache, updateCache } from "@garret/db";
+import {
+  deleteCache,
+  findCache,
+  getCacheSettings,
+  insertCache,
+  setCacheSettings,
+  updateCache,
+} from "@garret/db";
 import { generateSecretKey, NixFormatError, parseSecretKey } from "@garret/nix";
 import type {
   CacheConfig,
@@ -45,6 +52,7 @@ export async function getCacheConfig(
     priority: cache.priority,
     upstream_cache_key_names: cache.upstreamCacheKeyNames,
     retention_period: cache.retentionPeriod === null ? "Global" : { Period: cache.retentionPeriod },
+    garret_closure_retention: (await getCacheSettings(deps.db, cache.id)).closureRetention,
   };
 }
 
@@ -70,14 +78,21 @@ export async function createCache(
   body: CreateCacheRequest,
 ): Promise<void> {
   requireTokenPermission(token, cacheName, ["cc"]);
-  const inserted = await insertCache(deps.db, {
-    name: cacheName,
-    keypair: resolveKeypair(cacheName, body.keypair),
-    isPublic: body.is_public,
-    storeDir: body.store_dir,
-    priority: body.priority,
-    upstreamCacheKeyNames: body.upstream_cache_key_names,
-    retentionPeriod: null,
+  const keypair = resolveKeypair(cacheName, body.keypair);
+  const inserted = await deps.db.transaction(async (tx) => {
+    const created = await insertCache(tx, {
+      name: cacheName,
+      keypair,
+      isPublic: body.is_public,
+      storeDir: body.store_dir,
+      priority: body.priority,
+      upstreamCacheKeyNames: body.upstream_cache_key_names,
+      retentionPeriod: null,
+    });
+    const row = created ? await findCache(tx, cacheName) : null;
+    // Caches garret creates get closure-aware retention unless asked otherwise (atticd's have none).
+    if (row) await setCacheSettings(tx, row.id, { closureRetention: body.garret_closure_retention ?? true });
+    return created;
   });
   deps.caches.invalidate(cacheName);
   if (!inserted) throw new AtticError("CacheAlreadyExists");
@@ -89,7 +104,8 @@ export async function configureCache(
   cacheName: string,
   patch: CacheConfigPatch,
 ): Promise<void> {
-  const required = patch.retention_period !== undefined ? (["cr", "cq"] as const) : (["cr"] as const);
+  const retention = patch.retention_period !== undefined || patch.garret_closure_retention !== undefined;
+  const required = retention ? (["cr", "cq"] as const) : (["cr"] as const);
   const { cache } = await authorizeCache(deps, token, cacheName, required);
   const update: Parameters<typeof updateCache>[2] = {};
   if (patch.keypair !== undefined) update.keypair = resolveKeypair(cacheName, patch.keypair);
@@ -98,8 +114,12 @@ export async function configureCache(
   if (patch.priority !== undefined) update.priority = patch.priority;
   if (patch.upstream_cache_key_names !== undefined) update.upstreamCacheKeyNames = patch.upstream_cache_key_names;
   if (patch.retention_period !== undefined) update.retentionPeriod = retentionColumn(patch.retention_period);
-  if (Object.keys(update).length === 0) throw requestError("No modifiable fields were set.");
-  await updateCache(deps.db, cache.id, update);
+  const closureRetention = patch.garret_closure_retention;
+  if (Object.keys(update).length === 0 && closureRetention === undefined) {
+    throw requestError("No modifiable fields were set.");
+  }
+  if (Object.keys(update).length > 0) await updateCache(deps.db, cache.id, update);
+  if (closureRetention !== undefined) await setCacheSettings(deps.db, cache.id, { closureRetention });
   deps.caches.invalidate(cacheName);
 }
 

@@ -9,6 +9,9 @@
  *
  * `keypair` is `"Generate"` or `{"Keypair":"<name>:<base64 of 64 bytes>"}`; `retention_period` is
  * `"Global"` or `{"Period": <seconds>}`.
+ *
+ * garret extension: `"garret_closure_retention": true` (GET; settable by POST and PATCH) keeps, in
+ * GC, whatever a kept object references in the same cache. atticd's client ignores unknown fields.
  */
 import { z } from "zod";
 
@@ -28,6 +31,7 @@ export type RetentionPeriodConfig = z.infer<typeof RetentionPeriodConfigSchema>;
 const storeDir = z.string().min(1).max(4096);
 const priority = z.number().int().min(-2_147_483_648).max(2_147_483_647);
 const upstreamKeyNames = z.array(z.string().max(256)).max(1024);
+const closureRetention = z.boolean();
 
 /** POST body: all five fields are required, as in atticd. */
 export const CreateCacheRequestSchema = z.object({
@@ -36,6 +40,8 @@ export const CreateCacheRequestSchema = z.object({
   store_dir: storeDir,
   priority,
   upstream_cache_key_names: upstreamKeyNames,
+  /** garret: defaults to true for caches garret creates. */
+  garret_closure_retention: closureRetention.optional(),
 });
 export type CreateCacheRequest = z.infer<typeof CreateCacheRequestSchema>;
 
@@ -47,6 +53,7 @@ export const CacheConfigPatchSchema = z.object({
   priority: priority.optional(),
   upstream_cache_key_names: upstreamKeyNames.optional(),
   retention_period: RetentionPeriodConfigSchema.optional(),
+  garret_closure_retention: closureRetention.optional(),
   substituter_endpoint: z.unknown().optional(),
   api_endpoint: z.unknown().optional(),
   public_key: z.unknown().optional(),
@@ -63,6 +70,8 @@ export interface CacheConfig {
   priority: number;
   upstream_cache_key_names: string[];
   retention_period: RetentionPeriodConfig;
+  /** garret extension; absent from atticd. */
+  garret_closure_retention?: boolean;
 }
 
 /** What a client may receive: atticd's client treats every field as optional. */
@@ -75,4 +84,5 @@ export const CacheConfigResponseSchema = z.object({
   priority: z.number().optional(),
   upstream_cache_key_names: z.array(z.string()).optional(),
   retention_period: RetentionPeriodConfigSchema.optional(),
+  garret_closure_retention: closureRetention.optional(),
 });
