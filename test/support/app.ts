@@ -18,6 +18,7 @@ import type { AppEnv } from "../../apps/garretd/src/env.ts";
 import { silentLogger } from "../../apps/garretd/src/log.ts";
 import { createAccessRecorder } from "../../apps/garretd/src/services/access-recorder.ts";
 import { createCacheDirectory } from "../../apps/garretd/src/services/cache-directory.ts";
+import { createRevocationList } from "../../apps/garretd/src/services/revocations.ts";
 import { type ServerSettings, testSettings } from "../../apps/garretd/src/settings.ts";
 import { grant } from "./grants.ts";
 
@@ -36,13 +37,13 @@ export interface TestApp {
 }
 
 export async function createTestApp(
-  opts: { db?: Db; settings?: Partial<ServerSettings> } = {},
+  opts: { db?: Db; settings?: Partial<ServerSettings>; tokens?: TokenAuthority } = {},
 ): Promise<TestApp> {
   const db = opts.db ?? (await createDb({ kind: "pglite" }));
   if (!opts.db) await migrate(db);
   const storageDir = await mkdtemp(join(tmpdir(), "garret-app-"));
   const storage = await createStorage({ type: "local", path: storageDir });
-  const tokens = await createTokenAuthority({ hs256Secret: randomBytes(32) });
+  const tokens = opts.tokens ?? (await createTokenAuthority({ hs256Secret: randomBytes(32) }));
   const settings = testSettings(opts.settings);
   const compressor = createChunkCompressor({ type: settings.compression.type, threads: 1 });
   const log = silentLogger();
@@ -56,6 +57,7 @@ export async function createTestApp(
     clock: () => new Date(),
     caches: createCacheDirectory(db, 0),
     access: createAccessRecorder(db, log, { intervalMs: 60_000 }),
+    revocations: createRevocationList(db, log, { intervalMs: 60_000 }),
   };
   const app = createApp(deps);
   const mintToken = (sub: string, grants: Record<string, string[]>, validitySeconds = 3600) =>
@@ -98,6 +100,7 @@ export async function createTestApp(
       if (res.status !== 200) throw new Error(`create cache ${name}: ${res.status} ${await res.text()}`);
     },
     async close() {
+      deps.revocations.close();
       await deps.access.close();
       await compressor.close();
       if (!opts.db) await db.close();

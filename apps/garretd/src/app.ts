@@ -12,6 +12,8 @@ import { binaryCacheRoutes } from "./routes/binary-cache.ts";
 import { cacheConfigRoutes } from "./routes/cache-config.ts";
 import { cacheExtensionRoutes } from "./routes/cache-extensions.ts";
 import { getMissingPathsRoutes } from "./routes/get-missing-paths.ts";
+import { oidcRoutes } from "./routes/oidc-exchange.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
 import { nixUploadRoutes } from "./routes/nix-upload.ts";
 import { uploadPathRoutes } from "./routes/upload-path.ts";
 
@@ -38,6 +40,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/_api/v1/caches", cacheExtensionRoutes);
   app.route("/_api/v1/get-missing-paths", getMissingPathsRoutes);
   app.route("/_api/v1/upload-path", uploadPathRoutes);
+  app.route("/_api/v1/tokens", tokenRoutes);
+  app.route("/_api/v1/oidc", oidcRoutes);
   app.all("/_api/*", () => {
     throw new AtticError("NotFound");
   });

@@ -13,6 +13,7 @@ import type { Deps } from "./deps.ts";
 import type { Logger } from "./log.ts";
 import { createAccessRecorder } from "./services/access-recorder.ts";
 import { createCacheDirectory } from "./services/cache-directory.ts";
+import { createRevocationList } from "./services/revocations.ts";
 import type { ServerSettings } from "./settings.ts";
 
 export function settingsFromConfig(config: Config): ServerSettings {
@@ -28,6 +29,7 @@ export function settingsFromConfig(config: Config): ServerSettings {
     s3Redirect: true,
     uploadConcurrency: 8,
     downloadPrefetch: 8,
+    oidcPolicies: config.garret.oidc,
   };
 }
 
@@ -66,6 +68,9 @@ export async function buildDeps(config: Config, db: Db, log: Logger): Promise<De
   });
   const compressor = createChunkCompressor({ type: config.compression.type, level: config.compression.level });
   const access = createAccessRecorder(db, log);
+  const revocations = createRevocationList(db, log, { intervalMs: config.garret.revocationRefreshMs });
+  // Serve no request before the first load, so a revoked token never works after a restart.
+  await revocations.refresh();
   return {
     settings: settingsFromConfig(config),
     db,
@@ -76,7 +81,9 @@ export async function buildDeps(config: Config, db: Db, log: Logger): Promise<De
     clock: () => new Date(),
     caches: createCacheDirectory(db),
     access,
+    revocations,
     async close() {
+      revocations.close();
       await access.close();
       await compressor.close();
     },

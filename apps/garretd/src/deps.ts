@@ -9,6 +9,7 @@ import type { TokenAuthority } from "@garret/token";
 import type { Logger } from "./log.ts";
 import type { AccessRecorder } from "./services/access-recorder.ts";
 import type { CacheDirectory } from "./services/cache-directory.ts";
+import type { RevocationList } from "./services/revocations.ts";
 import type { ServerSettings } from "./settings.ts";
 
 export interface Deps {
@@ -21,4 +22,6 @@ export interface Deps {
   clock: () => Date;
   caches: CacheDirectory;
   access: AccessRecorder;
+  /** Revoked tokens and subjects, checked after every token verification. */
+  revocations: RevocationList;
 }

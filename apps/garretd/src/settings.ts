@@ -3,6 +3,7 @@
  * `Config`; tests build it directly with `testSettings()`.
  */
 import type { CompressionType } from "@garret/chunking";
+import type { OidcPolicy } from "./config/garret-config.ts";
 
 export interface ServerSettings {
   allowedHosts: string[];
@@ -19,6 +20,8 @@ export interface ServerSettings {
   uploadConcurrency: number;
   /** Chunks fetched ahead while streaming a NAR download. */
   downloadPrefetch: number;
+  /** `[[garret.oidc]]` trust policies for `/_api/v1/oidc/exchange`; none = exchange disabled. */
+  oidcPolicies?: OidcPolicy[];
 }
 
 export function testSettings(overrides: Partial<ServerSettings> = {}): ServerSettings {

@@ -7,6 +7,8 @@
  *
  * Difference from atticd: the "common component" errors (InvalidStorePathHash, InvalidCacheName, ...)
  * are client mistakes and answer 400 here; atticd answers them with 500 (see README).
+ * `PermissionExceeded` and `IdTokenRejected` belong to garret's token administration extension
+ * (`/_api/v1/tokens`, `/_api/v1/oidc/exchange`), which atticd does not have.
  */
 
 export const ERROR_KINDS = [
@@ -25,6 +27,8 @@ export const ERROR_KINDS = [
   "InvalidCacheName",
   "PayloadTooLarge",
   "ServiceUnavailable",
+  "PermissionExceeded",
+  "IdTokenRejected",
 ] as const;
 
 export type ErrorKind = (typeof ERROR_KINDS)[number];
@@ -45,6 +49,8 @@ export const ERROR_STATUS = {
   InvalidCacheName: 400,
   PayloadTooLarge: 413,
   ServiceUnavailable: 503,
+  PermissionExceeded: 403,
+  IdTokenRejected: 401,
 } as const satisfies Record<ErrorKind, number>;
 
 /** Client-facing messages; `{detail}` is replaced by the error's detail where the kind has one. */
@@ -64,6 +70,8 @@ export const ERROR_MESSAGE = {
   InvalidCacheName: "Invalid cache name: {detail}",
   PayloadTooLarge: "Payload too large: {detail}",
   ServiceUnavailable: "Service temporarily unavailable: {detail}",
+  PermissionExceeded: "The requested token would exceed the caller's own permissions: {detail}",
+  IdTokenRejected: "Identity token rejected: {detail}",
 } as const satisfies Record<ErrorKind, string>;
 
 /** The JSON error envelope, shared by the server, the client and the tests. */

@@ -2,6 +2,16 @@
 export { type AtticToken, type CachePermissions, createAtticToken } from "./attic-token.ts";
 export { parseAuthorizationHeader } from "./authorization-header.ts";
 export { ATTIC_CLAIM, buildClaims, type MintOptions, parseAtticClaim, serializeClaims } from "./claims.ts";
+export { GARRET_CLAIM, type GarretGrant, garretGrantClaims, readGarretGrant } from "./garret-claim.ts";
+export { findUncoveredGrant, globsMayOverlap, type UncoveredGrant } from "./grant-coverage.ts";
+export {
+  createIdTokenVerifier,
+  IdTokenError,
+  type IdTokenKeySource,
+  type IdTokenVerifier,
+  type IdTokenVerifierOptions,
+  peekIssuer,
+} from "./id-token-verifier.ts";
 export { generateRs256PrivateKeyPem, type TokenAlgorithm, type TokenKeyConfig } from "./keys.ts";
 export {
   createTokenAuthority,

@@ -10,6 +10,7 @@
 
 import { DurationError, parseDurationSeconds } from "@garret/protocol";
 import { z } from "zod";
+import { garretTomlSchema } from "./garret-config.ts";
 import { decodeSigningKey, type JwtSigning, SIGNING_KEYS, type SigningKeyName } from "./jwt-signing.ts";
 import { parseListen } from "./listen.ts";
 import { Secret } from "./secret.ts";
@@ -195,6 +196,8 @@ export const serverTomlSchema = z.strictObject({
       signing: signing.optional(),
     })
     .optional(),
+  /** garret's extensions (garret-config.ts); atticd would reject the key. */
+  garret: garretTomlSchema.optional(),
   "token-hs256-secret-base64": z
     .unknown()
     .optional()

@@ -24,6 +24,8 @@
  * - Key material is checked when the file loads (RSA keys need at least 2048 bits), and all
  *   problems are reported at once.
  * - A service without HOME (systemd DynamicUser) gets its data directory from $STATE_DIRECTORY.
+ * - An optional `[garret]` section configures garret's extensions (garret-config.ts: token
+ *   revocation refresh, OIDC trust policies); atticd rejects a file that has it.
  */
 
 import { parse as parseToml, TomlError } from "smol-toml";
@@ -36,6 +38,7 @@ import {
   type ServerToml,
   serverTomlSchema,
 } from "./config-schema.ts";
+import { type GarretConfig, resolveGarretConfig } from "./garret-config.ts";
 import { decodeSigningKey, type JwtSigning, SIGNING_ENV_VARS } from "./jwt-signing.ts";
 import { type ListenAddress, parseListen } from "./listen.ts";
 import { configSearchPaths, dataDirectory, type Env, envValue } from "./paths.ts";
@@ -94,6 +97,8 @@ export interface Config {
   /** 0 disables the periodic GC (`--mode garbage-collector-once` still works) or the default retention. */
   garbageCollection: { intervalSeconds: number; defaultRetentionPeriodSeconds: number };
   jwt: { boundIssuer?: string; boundAudiences?: string[]; signing: JwtSigning };
+  /** garret's extensions (`[garret]`); defaults when the section is absent. */
+  garret: GarretConfig;
   /** Where the configuration came from, for logs: a file path or `ATTIC_SERVER_CONFIG_BASE64`. */
   source: string;
   /** garret's data directory (PGlite, first-start storage); "" when undeterminable and unused. */
@@ -252,6 +257,7 @@ function resolve(
       // Placeholder only when a problem was recorded, and then the Config is never returned.
       signing: signing ?? { kind: "rs256-pubkey", publicKeyPem: "" },
     },
+    garret: resolveGarretConfig(toml.garret),
     source: opts.source,
     dataDir: dataDir ?? "",
   };

@@ -1,7 +1,7 @@
 /**
  * The per-request pipeline ahead of every route, in atticd's order: request id → Host check
- * (`allowed-hosts`) → request state (Host, X-Forwarded-Proto) → token (never rejects: a bad token
- * is anonymous) → handler → `X-Attic-Cache-Visibility: public` when the handler served a public
+ * (`allowed-hosts`) → request state (Host, X-Forwarded-Proto) → token (never rejects: a bad or
+ * revoked token is anonymous) → handler → `X-Attic-Cache-Visibility: public` when the handler served a public
  * cache → access log line. One middleware instead of five keeps the narinfo hot path short.
  */
 import { randomUUID } from "node:crypto";
@@ -31,7 +31,8 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
     c.set("request", { host, forwardedHttps: c.req.header("x-forwarded-proto") === "https" });
 
     const raw = parseAuthorizationHeader(c.req.header("authorization"));
-    c.set("token", raw === null ? null : await deps.tokens.verify(raw));
+    const token = raw === null ? null : await deps.tokens.verify(raw);
+    c.set("token", token && deps.revocations.isRevoked(token) ? null : token);
 
     await next();
 

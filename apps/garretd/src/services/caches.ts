@@ -23,6 +23,7 @@ import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import type { RequestState } from "../env.ts";
 import { AtticError, requestError } from "../errors.ts";
+import { audit } from "./audit.ts";
 import { authorizeCache, requireTokenPermission } from "./authorize-cache.ts";
 
 /** `api_endpoint`: the configured one, else synthesised from Host and X-Forwarded-Proto (atticd's rule). */
@@ -96,6 +97,7 @@ export async function createCache(
   });
   deps.caches.invalidate(cacheName);
   if (!inserted) throw new AtticError("CacheAlreadyExists");
+  audit(deps, token, "cache.create", { cache: cacheName, isPublic: body.is_public });
 }
 
 export async function configureCache(
@@ -121,6 +123,7 @@ export async function configureCache(
   if (Object.keys(update).length > 0) await updateCache(deps.db, cache.id, update);
   if (closureRetention !== undefined) await setCacheSettings(deps.db, cache.id, { closureRetention });
   deps.caches.invalidate(cacheName);
+  audit(deps, token, "cache.configure", { cache: cacheName, fields: Object.keys(patch) });
 }
 
 export async function destroyCache(deps: Deps, token: AtticToken | null, cacheName: string): Promise<void> {
@@ -128,4 +131,5 @@ export async function destroyCache(deps: Deps, token: AtticToken | null, cacheNa
   const deleted = await deleteCache(deps.db, cache.id, deps.settings.softDeleteCaches);
   deps.caches.invalidate(cacheName);
   if (!deleted) throw new AtticError("NoSuchCache", { canDiscover: true });
+  audit(deps, token, "cache.destroy", { cache: cacheName, soft: deps.settings.softDeleteCaches });
 }

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "./config.ts";
+
+const BASE = `
+[storage]
+type = "local"
+path = "/s"
+
+[jwt.signing]
+token-hs256-secret-base64 = "c2VjcmV0"
+`;
+
+const parse = (extra: string) => parseConfig(`${BASE}${extra}`, { source: "t.toml", env: { HOME: "/h" } });
+
+function problemsOf(extra: string): string[] {
+  try {
+    parse(extra);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe("[garret] in server.toml", () => {
+  it("reads the revocation refresh interval, including sub-second values", () => {
+    expect(parse(`[garret.tokens]\nrevocation-refresh-interval = "250ms"\n`).garret.revocationRefreshMs).toBe(
+      250,
+    );
+    expect(parse("").garret).toEqual({ revocationRefreshMs: 5000, oidc: [] });
+  });
+
+  it("reads OIDC trust policies in order, with defaults", () => {
+    const config = parse(`
+[[garret.oidc]]
+name = "github-main"
+issuer = "https://token.actions.githubusercontent.com"
+jwks-url = "https://token.actions.githubusercontent.com/.well-known/jwks"
+audience = "https://cache.example.com"
+claims = { repository = "octo-org/*", ref = ["refs/heads/main", "refs/tags/v*"] }
+caches = { "octo-*" = ["r", "w"], "public" = ["r"] }
+max-validity = "2 hours"
+
+[[garret.oidc]]
+issuer = "https://gitlab.example.com"
+jwks-file = "/etc/garret/gitlab-jwks.json"
+audience = ["garret", "cache"]
+claims = { project_path = "group/*" }
+caches = { "gl-*" = ["r"] }
+`);
+    const [github, gitlab] = config.garret.oidc;
+    expect(github).toMatchObject({
+      name: "github-main",
+      issuer: "https://token.actions.githubusercontent.com",
+      jwksUrl: "https://token.actions.githubusercontent.com/.well-known/jwks",
+      audiences: ["https://cache.example.com"],
+      claims: [
+        ["repository", ["octo-org/*"]],
+        ["ref", ["refs/heads/main", "refs/tags/v*"]],
+      ],
+      maxValiditySeconds: 7200,
+    });
+    expect(github?.caches.map(([p, perm]) => [p, perm.r, perm.w, perm.d])).toEqual([
+      ["octo-*", true, true, false],
+      ["public", true, false, false],
+    ]);
+    expect(gitlab).toMatchObject({
+      name: "oidc-2",
+      jwksFile: "/etc/garret/gitlab-jwks.json",
+      audiences: ["garret", "cache"],
+      maxValiditySeconds: 3600,
+    });
+  });
+
+  it("rejects unsafe or malformed policies", () => {
+    const policy = (lines: string) => `[[garret.oidc]]\nissuer = "https://i"\naudience = "a"\n${lines}\n`;
+    expect(problemsOf(policy(`jwks-url = "https://i/jwks"\nclaims = {}\ncaches = { a = ["r"] }`))).toEqual([
+      "garret.oidc.0.claims: at least one claim must be matched (e.g. repository)",
+    ]);
+    expect(problemsOf(policy(`claims = { repository = "o/r" }\ncaches = { a = ["r"] }`))).toEqual([
+      "garret.oidc.0: set exactly one of jwks-url and jwks-file",
+    ]);
+    expect(
+      problemsOf(
+        policy(`jwks-url = "ftp://i/jwks"\nclaims = { repository = "o/r" }\ncaches = { a = ["x"] }`),
+      ),
+    ).toEqual([
+      "garret.oidc.0.jwks-url: must be an http(s) URL",
+      'garret.oidc.0.caches.a.0: expected "r" or "w" or "d" or "cc" or "cr" or "cq" or "cd"',
+    ]);
+    expect(
+      problemsOf(
+        policy(`jwks-file = "/j"\nclaims = { repository = "o/r" }\ncaches = { "bad name" = ["r"] }`),
+      ),
+    ).toEqual(["garret.oidc.0.caches.bad name: not a valid cache name pattern"]);
+    expect(problemsOf(`[garret.tokens]\nrevocation-refresh-interval = "soon"\n`)).toHaveLength(1);
+  });
+});

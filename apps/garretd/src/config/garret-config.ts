@@ -1,0 +1,132 @@
+/**
+ * The `[garret]` section of server.toml: settings for garret's extensions that atticd does not
+ * have. atticd rejects unknown top-level keys, so a file with this section only loads in garret.
+ *
+ *     [garret.tokens]
+ *     revocation-refresh-interval = "5s"    # how often each replica reloads revocations
+ *
+ *     [[garret.oidc]]                        # one trust policy per table, tried in order
+ *     name = "github-main"
+ *     issuer = "https://token.actions.githubusercontent.com"
+ *     jwks-url = "https://token.actions.githubusercontent.com/.well-known/jwks"
+ *     audience = "https://cache.example.com"
+ *     claims = { repository = "octo-org/*", ref = ["refs/heads/main", "refs/tags/v*"] }
+ *     caches = { "octo-*" = ["r", "w"] }
+ *     max-validity = "1 hour"
+ */
+import {
+  DurationError,
+  emptyPermission,
+  isValidCachePattern,
+  PERMISSION_LETTERS,
+  type Permission,
+  parseDuration,
+} from "@garret/protocol";
+import { z } from "zod";
+
+export interface OidcPolicy {
+  name: string;
+  issuer: string;
+  /** Exactly one of jwksUrl and jwksFile is set. */
+  jwksUrl?: string;
+  jwksFile?: string;
+  audiences: string[];
+  /** Claim name → glob patterns, any of which may match (`*` matches any run of characters). */
+  claims: Array<[claim: string, patterns: string[]]>;
+  caches: Array<[pattern: string, permission: Permission]>;
+  maxValiditySeconds: number;
+}
+
+export interface GarretConfig {
+  revocationRefreshMs: number;
+  oidc: OidcPolicy[];
+}
+
+export const GARRET_DEFAULTS = { revocationRefreshMs: 5000, oidcMaxValiditySeconds: 3600 } as const;
+
+const duration = z.string().transform((text, ctx) => {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    if (!(e instanceof DurationError)) throw e;
+    ctx.addIssue({ code: "custom", message: `${e.message} (e.g. "5s", "500ms", "1 hour")` });
+    return z.NEVER;
+  }
+});
+
+const stringOrList = z
+  .union([z.string(), z.array(z.string()).min(1)])
+  .transform((v) => (Array.isArray(v) ? v : [v]));
+
+const letters = z.array(z.enum(PERMISSION_LETTERS)).min(1);
+
+const oidcPolicy = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    issuer: z.string().min(1),
+    "jwks-url": z
+      .string()
+      .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), {
+        message: "must be an http(s) URL",
+      })
+      .optional(),
+    "jwks-file": z.string().min(1).optional(),
+    audience: stringOrList,
+    claims: z.record(z.string().min(1), stringOrList),
+    caches: z.record(z.string(), letters),
+    "max-validity": duration.optional(),
+  })
+  .superRefine((p, ctx) => {
+    if ((p["jwks-url"] === undefined) === (p["jwks-file"] === undefined)) {
+      ctx.addIssue({ code: "custom", message: "set exactly one of jwks-url and jwks-file" });
+    }
+    // The issuer alone proves little: GitHub signs tokens for every repository in the world.
+    if (Object.keys(p.claims).length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["claims"],
+        message: "at least one claim must be matched (e.g. repository)",
+      });
+    }
+    for (const pattern of Object.keys(p.caches)) {
+      if (!isValidCachePattern(pattern)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["caches", pattern],
+          message: "not a valid cache name pattern",
+        });
+      }
+    }
+    if (p["max-validity"] !== undefined && p["max-validity"] < 1) {
+      ctx.addIssue({ code: "custom", path: ["max-validity"], message: "must be at least 1 second" });
+    }
+  });
+
+export const garretTomlSchema = z.strictObject({
+  tokens: z.strictObject({ "revocation-refresh-interval": duration.optional() }).optional(),
+  oidc: z.array(oidcPolicy).optional(),
+});
+
+export type GarretToml = z.output<typeof garretTomlSchema>;
+
+export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig {
+  const refresh = toml?.tokens?.["revocation-refresh-interval"];
+  return {
+    revocationRefreshMs:
+      refresh === undefined ? GARRET_DEFAULTS.revocationRefreshMs : Math.round(refresh * 1000),
+    oidc: (toml?.oidc ?? []).map((p, i) => ({
+      name: p.name ?? `oidc-${i + 1}`,
+      issuer: p.issuer,
+      ...(p["jwks-url"] !== undefined && { jwksUrl: p["jwks-url"] }),
+      ...(p["jwks-file"] !== undefined && { jwksFile: p["jwks-file"] }),
+      audiences: p.audience,
+      claims: Object.entries(p.claims),
+      caches: Object.entries(p.caches).map(([pattern, list]) => {
+        const permission = emptyPermission();
+        for (const letter of list) permission[letter] = true;
+        return [pattern, permission];
+      }),
+      maxValiditySeconds: Math.floor(p["max-validity"] ?? GARRET_DEFAULTS.oidcMaxValiditySeconds),
+    })),
+  };
+}
