@@ -1,0 +1,135 @@
+/**
+ * Drives Debian's nix-bin (Nix 2.8, root, no daemon) for the benchmark: configuration in NIX_CONFIG,
+ * NIX_REMOTE=local, and a fresh XDG_CACHE_HOME per call (Nix's narinfo disk cache would otherwise
+ * make a second `nix copy` skip work). Installs nix-bin with apt when it is missing.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import { normalizeSha256Nix32 } from "@garret/nix";
+import { aptInstall, commandWorks, execOk } from "./exec.ts";
+
+const NIX_CONFIG = [
+  "experimental-features = nix-command",
+  "sandbox = false",
+  "build-users-group =",
+  "substituters =",
+  "require-sigs = true",
+  "connect-timeout = 10",
+  "netrc-file = /dev/null",
+  "cores = 0",
+  "max-jobs = 2",
+].join("\n");
+
+export interface PathInfo {
+  path: string;
+  /** `sha256:<nix-base32>`. */
+  narHash: string;
+  narSize: number;
+  /** Full store paths, sorted. */
+  references: string[];
+  deriver: string | null;
+  ca: string | null;
+}
+
+export async function ensureNix(): Promise<void> {
+  if ((await commandWorks("nix")) && (await commandWorks("nix-store"))) return;
+  process.stderr.write("bench: nix not found, installing Debian's nix-bin\n");
+  await aptInstall(["nix-bin"]);
+  if (!(await commandWorks("nix"))) throw new Error("nix-bin was installed but `nix --version` still fails");
+}
+
+async function nixEnv(): Promise<{ env: NodeJS.ProcessEnv; done: () => Promise<void> }> {
+  const xdg = await mkdtemp(join(tmpdir(), "garret-bench-xdg-"));
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("NIX_")) env[k] = v;
+  env.NIX_REMOTE = "local";
+  env.NIX_CONFIG = NIX_CONFIG;
+  env.XDG_CACHE_HOME = xdg;
+  return { env, done: () => rm(xdg, { recursive: true, force: true }) };
+}
+
+/** Runs a nix command and returns its stdout; throws with stderr on failure. */
+export async function nix(command: string, args: readonly string[]): Promise<string> {
+  const { env, done } = await nixEnv();
+  try {
+    return await execOk(command, args, { env });
+  } finally {
+    await done();
+  }
+}
+
+interface RawInfo {
+  path: string;
+  narHash?: string;
+  narSize?: number;
+  references?: string[];
+  deriver?: string;
+  ca?: string;
+}
+
+/** `nix path-info --json` (optionally of the closure) for paths in the local store. */
+export async function pathInfo(paths: readonly string[], recursive = false): Promise<PathInfo[]> {
+  const out: PathInfo[] = [];
+  // Bounded argument lists: a few hundred store paths per call.
+  for (let i = 0; i < paths.length; i += 200) {
+    const args = ["path-info", "--json", ...(recursive ? ["--recursive"] : []), ...paths.slice(i, i + 200)];
+    const parsed = JSON.parse(await nix("nix", args)) as RawInfo[] | Record<string, Omit<RawInfo, "path">>;
+    const entries: RawInfo[] = Array.isArray(parsed)
+      ? parsed
+      : Object.entries(parsed).map(([path, v]) => ({ ...v, path }));
+    for (const e of entries) {
+      if (e.narHash === undefined || e.narSize === undefined) throw new Error(`${e.path} is not valid`);
+      out.push({
+        path: e.path,
+        narHash: normalizeSha256Nix32(e.narHash),
+        narSize: e.narSize,
+        references: [...(e.references ?? [])].sort(),
+        deriver: e.deriver ?? null,
+        ca: e.ca ?? null,
+      });
+    }
+  }
+  const seen = new Set<string>();
+  return out.filter((p) => {
+    if (seen.has(p.path)) return false;
+    seen.add(p.path);
+    return true;
+  });
+}
+
+/** `nix-store --dump PATH` as a stream; a non-zero exit destroys the stream with stderr. */
+export function dumpNar(path: string): Readable {
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  void nixEnv().then(
+    ({ env, done }) => {
+      const child = spawn("nix-store", ["--dump", path], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const err: Buffer[] = [];
+      child.stderr.on("data", (b: Buffer) => err.push(b));
+      child.stdout.pipe(out, { end: false });
+      out.on("close", () => {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      });
+      child.on("error", (e) => out.destroy(e));
+      child.on("close", (code) => {
+        void done();
+        if (code === 0) out.end();
+        else
+          out.destroy(
+            new Error(`nix-store --dump ${path} exited with ${code}: ${Buffer.concat(err).toString()}`),
+          );
+      });
+    },
+    (e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))),
+  );
+  return out;
+}
+
+/** `nix copy --to file://DIR?compression=zstd` of the paths and their closure. */
+export async function copyToFileCache(dir: string, paths: readonly string[]): Promise<void> {
+  for (let i = 0; i < paths.length; i += 200) {
+    await nix("nix", ["copy", "--to", `file://${dir}?compression=zstd`, ...paths.slice(i, i + 200)]);
+  }
+}

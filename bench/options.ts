@@ -1,0 +1,127 @@
+/**
+ * Command-line options of `npm run bench` (each also settable through a GARRET_BENCH_* variable):
+ *
+ *   npm run bench -- --quick
+ *   npm run bench -- --corpus-mib 512 --paths 250 --configs embedded,postgres --reps 5
+ *   GARRET_BENCH_CONFIGS=embedded GARRET_BENCH_QUICK=1 npm run bench
+ */
+import { parseArgs } from "node:util";
+
+export const CONFIG_NAMES = ["embedded", "postgres", "s3"] as const;
+export type ConfigName = (typeof CONFIG_NAMES)[number];
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Total NAR size of the corpus, MiB. */
+  corpusMiB: number;
+  /** Number of store paths in the corpus. */
+  paths: number;
+  /** Size of each large single path used by the upload rows (c), (d), (e), MiB. */
+  bigMiB: number;
+  configs: ConfigName[];
+  /** Repetitions of every measured row (medians are reported). */
+  reps: number;
+  /** Parallel attic uploads when pushing the corpus. */
+  uploadParallelism: number;
+  /** Hashes sent in one get-missing-paths request. */
+  missingPathsHashes: number;
+  /** Take CPU profiles of garretd during the narinfo and download runs (embedded configuration). */
+  profile: boolean;
+  /** Where the JSON result goes. */
+  resultsDir: string;
+  /** Loopback port for Postgres. */
+  postgresUrl: string;
+  help: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+
+  --quick                 small corpus (~100 MiB, 150 paths, 128 MiB large paths, 3 reps)
+  --corpus-mib N          corpus NAR size in MiB (default 1024)
+  --paths N               store paths in the corpus (default 300)
+  --big-mib N             size of each large upload path in MiB (default 1024)
+  --configs a,b           any of embedded,postgres,s3 (default embedded,postgres,s3)
+  --reps N                repetitions per measurement, medians reported (default 3)
+  --upload-parallelism N  parallel attic uploads for the corpus push (default 4)
+  --missing-hashes N      hashes in the get-missing-paths request (default 10000)
+  --no-profile            skip the garretd CPU profiles
+  --results-dir DIR       where the JSON goes (default bench/results)
+  --postgres-url URL      server for the postgres configuration (default postgres://postgres@127.0.0.1:5432/postgres)
+
+Every option also reads GARRET_BENCH_<NAME> (e.g. GARRET_BENCH_QUICK=1, GARRET_BENCH_CONFIGS=embedded).`;
+
+function envName(flag: string): string {
+  return `GARRET_BENCH_${flag.replace(/-/g, "_").toUpperCase()}`;
+}
+
+function positiveInt(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: "boolean" },
+      "corpus-mib": { type: "string" },
+      paths: { type: "string" },
+      "big-mib": { type: "string" },
+      configs: { type: "string" },
+      reps: { type: "string" },
+      "upload-parallelism": { type: "string" },
+      "missing-hashes": { type: "string" },
+      "no-profile": { type: "boolean" },
+      "results-dir": { type: "string" },
+      "postgres-url": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const str = (flag: keyof typeof values): string | undefined => {
+    const v = values[flag];
+    if (typeof v === "string") return v;
+    return env[envName(flag)];
+  };
+  const bool = (flag: keyof typeof values): boolean => {
+    const v = values[flag];
+    if (typeof v === "boolean") return v;
+    const e = env[envName(flag)];
+    return e !== undefined && e !== "" && e !== "0" && e !== "false";
+  };
+  const quick = bool("quick");
+  const int = (flag: keyof typeof values, quickDefault: number, fullDefault: number): number => {
+    const raw = str(flag);
+    return raw === undefined ? (quick ? quickDefault : fullDefault) : positiveInt(flag, raw);
+  };
+  const configsRaw = str("configs") ?? CONFIG_NAMES.join(",");
+  const configs = configsRaw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const c of configs) {
+    if (!(CONFIG_NAMES as readonly string[]).includes(c)) {
+      throw new Error(
+        `--configs: unknown configuration ${JSON.stringify(c)} (known: ${CONFIG_NAMES.join(", ")})`,
+      );
+    }
+  }
+  if (configs.length === 0) throw new Error("--configs: name at least one configuration");
+  return {
+    quick,
+    corpusMiB: int("corpus-mib", 100, 1024),
+    paths: int("paths", 150, 300),
+    bigMiB: int("big-mib", 128, 1024),
+    configs: [...new Set(configs)] as ConfigName[],
+    reps: int("reps", 3, 3),
+    uploadParallelism: int("upload-parallelism", 4, 4),
+    missingPathsHashes: int("missing-hashes", 10_000, 10_000),
+    profile: !bool("no-profile"),
+    resultsDir: str("results-dir") ?? new URL("./results/", import.meta.url).pathname,
+    postgresUrl: str("postgres-url") ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    help: bool("help"),
+  };
+}

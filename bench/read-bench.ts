@@ -1,0 +1,139 @@
+/**
+ * cache-shootout's read measurements against one HTTP binary cache (garretd or nginx):
+ * - narinfo pass: GET every `<hash>.narinfo` sequentially on one keep-alive connection;
+ * - NAR pass with N workers: a shared queue of every NAR, each worker one keep-alive connection,
+ *   bodies counted (bytes as served, i.e. compressed) and discarded;
+ * - narinfo probe: sequential GETs in a loop, each request's latency kept, until told to stop.
+ */
+import { connection, fetchDiscard, fetchText, parseNarInfo } from "./http-client.ts";
+
+export interface CacheTarget {
+  name: string;
+  /** URL such that `${base}/${hash}.narinfo` is a narinfo. */
+  base: string;
+}
+
+export interface NarEntry {
+  url: string;
+  narSize: number;
+}
+
+/** Fetches every narinfo once (the warm-up pass) and returns where each NAR lives. */
+export async function discoverNars(target: CacheTarget, hashes: readonly string[]): Promise<NarEntry[]> {
+  const agent = connection();
+  const out: NarEntry[] = [];
+  try {
+    for (const hash of hashes) {
+      const r = await fetchText(agent, `${target.base}/${hash}.narinfo`);
+      if (r.status !== 200) throw new Error(`${target.name}: ${hash}.narinfo answered ${r.status}`);
+      const info = parseNarInfo((r.body as Buffer).toString("utf8"));
+      out.push({ url: new URL(info.url, `${target.base}/`).toString(), narSize: info.narSize });
+    }
+  } finally {
+    agent.destroy();
+  }
+  return out;
+}
+
+export interface NarinfoPass {
+  ms: number;
+  perLookupMs: number;
+}
+
+export async function narinfoPass(target: CacheTarget, hashes: readonly string[]): Promise<NarinfoPass> {
+  const agent = connection();
+  try {
+    // Open the connection first so the pass times lookups, not the TCP handshake.
+    await fetchText(agent, `${target.base}/nix-cache-info`);
+    const started = performance.now();
+    for (const hash of hashes) {
+      const r = await fetchText(agent, `${target.base}/${hash}.narinfo`);
+      if (r.status !== 200) throw new Error(`${target.name}: ${hash}.narinfo answered ${r.status}`);
+    }
+    const ms = performance.now() - started;
+    return { ms, perLookupMs: ms / hashes.length };
+  } finally {
+    agent.destroy();
+  }
+}
+
+export interface DownloadPass {
+  workers: number;
+  ms: number;
+  wireBytes: number;
+  narBytes: number;
+}
+
+export async function downloadPass(
+  target: CacheTarget,
+  nars: readonly NarEntry[],
+  workers: number,
+): Promise<DownloadPass> {
+  let next = 0;
+  let wireBytes = 0;
+  let narBytes = 0;
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    const agent = connection();
+    try {
+      for (let i = next++; i < nars.length; i = next++) {
+        const nar = nars[i] as NarEntry;
+        const r = await fetchDiscard(agent, nar.url);
+        if (r.status !== 200) throw new Error(`${target.name}: ${nar.url} answered ${r.status}`);
+        wireBytes += r.bytes;
+        narBytes += nar.narSize;
+      }
+    } finally {
+      agent.destroy();
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+  return { workers, ms: performance.now() - started, wireBytes, narBytes };
+}
+
+export interface Probe {
+  /** Stops the loop and returns every latency in ms. */
+  stop(): Promise<number[]>;
+}
+
+/** Sequential narinfo GETs on one connection, round-robin over `hashes`, until stopped. */
+export function narinfoProbe(target: CacheTarget, hashes: readonly string[]): Probe {
+  const latencies: number[] = [];
+  let running = true;
+  const agent = connection();
+  const loop = (async () => {
+    for (let i = 0; running; i = (i + 1) % hashes.length) {
+      const started = performance.now();
+      const r = await fetchText(agent, `${target.base}/${hashes[i]}.narinfo`);
+      latencies.push(performance.now() - started);
+      if (r.status !== 200) throw new Error(`${target.name}: narinfo answered ${r.status} under load`);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop.finally(() => agent.destroy());
+      return latencies;
+    },
+  };
+}
+
+/** Loops download passes with `workers` connections until stopped (load for the RSS row). */
+export function downloadLoad(
+  target: CacheTarget,
+  nars: readonly NarEntry[],
+  workers: number,
+): { stop(): Promise<number> } {
+  let running = true;
+  let bytes = 0;
+  const loop = (async () => {
+    while (running) bytes += (await downloadPass(target, nars, workers)).wireBytes;
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return bytes;
+    },
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The benchmark's result model and its rendering: one table per configuration with garret's
+ * figure, the baseline's (nginx over `nix copy --to file://`, or `sha256sum` + `zstd -8 -T1`), the
+ * ratio and issue 8's target, all from medians of interleaved repetitions.
+ */
+import type { ProfileSummary } from "./profile-summary.ts";
+import type { PeakRss } from "./rss.ts";
+import { median } from "./stats.ts";
+
+export interface DownloadSamples {
+  /** MiB/s of bytes on the wire (compressed, as served). */
+  wireMiBps: number[];
+  /** MiB/s of NAR bytes (uncompressed content delivered). */
+  narMiBps: number[];
+}
+
+export interface ConfigResult {
+  config: string;
+  corpusPush: { parallelism: number; narMiB: number; mibPerSecond: number[]; peakRss: PeakRss[] };
+  narinfo: { garretMsPerLookup: number[]; nginxMsPerLookup: number[]; lookups: number };
+  downloads: Array<{ workers: number; garret: DownloadSamples; nginx: DownloadSamples }>;
+  missingPaths: { hashes: number; missing: number; ms: number[] };
+  bigUpload?: {
+    narMiB: number;
+    garretMiBps: number[];
+    peakRss: PeakRss[];
+    sha256MiBps: number[];
+    zstdMiBps: number[];
+    /** bytes / (t_sha256sum + t_zstd): both jobs one after the other on one core. */
+    baselineMiBps: number[];
+  };
+  underLoad?: {
+    uploads: number;
+    uploadMiBps: number;
+    idle: { p50: number; p99: number; count: number };
+    loaded: { p50: number; p99: number; count: number };
+  };
+  rssUnderLoad?: { uploads: number; downloadWorkers: number; peakRss: PeakRss; uploadMiBps: number };
+  profile?: { narinfo?: ProfileSummary; download?: ProfileSummary };
+}
+
+export interface BenchResult {
+  startedAt: string;
+  finishedAt: string;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memGiB: number;
+    kernel: string;
+    node: string;
+    nix: string;
+    nginx: string;
+  };
+  options: Record<string, unknown>;
+  corpus: {
+    paths: number;
+    narMiB: number;
+    nginxWireMiB: number;
+    bigs: number;
+    bigMiB: number;
+    buildSeconds: number;
+  };
+  configs: ConfigResult[];
+}
+
+function fmt(n: number, digits = 2): string {
+  if (!Number.isFinite(n)) return "n/a";
+  if (Math.abs(n) >= 1000) return n.toFixed(0);
+  if (Math.abs(n) >= 100) return n.toFixed(1);
+  return n.toFixed(digits);
+}
+
+interface Row {
+  measure: string;
+  garret: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  verdict: string;
+}
+
+function verdict(ok: boolean | undefined): string {
+  return ok === undefined ? "" : ok ? "ok" : "MISS";
+}
+
+export function configRows(r: ConfigResult): Row[] {
+  const rows: Row[] = [];
+  const gN = median(r.narinfo.garretMsPerLookup);
+  const nN = median(r.narinfo.nginxMsPerLookup);
+  rows.push({
+    measure: `narinfo, ${r.narinfo.lookups} sequential GETs, 1 conn (ms/lookup)`,
+    garret: fmt(gN, 3),
+    baseline: fmt(nN, 3),
+    ratio: `${fmt(gN / nN)}x time`,
+    target: "<= 1.5x",
+    verdict: verdict(gN / nN <= 1.5),
+  });
+  for (const d of r.downloads) {
+    const gNar = median(d.garret.narMiBps);
+    const nNar = median(d.nginx.narMiBps);
+    const target = d.workers === 1 ? 0.5 : d.workers === 16 ? 0.8 : undefined;
+    rows.push({
+      measure: `NAR download, ${d.workers} conn (NAR MiB/s; wire MiB/s)`,
+      garret: `${fmt(gNar, 1)}; ${fmt(median(d.garret.wireMiBps), 1)}`,
+      baseline: `${fmt(nNar, 1)}; ${fmt(median(d.nginx.wireMiBps), 1)}`,
+      ratio: `${fmt(gNar / nNar)}x`,
+      target: target === undefined ? "" : `>= ${target}x`,
+      verdict: verdict(target === undefined ? undefined : gNar / nNar >= target),
+    });
+  }
+  if (r.bigUpload) {
+    const g = median(r.bigUpload.garretMiBps);
+    const b = median(r.bigUpload.baselineMiBps);
+    rows.push({
+      measure: `upload, one ${fmt(r.bigUpload.narMiB, 0)} MiB NAR (MiB/s) vs sha256sum+zstd -8 -T1`,
+      garret: fmt(g, 1),
+      baseline: `${fmt(b, 1)} (sha ${fmt(median(r.bigUpload.sha256MiBps), 0)}, zstd ${fmt(median(r.bigUpload.zstdMiBps), 1)})`,
+      ratio: `${fmt(g / b)}x`,
+      target: ">= 1.0x",
+      verdict: verdict(g / b >= 1),
+    });
+    rows.push({
+      measure: "peak RSS during that upload (MiB, process; tree)",
+      garret: `${fmt(Math.max(...r.bigUpload.peakRss.map((p) => p.mainMiB)), 0)}; ${fmt(Math.max(...r.bigUpload.peakRss.map((p) => p.treeMiB)), 0)}`,
+      baseline: "",
+      ratio: "",
+      target: "",
+      verdict: "",
+    });
+  }
+  if (r.rssUnderLoad) {
+    const p = r.rssUnderLoad.peakRss;
+    rows.push({
+      measure: `peak RSS, ${r.rssUnderLoad.uploads} concurrent big uploads + ${r.rssUnderLoad.downloadWorkers} downloads (MiB, process; tree)`,
+      garret: `${fmt(p.mainMiB, 0)}; ${fmt(p.treeMiB, 0)}`,
+      baseline: "",
+      ratio: "",
+      target: "< 300 MB",
+      verdict: verdict(p.treeMiB * 1.048576 < 300),
+    });
+  }
+  if (r.underLoad) {
+    const u = r.underLoad;
+    rows.push({
+      measure: `narinfo latency p50 / p99 under ${u.uploads} big uploads (ms)`,
+      garret: `${fmt(u.loaded.p50, 2)} / ${fmt(u.loaded.p99, 2)}`,
+      baseline: `idle ${fmt(u.idle.p50, 2)} / ${fmt(u.idle.p99, 2)}`,
+      ratio: "",
+      target: "p99 < 20 ms",
+      verdict: verdict(u.loaded.p99 < 20),
+    });
+  }
+  const mp = median(r.missingPaths.ms);
+  rows.push({
+    measure: `get-missing-paths, ${r.missingPaths.hashes} hashes (ms)`,
+    garret: fmt(mp, 1),
+    baseline: "",
+    ratio: "",
+    target: "< 100 ms",
+    verdict: verdict(mp < 100),
+  });
+  rows.push({
+    measure: `corpus push, ${r.corpusPush.parallelism} parallel uploads (MiB/s; peak RSS MiB)`,
+    garret: `${fmt(median(r.corpusPush.mibPerSecond), 1)}; ${fmt(Math.max(...r.corpusPush.peakRss.map((p) => p.treeMiB)), 0)}`,
+    baseline: "",
+    ratio: "",
+    target: "",
+    verdict: "",
+  });
+  return rows;
+}
+
+export function renderTable(rows: readonly Row[], title: string): string {
+  const header: Row = {
+    measure: "measure",
+    garret: "garret",
+    baseline: "nginx / baseline",
+    ratio: "ratio",
+    target: "target",
+    verdict: "",
+  };
+  const all = [header, ...rows];
+  const keys = ["measure", "garret", "baseline", "ratio", "target", "verdict"] as const;
+  const widths = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
+  const line = (r: Row) => `| ${keys.map((k, i) => r[k].padEnd(widths[i] as number)).join(" | ")} |`;
+  const sep = `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`;
+  return [`### ${title}`, "", line(header), sep, ...rows.map(line)].join("\n");
+}
+
+export function renderProfile(p: ProfileSummary, title: string): string {
+  const lines = [
+    `#### ${title}: ${fmt(p.busyMs, 0)} ms busy of ${fmt(p.windowMs, 0)} ms`,
+    "",
+    "top modules (self time):",
+  ];
+  for (const m of p.topModules.slice(0, 10)) lines.push(`  ${fmt(m.percent, 1).padStart(5)}%  ${m.name}`);
+  lines.push("top functions (self time):");
+  for (const f of p.topFunctions.slice(0, 15)) lines.push(`  ${fmt(f.percent, 1).padStart(5)}%  ${f.name}`);
+  return lines.join("\n");
+}
+
+export function renderReport(result: BenchResult): string {
+  const out: string[] = [
+    `garret benchmark — ${result.startedAt} — ${result.machine.cpus} CPUs (${result.machine.cpuModel}), ${result.machine.nix}, ${result.machine.nginx}`,
+    `corpus: ${result.corpus.paths} paths, ${fmt(result.corpus.narMiB, 0)} MiB of NAR (${fmt(result.corpus.nginxWireMiB, 0)} MiB as nix copy's .nar.zst); ${result.corpus.bigs} big paths of ${result.corpus.bigMiB} MiB`,
+    "medians of interleaved repetitions; ratios are garret / baseline measured side by side",
+    "",
+  ];
+  for (const c of result.configs) {
+    out.push(renderTable(configRows(c), c.config), "");
+    if (c.profile?.narinfo)
+      out.push(renderProfile(c.profile.narinfo, `${c.config}: garretd CPU profile, narinfo passes`), "");
+    if (c.profile?.download)
+      out.push(renderProfile(c.profile.download, `${c.config}: garretd CPU profile, NAR downloads`), "");
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,171 @@
+/**
+ * `npm run bench`: garret against nginx serving the same closure as plain files, with
+ * cache-shootout's read metrics plus issue 8's upload, memory and latency-under-load rows.
+ * See bench/README.md for the method and what each number means; `--help` for the options.
+ *
+ * Steps: install nix-bin / nginx / zstd if missing → build the corpus with real Nix → `nix copy
+ * --to file://DIR?compression=zstd` → nginx serves DIR → for each configuration (embedded,
+ * postgres, s3) the measurements in config-run.ts → table on stdout, JSON in bench/results/.
+ */
+
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import { cpus, freemem, release, totalmem } from "node:os";
+import { join } from "node:path";
+import { dumpToFile } from "./baseline.ts";
+import { installSignalHandlers, runCleanups, tempDir } from "./cleanup.ts";
+import { runConfig } from "./config-run.ts";
+import { buildCorpus } from "./corpus.ts";
+import { aptInstall, commandWorks } from "./exec.ts";
+import { ensureNginx, nginxVersion, startNginx } from "./nginx.ts";
+import { copyToFileCache, ensureNix, nix } from "./nix.ts";
+import { type BenchOptions, parseBenchOptions, USAGE } from "./options.ts";
+import { discoverNars } from "./read-bench.ts";
+import { type BenchResult, type ConfigResult, renderReport } from "./report.ts";
+import { MiB } from "./stats.ts";
+
+const t0 = performance.now();
+function log(msg: string): void {
+  const s = ((performance.now() - t0) / 1000).toFixed(0).padStart(4);
+  process.stderr.write(`[bench ${s}s] ${msg}\n`);
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) total += await dirBytes(full);
+    else if (e.isFile()) total += (await stat(full)).size;
+  }
+  return total;
+}
+
+async function ensureTools(): Promise<void> {
+  await ensureNix();
+  await ensureNginx();
+  if (!(await commandWorks("zstd"))) await aptInstall(["zstd"]);
+  if (!(await commandWorks("sha256sum"))) throw new Error("sha256sum (coreutils) is missing");
+}
+
+async function run(opts: BenchOptions): Promise<BenchResult> {
+  const startedAt = new Date().toISOString();
+  log(`options: ${JSON.stringify(opts)}`);
+  const needGiB = (opts.corpusMiB * 2.5 + opts.bigMiB * (opts.reps + 4) * 2.2) / 1024;
+  log(
+    `expect roughly ${needGiB.toFixed(1)} GiB of disk in /nix/store and ${process.env.TMPDIR ?? "/tmp"}; ${(freemem() / 2 ** 30).toFixed(1)} GiB RAM free`,
+  );
+  await ensureTools();
+
+  const work = await tempDir("work");
+  const buildStarted = performance.now();
+  const corpus = await buildCorpus(
+    {
+      totalBytes: opts.corpusMiB * MiB,
+      paths: opts.paths,
+      bigBytes: opts.bigMiB * MiB,
+      bigCount: opts.reps + 4,
+      workDir: work,
+    },
+    log,
+  );
+  const buildSeconds = (performance.now() - buildStarted) / 1000;
+  log(
+    `corpus: ${corpus.paths.length} paths, ${(corpus.narBytes / MiB).toFixed(0)} MiB of NAR (built in ${buildSeconds.toFixed(0)} s)`,
+  );
+
+  const fileCache = await tempDir("file-cache");
+  log("nix copy --to file://…?compression=zstd");
+  await copyToFileCache(
+    fileCache,
+    corpus.paths.map((p) => p.path),
+  );
+  const nginxWireMiB = (await dirBytes(join(fileCache, "nar"))) / MiB;
+  const nginx = await startNginx(fileCache);
+  log(`nginx serves the file cache at ${nginx.url} (${nginxWireMiB.toFixed(0)} MiB of .nar.zst)`);
+  const nginxTarget = { name: "nginx", base: nginx.url };
+  const hashes = corpus.paths.map((p) => p.path.slice(11, 43));
+  const nginxNars = await discoverNars(nginxTarget, hashes);
+
+  const baselineDir = await tempDir("baseline");
+  const baselineFile = join(baselineDir, "big.nar");
+  const firstBig = corpus.bigs[0];
+  if (!firstBig) throw new Error("no big path was built");
+  const baselineBytes = await dumpToFile(firstBig.path, baselineFile);
+
+  const configs: ConfigResult[] = [];
+  for (const name of opts.configs) {
+    configs.push(
+      await runConfig(
+        name,
+        opts,
+        {
+          corpus: corpus.paths,
+          bigs: corpus.bigs,
+          baselineFile,
+          baselineBytes,
+          nginx: nginxTarget,
+          nginxNars,
+        },
+        log,
+      ),
+    );
+  }
+  await nginx.stop();
+
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      kernel: release(),
+      node: process.version,
+      nix: (await nix("nix", ["--version"])).trim(),
+      nginx: await nginxVersion(),
+    },
+    options: { ...opts },
+    corpus: {
+      paths: corpus.paths.length,
+      narMiB: corpus.narBytes / MiB,
+      nginxWireMiB,
+      bigs: corpus.bigs.length,
+      bigMiB: opts.bigMiB,
+      buildSeconds,
+    },
+    configs,
+  };
+}
+
+async function main(): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  installSignalHandlers();
+  try {
+    const result = await run(opts);
+    await mkdir(opts.resultsDir, { recursive: true });
+    const file = join(opts.resultsDir, `${result.startedAt.replace(/[:.]/g, "-")}.json`);
+    await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`${renderReport(result)}\n`);
+    log(`results written to ${file}`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(
+      `bench: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    return 1;
+  } finally {
+    log("cleaning up");
+    await runCleanups();
+  }
+}
+
+process.exit(await main());
