@@ -17,6 +17,7 @@ import { buildDeps, openDatabase } from "./build-deps.ts";
 import { ArgsError, GARRETD_USAGE, parseGarretdArgs } from "./config/args.ts";
 import { type Config, ConfigError, formatListen, loadConfig } from "./config/config.ts";
 import { runFirstStart } from "./config/oobe.ts";
+import { formatDryRun } from "./gc/dry-run-report.ts";
 import { runGarbageCollection } from "./gc/run-gc.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
 
@@ -92,10 +93,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         defaultRetentionSeconds: config.garbageCollection.defaultRetentionPeriodSeconds,
         pendingGraceSeconds: PENDING_GRACE_SECONDS,
         now: new Date(),
+        dryRun: args.dryRun ?? false,
       });
     try {
       if (args.mode === "garbage-collector-once") {
-        await gcOnce();
+        const summary = await gcOnce();
+        if (args.dryRun) process.stdout.write(formatDryRun(summary));
         return 0;
       }
       const stopGc =

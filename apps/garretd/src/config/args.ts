@@ -1,7 +1,9 @@
 /**
  * garretd's command line, atticd's flags (attic `server/src/main.rs`) plus `--log-level`:
  *
- *     garretd [-f|--config PATH] [-l|--listen ADDR] [--mode MODE] [--log-level LEVEL] [-h|--help]
+ *     garretd [-f|--config PATH] [-l|--listen ADDR] [--mode MODE] [--log-level LEVEL] [--dry-run] [-h|--help]
+ *
+ * `--dry-run` (garret, with `--mode garbage-collector-once` only) reports what GC would delete.
  *
  * Without `-f`, the configuration is looked up as config.ts describes.
  */
@@ -26,6 +28,8 @@ export interface GarretdArgs {
   listen?: string;
   mode: GarretdMode;
   logLevel?: string;
+  /** GC reports what it would delete and changes nothing (garbage-collector-once only). */
+  dryRun?: boolean;
   help: boolean;
 }
 
@@ -50,6 +54,7 @@ Options:
                             db-migrations           migrate the database and exit
                             check-config            load the configuration, connect nowhere, exit
       --log-level <LEVEL> ${LOG_LEVELS.join(" | ")} [default: $ATTICD_LOG or info]
+      --dry-run           With --mode garbage-collector-once: list what GC would delete, delete nothing
   -h, --help              Print this help
 `;
 
@@ -58,16 +63,24 @@ const OPTIONS = {
   listen: { type: "string", short: "l" },
   mode: { type: "string" },
   "log-level": { type: "string" },
+  "dry-run": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 export function parseGarretdArgs(argv: readonly string[]): GarretdArgs {
-  let values: { config?: string; listen?: string; mode?: string; "log-level"?: string; help?: boolean };
+  let values: {
+    config?: string;
+    listen?: string;
+    mode?: string;
+    "log-level"?: string;
+    "dry-run"?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (e) {
     throw new ArgsError(
-      `${(e as Error).message}\nValid options: -f/--config PATH, -l/--listen ADDR, --mode MODE, --log-level LEVEL, -h/--help`,
+      `${(e as Error).message}\nValid options: -f/--config PATH, -l/--listen ADDR, --mode MODE, --log-level LEVEL, --dry-run, -h/--help`,
     );
   }
   const mode = values.mode ?? "monolithic";
@@ -77,9 +90,14 @@ export function parseGarretdArgs(argv: readonly string[]): GarretdArgs {
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ArgsError(`invalid --log-level "${logLevel}"; valid levels: ${LOG_LEVELS.join(", ")}`);
   }
+  const dryRun = values["dry-run"] === true;
+  if (dryRun && mode !== "garbage-collector-once") {
+    throw new ArgsError("--dry-run only applies to --mode garbage-collector-once");
+  }
   return {
     mode,
     help: values.help ?? false,
+    ...(dryRun && { dryRun }),
     ...(values.config !== undefined && { configPath: values.config }),
     ...(values.listen !== undefined && { listen: values.listen }),
     ...(logLevel !== undefined && { logLevel }),
