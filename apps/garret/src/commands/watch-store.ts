@@ -60,8 +60,9 @@ async function prepareWithReconnect(ctx: CliContext, conn: Connection, storeDir:
     try {
       return await preparePush(ctx, conn, storeDir, flags);
     } catch (e) {
+      if (ctx.signal.aborted) return null;
       const status = e instanceof HintedError && (e.original as { status?: number }).status;
-      if (ctx.signal.aborted || (typeof status === "number" && status < 500)) throw e;
+      if (typeof status === "number" && status < 500) throw e;
       const delay = backoffDelay(attempt, RECONNECT, Math.random);
       ctx.stderr.write(
         `⚠️  cannot reach the server (${(e as Error).message}); retrying in ${(delay / 1000).toFixed(1)} s\n`,
@@ -79,7 +80,7 @@ export async function watchStore(
 ): Promise<number> {
   const conn = await connect(ctx, cacheRef);
   const target = await prepareWithReconnect(ctx, conn, storeDir, flags);
-  if (ctx.signal.aborted) return 0;
+  if (!target || ctx.signal.aborted) return 0;
   const handled = new Set<string>();
   let failures = 0;
 
