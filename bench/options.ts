@@ -19,8 +19,14 @@ export interface BenchOptions {
   /** Size of each large single path used by the upload rows (c), (d), (e), MiB. */
   bigMiB: number;
   configs: ConfigName[];
-  /** Repetitions of every measured row (medians are reported). */
+  /** Repetitions of every measured read row (medians are reported). */
   reps: number;
+  /** Repetitions of the single big upload (c), each a different big path. */
+  bigReps: number;
+  /** Length of the windows in which four big uploads run for rows (d) and (e), seconds. */
+  loadSeconds: number;
+  /** NAR MiB of the corpus subset the S3 configuration serves (s3rver is slow). */
+  s3CorpusMiB: number;
   /** Parallel attic uploads when pushing the corpus. */
   uploadParallelism: number;
   /** Hashes sent in one get-missing-paths request. */
@@ -36,12 +42,16 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
 
-  --quick                 small corpus (~100 MiB, 150 paths, 128 MiB large paths, 3 reps)
+  --quick                 small corpus (~100 MiB, 150 paths, 128 MiB large paths)
   --corpus-mib N          corpus NAR size in MiB (default 1024)
   --paths N               store paths in the corpus (default 300)
   --big-mib N             size of each large upload path in MiB (default 1024)
   --configs a,b           any of embedded,postgres,s3 (default embedded,postgres,s3)
-  --reps N                repetitions per measurement, medians reported (default 3)
+  --reps N                repetitions of the read measurements, medians reported (default 3)
+  --big-reps N            repetitions of the single big upload (default 1; 3 with --quick)
+  --load-seconds N        window for the 4-concurrent-upload rows; uploads still running are
+                          cut off at its end (default 60; 20 with --quick)
+  --s3-corpus-mib N       corpus subset served in the s3 configuration (default 64; 32 with --quick)
   --upload-parallelism N  parallel attic uploads for the corpus push (default 4)
   --missing-hashes N      hashes in the get-missing-paths request (default 10000)
   --no-profile            skip the garretd CPU profiles
@@ -71,6 +81,9 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
       "big-mib": { type: "string" },
       configs: { type: "string" },
       reps: { type: "string" },
+      "big-reps": { type: "string" },
+      "load-seconds": { type: "string" },
+      "s3-corpus-mib": { type: "string" },
       "upload-parallelism": { type: "string" },
       "missing-hashes": { type: "string" },
       "no-profile": { type: "boolean" },
@@ -117,6 +130,9 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     bigMiB: int("big-mib", 128, 1024),
     configs: [...new Set(configs)] as ConfigName[],
     reps: int("reps", 3, 3),
+    bigReps: int("big-reps", 3, 1),
+    loadSeconds: int("load-seconds", 20, 60),
+    s3CorpusMiB: int("s3-corpus-mib", 32, 64),
     uploadParallelism: int("upload-parallelism", 4, 4),
     missingPathsHashes: int("missing-hashes", 10_000, 10_000),
     profile: !bool("no-profile"),

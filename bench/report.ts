@@ -16,7 +16,7 @@ export interface DownloadSamples {
 
 export interface ConfigResult {
   config: string;
-  corpusPush: { parallelism: number; narMiB: number; mibPerSecond: number[]; peakRss: PeakRss[] };
+  corpusPush: { paths: number; parallelism: number; narMiB: number; mibPerSecond: number; peakRss: PeakRss };
   narinfo: { garretMsPerLookup: number[]; nginxMsPerLookup: number[]; lookups: number };
   downloads: Array<{ workers: number; garret: DownloadSamples; nginx: DownloadSamples }>;
   missingPaths: { hashes: number; missing: number; ms: number[] };
@@ -29,13 +29,25 @@ export interface ConfigResult {
     /** bytes / (t_sha256sum + t_zstd): both jobs one after the other on one core. */
     baselineMiBps: number[];
   };
+  /** Row (e). `completed` false: the uploads were still running when the window closed. */
   underLoad?: {
     uploads: number;
-    uploadMiBps: number;
+    windowMs: number;
+    completed: boolean;
+    uploadMiBps: number | null;
     idle: { p50: number; p99: number; count: number };
     loaded: { p50: number; p99: number; count: number };
   };
-  rssUnderLoad?: { uploads: number; downloadWorkers: number; peakRss: PeakRss; uploadMiBps: number };
+  /** Row (d). */
+  rssUnderLoad?: {
+    uploads: number;
+    downloadWorkers: number;
+    windowMs: number;
+    completed: boolean;
+    peakRss: PeakRss;
+    uploadMiBps: number | null;
+    downloadMiBps: number;
+  };
   profile?: { narinfo?: ProfileSummary; download?: ProfileSummary };
 }
 
@@ -81,6 +93,10 @@ interface Row {
 
 function verdict(ok: boolean | undefined): string {
   return ok === undefined ? "" : ok ? "ok" : "MISS";
+}
+
+function window(w: { windowMs: number; completed: boolean }): string {
+  return `${fmt(w.windowMs / 1000, 0)} s${w.completed ? "" : ", cut off"}`;
 }
 
 export function configRows(r: ConfigResult): Row[] {
@@ -131,7 +147,7 @@ export function configRows(r: ConfigResult): Row[] {
   if (r.rssUnderLoad) {
     const p = r.rssUnderLoad.peakRss;
     rows.push({
-      measure: `peak RSS, ${r.rssUnderLoad.uploads} concurrent big uploads + ${r.rssUnderLoad.downloadWorkers} downloads (MiB, process; tree)`,
+      measure: `peak RSS, ${r.rssUnderLoad.uploads} concurrent big uploads + ${r.rssUnderLoad.downloadWorkers} downloads, ${window(r.rssUnderLoad)} (MiB, process; tree)`,
       garret: `${fmt(p.mainMiB, 0)}; ${fmt(p.treeMiB, 0)}`,
       baseline: "",
       ratio: "",
@@ -142,7 +158,7 @@ export function configRows(r: ConfigResult): Row[] {
   if (r.underLoad) {
     const u = r.underLoad;
     rows.push({
-      measure: `narinfo latency p50 / p99 under ${u.uploads} big uploads (ms)`,
+      measure: `narinfo latency p50 / p99 under ${u.uploads} big uploads, ${window(u)} (ms)`,
       garret: `${fmt(u.loaded.p50, 2)} / ${fmt(u.loaded.p99, 2)}`,
       baseline: `idle ${fmt(u.idle.p50, 2)} / ${fmt(u.idle.p99, 2)}`,
       ratio: "",
@@ -160,8 +176,8 @@ export function configRows(r: ConfigResult): Row[] {
     verdict: verdict(mp < 100),
   });
   rows.push({
-    measure: `corpus push, ${r.corpusPush.parallelism} parallel uploads (MiB/s; peak RSS MiB)`,
-    garret: `${fmt(median(r.corpusPush.mibPerSecond), 1)}; ${fmt(Math.max(...r.corpusPush.peakRss.map((p) => p.treeMiB)), 0)}`,
+    measure: `corpus push, ${r.corpusPush.paths} paths, ${r.corpusPush.parallelism} parallel uploads (MiB/s; peak RSS MiB, process; tree)`,
+    garret: `${fmt(r.corpusPush.mibPerSecond, 1)}; ${fmt(r.corpusPush.peakRss.mainMiB, 0)}; ${fmt(r.corpusPush.peakRss.treeMiB, 0)}`,
     baseline: "",
     ratio: "",
     target: "",

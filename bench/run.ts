@@ -49,7 +49,7 @@ async function ensureTools(): Promise<void> {
 async function run(opts: BenchOptions): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
   log(`options: ${JSON.stringify(opts)}`);
-  const needGiB = (opts.corpusMiB * 2.5 + opts.bigMiB * (opts.reps + 4) * 2.2) / 1024;
+  const needGiB = (opts.corpusMiB * 2.5 + opts.bigMiB * (opts.bigReps + 8) * 1.5) / 1024;
   log(
     `expect roughly ${needGiB.toFixed(1)} GiB of disk in /nix/store and ${process.env.TMPDIR ?? "/tmp"}; ${(freemem() / 2 ** 30).toFixed(1)} GiB RAM free`,
   );
@@ -62,7 +62,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       totalBytes: opts.corpusMiB * MiB,
       paths: opts.paths,
       bigBytes: opts.bigMiB * MiB,
-      bigCount: opts.reps + 4,
+      bigCount: opts.bigReps + 8,
       workDir: work,
     },
     log,
