@@ -2,6 +2,7 @@
  * The shape of a garretadm subcommand, so new ones are one table entry in main.ts.
  */
 
+import type { Db } from "@garret/db";
 import type { Config, Env } from "../config/config.ts";
 
 export interface AdmIo {
@@ -18,6 +19,8 @@ export interface AdmContext {
   loadConfig(): Config;
   /** Unix milliseconds. */
   now(): number;
+  /** Connects to the configuration's database; the caller closes it. Throws when unreachable. */
+  openDatabase(config: Config, opts?: { connectTimeoutMs?: number }): Promise<Db>;
 }
 
 export interface AdmCommand {

@@ -9,12 +9,15 @@
 
 import { ConfigError, loadConfig } from "../config/config.ts";
 import { type AdmCommand, type AdmContext, AdmError, type AdmIo, UsageError } from "./command.ts";
+import { openAdmDatabase } from "./database.ts";
 import { makeTokenCommand } from "./make-token.ts";
+import { tokensCommand } from "./tokens.ts";
 
 export type { AdmIo } from "./command.ts";
 
 export const COMMANDS: Readonly<Record<string, AdmCommand>> = {
   "make-token": makeTokenCommand,
+  tokens: tokensCommand,
 };
 
 export function garretadmUsage(): string {
@@ -38,7 +41,7 @@ Options:
 export async function runGarretadm(
   argv: readonly string[],
   io: AdmIo,
-  opts: { now?: () => number } = {},
+  opts: { now?: () => number; openDatabase?: AdmContext["openDatabase"] } = {},
 ): Promise<number> {
   let configPath: string | undefined;
   let i = 0;
@@ -72,6 +75,7 @@ export async function runGarretadm(
   const ctx: AdmContext = {
     io,
     now: opts.now ?? Date.now,
+    openDatabase: opts.openDatabase ?? openAdmDatabase,
     loadConfig() {
       const config = loadConfig({
         ...(configPath !== undefined && { configPath }),

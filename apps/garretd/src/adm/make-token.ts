@@ -10,9 +10,17 @@
  * decides a token's permissions, that order matters. `exp` = now + validity, `nbf` = now,
  * `iss`/`aud` come from `[jwt] token-bound-issuer` / `token-bound-audiences`. `--dump-claims`
  * prints the unsigned claims without iss/aud, as atticadm does.
+ *
+ * garret additions: `--admin` adds garret's admin claim (token administration over HTTP; atticd
+ * ignores it). With a Postgres database that answers within a few seconds, the token also gets a
+ * `jti` and is recorded, so `garretadm tokens` and `/_api/v1/tokens` can list and revoke it;
+ * otherwise (embedded PGlite, database down) it is minted exactly as atticadm would, with a
+ * warning, and can still be revoked by subject.
  */
 
+import { randomUUID } from "node:crypto";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { insertTokenRecord } from "@garret/db";
 import {
   DurationError,
   emptyPermission,
@@ -21,8 +29,15 @@ import {
   type PermissionLetter,
   parseDurationSeconds,
 } from "@garret/protocol";
-import { type CachePermissions, createTokenAuthority, serializeClaims } from "@garret/token";
-import { tokenKeyConfig } from "../config/config.ts";
+import {
+  type CachePermissions,
+  createTokenAuthority,
+  garretGrantClaims,
+  serializeClaims,
+} from "@garret/token";
+import { type Config, tokenKeyConfig } from "../config/config.ts";
+import { cachesJson } from "../services/tokens.ts";
+import type { AdmContext } from "./command.ts";
 import { type AdmCommand, AdmError, UsageError } from "./command.ts";
 
 /** Flag → permission letter, in the order atticadm grants them. */
@@ -47,6 +62,7 @@ Options:
       --sub <SUB>                    The subject (user name) of the token
       --validity <VALIDITY>          How long the token is valid: "2 years", "3 months", "1y"
       --dump-claims                  Print the claims as JSON instead of a signed token
+      --admin                        Let the token administer tokens over HTTP (garret extension)
       --pull <PATTERN>               A cache the token may pull from
       --push <PATTERN>               A cache the token may push to
       --delete <PATTERN>             A cache the token may delete store paths from
@@ -64,6 +80,7 @@ const OPTIONS = {
   sub: { type: "string" },
   validity: { type: "string" },
   "dump-claims": { type: "boolean" },
+  admin: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   ...Object.fromEntries(GRANT_FLAGS.map(([flag]) => [flag, { type: "string", multiple: true }])),
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
@@ -73,6 +90,7 @@ export interface MakeTokenRequest {
   validitySeconds: number;
   caches: CachePermissions;
   dumpClaims: boolean;
+  admin: boolean;
 }
 
 /** Parses make-token's arguments; `null` for --help. Throws UsageError. */
@@ -116,7 +134,13 @@ export function parseMakeTokenArgs(args: string[]): MakeTokenRequest | null {
       permission[letter] = true;
     }
   }
-  return { sub, validitySeconds, caches: [...entries], dumpClaims: values["dump-claims"] === true };
+  return {
+    sub,
+    validitySeconds,
+    caches: [...entries],
+    dumpClaims: values["dump-claims"] === true,
+    admin: values.admin === true,
+  };
 }
 
 export const makeTokenCommand: AdmCommand = {
@@ -131,8 +155,9 @@ export const makeTokenCommand: AdmCommand = {
     const config = ctx.loadConfig();
     const now = Math.floor(ctx.now() / 1000);
     const { sub, validitySeconds, caches } = request;
+    const extraClaims = garretGrantClaims({ admin: request.admin });
     if (request.dumpClaims) {
-      ctx.io.stdout(`${serializeClaims({ sub, validitySeconds, caches, now })}\n`);
+      ctx.io.stdout(`${serializeClaims({ sub, validitySeconds, caches, now, extraClaims })}\n`);
       return 0;
     }
     if (config.jwt.signing.kind === "rs256-pubkey") {
@@ -144,8 +169,50 @@ export const makeTokenCommand: AdmCommand = {
       ...(boundAudiences !== undefined && { audiences: boundAudiences }),
     };
     const authority = await createTokenAuthority(tokenKeyConfig(config.jwt.signing), bounds);
-    const token = await authority.mint({ sub, validitySeconds, caches, now, ...bounds });
+    const jti = await recordIfPossible(ctx, config, request, now);
+    const token = await authority.mint({
+      sub,
+      validitySeconds,
+      caches,
+      now,
+      extraClaims,
+      ...(jti !== undefined && { jti }),
+      ...bounds,
+    });
     ctx.io.stdout(`${token}\n`);
     return 0;
   },
 };
+
+/** The recorded token's jti, or undefined when there is no Postgres database to record it in. */
+async function recordIfPossible(
+  ctx: AdmContext,
+  config: Config,
+  request: MakeTokenRequest,
+  now: number,
+): Promise<string | undefined> {
+  if (config.database.kind !== "postgres") return undefined;
+  const jti = randomUUID();
+  try {
+    const db = await ctx.openDatabase(config, { connectTimeoutMs: 3000 });
+    try {
+      await insertTokenRecord(db, {
+        jti,
+        sub: request.sub,
+        permissions: JSON.stringify(cachesJson(request.caches)),
+        admin: request.admin,
+        expiresAt: now + request.validitySeconds,
+        origin: "garretadm",
+        mintedBy: "garretadm",
+      });
+    } finally {
+      await db.close();
+    }
+    return jti;
+  } catch (err) {
+    ctx.io.stderr(
+      `warning: the token is not recorded (${(err as Error).message}); it can only be revoked by subject\n`,
+    );
+    return undefined;
+  }
+}

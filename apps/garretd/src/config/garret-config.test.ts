@@ -12,7 +12,7 @@ token-hs256-secret-base64 = "c2VjcmV0"
 
 const parse = (extra: string) => parseConfig(`${BASE}${extra}`, { source: "t.toml", env: { HOME: "/h" } });
 
-function problemsOf(extra: string): string[] {
+function problemsOf(extra: string): readonly string[] {
   try {
     parse(extra);
   } catch (e) {
