@@ -148,6 +148,32 @@ export const GC_SQL = {
     SELECT id, remote_file, file_size FROM chunk WHERE state = 'D' AND id > $1::bigint ORDER BY id LIMIT ${GC_BATCH}`,
 
   deleteTombstones: `DELETE FROM chunk WHERE id = ANY($1::bigint[]) AND state = 'D'`,
+
+  /** Dry runs: what deleting the expired set would free ($1 orphan chunks since, $2 pending cutoff, $3 full). */
+  estimate: `
+    WITH cand_nar AS (
+       SELECT nar_id AS id FROM garret_gc_nar_candidate
+       UNION SELECT o.nar_id FROM garret_gc_expired x JOIN object o ON o.id = x.id
+       UNION SELECT n.id FROM nar n WHERE $3::boolean AND n.state = 'V'),
+     dead_nar AS (
+       SELECT n.id FROM nar n JOIN cand_nar c ON c.id = n.id
+       WHERE n.state = 'V' AND n.holders_count = 0
+         AND NOT EXISTS (SELECT 1 FROM object o WHERE o.nar_id = n.id
+                         AND NOT EXISTS (SELECT 1 FROM garret_gc_expired x WHERE x.id = o.id))
+       UNION SELECT n.id FROM nar n WHERE n.state = 'P' AND n.created_at < $2::timestamptz),
+     cand_chunk AS (
+       SELECT chunk_id AS id FROM garret_gc_chunk_candidate
+       UNION SELECT r.chunk_id FROM chunkref r JOIN dead_nar d ON d.id = r.nar_id WHERE r.chunk_id IS NOT NULL
+       UNION SELECT c.id FROM chunk c WHERE c.state = 'V' AND c.created_at >= $1::timestamptz),
+     dead_chunk AS (
+       SELECT c.id, c.file_size FROM chunk c JOIN cand_chunk k ON k.id = c.id
+       WHERE c.state = 'V' AND c.holders_count = 0
+         AND NOT EXISTS (SELECT 1 FROM chunkref r WHERE r.chunk_id = c.id
+                         AND NOT EXISTS (SELECT 1 FROM dead_nar d WHERE d.id = r.nar_id))
+       UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'D'
+       UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'P' AND c.created_at < $2::timestamptz)
+     SELECT (SELECT count(*) FROM dead_nar)::int AS nars, (SELECT count(*) FROM dead_chunk)::int AS chunks,
+            (SELECT COALESCE(sum(file_size), 0) FROM dead_chunk)::bigint AS bytes`,
 } as const;
 
 export interface GcRunRecord {
@@ -378,29 +404,7 @@ export async function estimateGarbage(
   opts: { orphanChunksSince: Date; pendingCutoff: Date; fullSweep: boolean },
 ): Promise<GcEstimate> {
   const [row] = await session.query<{ nars: number; chunks: number; bytes: number }>(
-    `WITH cand_nar AS (
-       SELECT nar_id AS id FROM garret_gc_nar_candidate
-       UNION SELECT o.nar_id FROM garret_gc_expired x JOIN object o ON o.id = x.id
-       UNION SELECT n.id FROM nar n WHERE $3::boolean AND n.state = 'V'),
-     dead_nar AS (
-       SELECT n.id FROM nar n JOIN cand_nar c ON c.id = n.id
-       WHERE n.state = 'V' AND n.holders_count = 0
-         AND NOT EXISTS (SELECT 1 FROM object o WHERE o.nar_id = n.id
-                         AND NOT EXISTS (SELECT 1 FROM garret_gc_expired x WHERE x.id = o.id))
-       UNION SELECT n.id FROM nar n WHERE n.state = 'P' AND n.created_at < $2::timestamptz),
-     cand_chunk AS (
-       SELECT chunk_id AS id FROM garret_gc_chunk_candidate
-       UNION SELECT r.chunk_id FROM chunkref r JOIN dead_nar d ON d.id = r.nar_id WHERE r.chunk_id IS NOT NULL
-       UNION SELECT c.id FROM chunk c WHERE c.state = 'V' AND c.created_at >= $1::timestamptz),
-     dead_chunk AS (
-       SELECT c.id, c.file_size FROM chunk c JOIN cand_chunk k ON k.id = c.id
-       WHERE c.state = 'V' AND c.holders_count = 0
-         AND NOT EXISTS (SELECT 1 FROM chunkref r WHERE r.chunk_id = c.id
-                         AND NOT EXISTS (SELECT 1 FROM dead_nar d WHERE d.id = r.nar_id))
-       UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'D'
-       UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'P' AND c.created_at < $2::timestamptz)
-     SELECT (SELECT count(*) FROM dead_nar)::int AS nars, (SELECT count(*) FROM dead_chunk)::int AS chunks,
-            (SELECT COALESCE(sum(file_size), 0) FROM dead_chunk)::bigint AS bytes`,
+    GC_SQL.estimate,
     [opts.orphanChunksSince, opts.pendingCutoff, opts.fullSweep],
   );
   return { nars: Number(row?.nars ?? 0), chunks: Number(row?.chunks ?? 0), bytes: Number(row?.bytes ?? 0) };
