@@ -1,0 +1,217 @@
+/**
+ * Database handle: a node-postgres pool against a real Postgres, or an embedded PGlite (in-memory or
+ * on disk), both behind one drizzle instance typed against `schema.ts`. Every query in this package
+ * runs unchanged on either.
+ *
+ * PGlite is a single connection: its transactions run one after another, and a query issued on
+ * `db.orm` while a transaction callback is running waits for that transaction to finish. Code
+ * inside `transaction()` must therefore use the `tx` it is given, never `db`.
+ */
+import { PGlite, type Transaction as PGliteTransaction, types as pgliteTypes } from "@electric-sql/pglite";
+import type { ExtractTablesWithRelations } from "drizzle-orm";
+import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import pg from "pg";
+import { cache, chunk, chunkref, nar, object } from "./schema.ts";
+
+export const tables = { cache, nar, object, chunk, chunkref };
+export type Tables = typeof tables;
+
+/** The drizzle database, whichever driver is underneath. */
+export type Orm = PgDatabase<PgQueryResultHKT, Tables>;
+export type DbTx = PgTransaction<PgQueryResultHKT, Tables, ExtractTablesWithRelations<Tables>>;
+
+export type DbConfig =
+  | {
+      kind: "postgres";
+      url: string;
+      /** Maximum open connections; default 10. */
+      poolSize?: number;
+      /** Time allowed to open a connection before the query fails; default 10 s. */
+      connectTimeoutMs?: number;
+      /** Server-side `statement_timeout`; default 60 s. */
+      statementTimeoutMs?: number;
+      /**
+       * Receives errors of connections nobody is using at the moment (Postgres restarted, network
+       * dropped). The broken connection is discarded either way; without a handler they are ignored.
+       */
+      onConnectionError?: (err: Error) => void;
+    }
+  | {
+      kind: "pglite";
+      /** undefined = in-memory */
+      dataDir?: string;
+      /** Start from a copy made by `dumpPgliteDataDir` (much faster than a fresh initdb). */
+      loadDataDir?: Blob;
+    };
+
+/**
+ * One connection for the duration of a callback, speaking plain SQL. For work that needs session
+ * state (advisory locks, `SET`) or multi-statement scripts, i.e. migrations and GC locking.
+ */
+export interface SqlSession {
+  query<T extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Runs a script of several statements, without parameters. */
+  exec(text: string): Promise<void>;
+  /** BEGIN … COMMIT around `fn` on this connection; ROLLBACK if it throws. Not reentrant. */
+  transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+}
+
+export interface Db {
+  readonly kind: "postgres" | "pglite";
+  readonly orm: Orm;
+  transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one dedicated connection. On PGlite (one connection for everything) sessions are
+   * serialized against each other, so session-level advisory locks still exclude in-process callers.
+   */
+  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+
+/** int8 → number: ids and byte sizes stay far below 2^53. */
+function parseInt8(value: string): number {
+  return Number(value);
+}
+
+export async function createDb(config: DbConfig): Promise<Db> {
+  return config.kind === "postgres" ? createPostgresDb(config) : createPgliteDb(config);
+}
+
+function createPostgresDb(config: Extract<DbConfig, { kind: "postgres" }>): Db {
+  const statementTimeout = config.statementTimeoutMs ?? 60_000;
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize ?? 10,
+    connectionTimeoutMillis: config.connectTimeoutMs ?? 10_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: statementTimeout,
+    // Client-side backstop for a peer that vanished without closing the socket.
+    query_timeout: statementTimeout + 5_000,
+    idle_in_transaction_session_timeout: statementTimeout,
+    keepAlive: true,
+    application_name: "garret",
+    types: {
+      getTypeParser: ((oid: number, format?: "text" | "binary") =>
+        oid === INT8_OID && format !== "binary"
+          ? parseInt8
+          : pg.types.getTypeParser(oid, format ?? "text")) as typeof pg.types.getTypeParser,
+    },
+  });
+  const onError = (err: Error) => config.onConnectionError?.(err);
+  // The pool only listens for errors on idle clients; a connection that dies while checked out
+  // (e.g. between two statements of a transaction) would otherwise emit an unhandled 'error' and
+  // take the process down. The failure still reaches the caller through its next query.
+  pool.on("connect", (client) => {
+    client.on("error", onError);
+  });
+  pool.on("error", onError);
+
+  const orm = drizzleNodePg({ client: pool, schema: tables }) as unknown as Orm;
+  return {
+    kind: "postgres",
+    orm,
+    transaction: (fn) => orm.transaction(fn),
+    async withSession(fn) {
+      const client = await pool.connect();
+      let failed = false;
+      try {
+        return await fn(pgSession(client));
+      } catch (err) {
+        failed = true;
+        throw err;
+      } finally {
+        // A failed session may have left a transaction open or a lock held: discard the connection.
+        client.release(failed);
+      }
+    },
+    async ping() {
+      await pool.query("SELECT 1");
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+function pgSession(client: pg.PoolClient): SqlSession {
+  const session: SqlSession = {
+    async query<T extends Record<string, unknown>>(text: string, params?: unknown[]) {
+      const result = await client.query<T>(text, params);
+      return result.rows;
+    },
+    async exec(text) {
+      await client.query(text);
+    },
+    async transaction(fn) {
+      await client.query("BEGIN");
+      try {
+        const result = await fn(session);
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      }
+    },
+  };
+  return session;
+}
+
+async function createPgliteDb(config: Extract<DbConfig, { kind: "pglite" }>): Promise<Db> {
+  const client = await PGlite.create({
+    ...(config.dataDir === undefined ? {} : { dataDir: config.dataDir }),
+    ...(config.loadDataDir === undefined ? {} : { loadDataDir: config.loadDataDir }),
+    parsers: { [pgliteTypes.INT8]: parseInt8 },
+  });
+  const orm = drizzlePglite({ client, schema: tables }) as unknown as Orm;
+  let sessionQueue: Promise<unknown> = Promise.resolve();
+  const db: Db = {
+    kind: "pglite",
+    orm,
+    transaction: (fn) => orm.transaction(fn),
+    withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+      const run = sessionQueue.then(() => fn(pgliteSession(client)));
+      sessionQueue = run.catch(() => undefined);
+      return run;
+    },
+    async ping() {
+      await client.query("SELECT 1");
+    },
+    async close() {
+      await client.close();
+    },
+  };
+  pgliteClients.set(db, client);
+  return db;
+}
+
+const pgliteClients = new WeakMap<Db, PGlite>();
+
+/** An uncompressed tarball of a PGlite database's files, for `loadDataDir`. */
+export async function dumpPgliteDataDir(db: Db): Promise<Blob> {
+  const client = pgliteClients.get(db);
+  if (!client) throw new TypeError("dumpPgliteDataDir needs a PGlite database");
+  return client.dumpDataDir("none");
+}
+
+function pgliteSession(client: PGlite | PGliteTransaction): SqlSession {
+  return {
+    async query<T extends Record<string, unknown>>(text: string, params?: unknown[]) {
+      const result = await client.query<T>(text, params);
+      return result.rows;
+    },
+    async exec(text) {
+      await client.exec(text);
+    },
+    async transaction(fn) {
+      if (!(client instanceof PGlite)) throw new Error("SqlSession.transaction is not reentrant");
+      return client.transaction((tx) => fn(pgliteSession(tx)));
+    },
+  };
+}

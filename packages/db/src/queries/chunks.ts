@@ -1,0 +1,101 @@
+/**
+ * Chunk rows, their `holders_count` lease, and chunkrefs (attic `database/mod.rs`:
+ * `find_and_lock_chunk`, `ChunkGuard`, and the chunk bookkeeping of `api/v1/upload_path.rs`).
+ * A chunk row is written as `P` before its file exists and becomes `V` once the file is complete.
+ */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { type ChunkRow, chunk, chunkref } from "../schema.ts";
+import { type Executor, ormOf } from "./executor.ts";
+
+export interface NewPendingChunk {
+  /** `sha256:<hex>` of the uncompressed chunk. */
+  chunkHash: string;
+  chunkSize: number;
+  compression: string;
+  /** Externally tagged JSON, e.g. `{"Local":{"name":"<uuid>.chunk"}}`. */
+  remoteFile: string;
+  /** Unique location key, e.g. `local:<uuid>.chunk`. */
+  remoteFileId: string;
+}
+
+export interface ChunkRefInput {
+  seq: number;
+  chunkId: number;
+}
+
+const CHUNKREF_BATCH = 1000;
+
+/**
+ * Takes a lease on one valid chunk with this hash stored with this compression, or returns null.
+ * Chunks stored with another compression are not reused: a NAR's chunks must share its compression.
+ */
+export async function findAndLockChunk(
+  db: Executor,
+  chunkHash: string,
+  compression: string,
+): Promise<ChunkRow | null> {
+  const orm = ormOf(db);
+  const candidate = orm
+    .select({ id: chunk.id })
+    .from(chunk)
+    .where(and(eq(chunk.chunkHash, chunkHash), eq(chunk.compression, compression), eq(chunk.state, "V")))
+    .limit(1)
+    .for("update", { skipLocked: true });
+  const rows = await orm
+    .update(chunk)
+    .set({ holdersCount: sql`${chunk.holdersCount} + 1` })
+    .where(inArray(chunk.id, candidate))
+    .returning();
+  return rows[0] ?? null;
+}
+
+export async function insertPendingChunk(db: Executor, input: NewPendingChunk): Promise<ChunkRow> {
+  const rows = await ormOf(db)
+    .insert(chunk)
+    .values({ ...input, state: "P", holdersCount: 0, createdAt: sql`now()` })
+    .returning();
+  const row = rows[0];
+  if (!row) throw new Error("insertPendingChunk returned no row");
+  return row;
+}
+
+/**
+ * Marks an uploaded chunk valid and gives the uploading request its lease (holders_count = 1),
+ * to be released with `releaseChunks` once its chunkref is committed. Null if the row is gone.
+ */
+export async function validateChunk(
+  db: Executor,
+  id: number,
+  file: { fileHash: string; fileSize: number },
+): Promise<ChunkRow | null> {
+  const rows = await ormOf(db)
+    .update(chunk)
+    .set({ state: "V", fileHash: file.fileHash, fileSize: file.fileSize, holdersCount: 1 })
+    .where(eq(chunk.id, id))
+    .returning();
+  return rows[0] ?? null;
+}
+
+/** Gives back one lease on each chunk (an id listed twice loses one lease); never below zero. */
+export async function releaseChunks(db: Executor, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await ormOf(db).execute(sql`
+    UPDATE ${chunk} SET holders_count = GREATEST(${chunk.holdersCount} - r.n, 0)
+    FROM (SELECT id, count(*) AS n FROM unnest(${sql.param(ids)}::bigint[]) AS u(id) GROUP BY id) AS r
+    WHERE ${chunk.id} = r.id`);
+}
+
+/** Deletes the chunk row; chunkrefs pointing at it get chunk_id NULL (their NARs become incomplete). */
+export async function deleteChunk(db: Executor, id: number): Promise<boolean> {
+  const rows = await ormOf(db).delete(chunk).where(eq(chunk.id, id)).returning({ id: chunk.id });
+  return rows.length > 0;
+}
+
+/** Links chunks to a NAR, 1000 rows per statement (keeps each statement under the bind limit). */
+export async function insertChunkRefs(db: Executor, narId: number, refs: ChunkRefInput[]): Promise<void> {
+  const orm = ormOf(db);
+  for (let i = 0; i < refs.length; i += CHUNKREF_BATCH) {
+    const batch = refs.slice(i, i + CHUNKREF_BATCH);
+    await orm.insert(chunkref).values(batch.map((r) => ({ narId, seq: r.seq, chunkId: r.chunkId })));
+  }
+}

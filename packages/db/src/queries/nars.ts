@@ -1,0 +1,92 @@
+/**
+ * NAR rows and their `holders_count` lease (attic `database/mod.rs`: `find_and_lock_nar`, and
+ * `NarGuard`, which gives the lease back when an upload ends). A held NAR is never reaped by GC, which
+ * protects it between dedup and the commit of the object that references it.
+ */
+import { and, eq, inArray, isNull, notExists, sql } from "drizzle-orm";
+import { chunkref, type NarRow, type NarState, nar } from "../schema.ts";
+import { type Executor, ormOf } from "./executor.ts";
+
+export interface NewNar {
+  state: NarState;
+  narHash: string;
+  narSize: number;
+  compression: string;
+  numChunks: number;
+  holdersCount?: number;
+}
+
+/**
+ * Takes a lease on one valid, complete NAR with this hash (`sha256:<hex>`), or returns null.
+ * Rows another transaction is locking right now are skipped rather than waited for; the caller then
+ * uploads its own copy, which atticd tolerates by design.
+ */
+export async function findAndLockNar(db: Executor, narHash: string): Promise<NarRow | null> {
+  const orm = ormOf(db);
+  // Complete = no chunkref lost its chunk (chunk deleted → chunk_id SET NULL).
+  const candidate = orm
+    .select({ id: nar.id })
+    .from(nar)
+    .where(
+      and(
+        eq(nar.narHash, narHash),
+        eq(nar.state, "V"),
+        notExists(
+          orm
+            .select({ one: sql`1` })
+            .from(chunkref)
+            .where(and(eq(chunkref.narId, nar.id), isNull(chunkref.chunkId))),
+        ),
+      ),
+    )
+    .limit(1)
+    .for("update", { skipLocked: true });
+  const rows = await orm
+    .update(nar)
+    .set({ holdersCount: sql`${nar.holdersCount} + 1` })
+    .where(inArray(nar.id, candidate))
+    .returning();
+  return rows[0] ?? null;
+}
+
+/** Gives back one lease; never goes below zero. */
+export async function releaseNar(db: Executor, id: number): Promise<void> {
+  await ormOf(db)
+    .update(nar)
+    .set({ holdersCount: sql`GREATEST(${nar.holdersCount} - 1, 0)` })
+    .where(eq(nar.id, id));
+}
+
+export async function insertNar(db: Executor, input: NewNar): Promise<NarRow> {
+  const rows = await ormOf(db)
+    .insert(nar)
+    .values({
+      state: input.state,
+      narHash: input.narHash,
+      narSize: input.narSize,
+      compression: input.compression,
+      numChunks: input.numChunks,
+      holdersCount: input.holdersCount ?? 0,
+      createdAt: sql`now()`,
+    })
+    .returning();
+  const row = rows[0];
+  if (!row) throw new Error("insertNar returned no row");
+  return row;
+}
+
+/** Marks a pending NAR valid once all its chunkrefs exist; false if the row is gone. */
+export async function validateNar(db: Executor, id: number, numChunks: number): Promise<boolean> {
+  const rows = await ormOf(db)
+    .update(nar)
+    .set({ state: "V", numChunks })
+    .where(eq(nar.id, id))
+    .returning({ id: nar.id });
+  return rows.length > 0;
+}
+
+/** Deletes the NAR; its chunkrefs and any objects pointing at it cascade. */
+export async function deleteNar(db: Executor, id: number): Promise<boolean> {
+  const rows = await ormOf(db).delete(nar).where(eq(nar.id, id)).returning({ id: nar.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,140 @@
+/**
+ * Object rows: a store path in one cache, pointing at a shared NAR (attic `database/mod.rs`:
+ * `find_object_and_chunks_by_store_path_hash`, `bump_object_last_accessed`, and the upsert in
+ * `api/v1/upload_path.rs`).
+ */
+import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { type ChunkRow, chunk, chunkref, type NarRow, nar, type ObjectRow, object } from "../schema.ts";
+import { type Executor, ormOf, rowsOf } from "./executor.ts";
+
+export interface ObjectWithNar {
+  object: ObjectRow;
+  nar: NarRow;
+}
+
+export interface ObjectForDownload extends ObjectWithNar {
+  /**
+   * One entry per chunkref, in `seq` order; null where the chunk is gone (chunk_id NULL) or not
+   * servable (state other than V). Its length can differ from `nar.numChunks` on a damaged database.
+   */
+  chunks: Array<ChunkRow | null>;
+}
+
+export interface UpsertObject {
+  cacheId: number;
+  narId: number;
+  storePathHash: string;
+  storePath: string;
+  references: string[];
+  deriver: string | null;
+  sigs: string[];
+  ca: string | null;
+  createdBy: string | null;
+}
+
+/** The object and its NAR, if the NAR is valid: everything a narinfo needs, in one round trip. */
+export async function findObjectWithNar(
+  db: Executor,
+  cacheId: number,
+  storePathHash: string,
+): Promise<ObjectWithNar | null> {
+  const rows = await ormOf(db)
+    .select({ object, nar })
+    .from(object)
+    .innerJoin(nar, and(eq(nar.id, object.narId), eq(nar.state, "V")))
+    .where(and(eq(object.cacheId, cacheId), eq(object.storePathHash, storePathHash)))
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+/** The object, its valid NAR and the NAR's chunks in order, in one round trip. */
+export async function findObjectForDownload(
+  db: Executor,
+  cacheId: number,
+  storePathHash: string,
+): Promise<ObjectForDownload | null> {
+  // One row per chunkref; the chunk side is NULL when the chunk is missing or not valid.
+  const rows = await ormOf(db)
+    .select({ object, nar, seq: chunkref.seq, chunk })
+    .from(object)
+    .innerJoin(nar, and(eq(nar.id, object.narId), eq(nar.state, "V")))
+    .leftJoin(chunkref, eq(chunkref.narId, nar.id))
+    .leftJoin(chunk, and(eq(chunk.id, chunkref.chunkId), eq(chunk.state, "V")))
+    .where(and(eq(object.cacheId, cacheId), eq(object.storePathHash, storePathHash)))
+    .orderBy(asc(chunkref.seq));
+  const first = rows[0];
+  if (!first) return null;
+  return {
+    object: first.object,
+    nar: first.nar,
+    chunks: rows.filter((r) => r.seq !== null).map((r) => r.chunk),
+  };
+}
+
+/**
+ * The de-duplicated subset of `storePathHashes` with no object in the cache, whatever the state of
+ * the NAR (as atticd). One statement: an anti-join that probes idx-object-cache-hash per hash, so
+ * its cost follows the request size rather than the cache size.
+ */
+export async function getMissingPaths(
+  db: Executor,
+  cacheId: number,
+  storePathHashes: string[],
+): Promise<string[]> {
+  if (storePathHashes.length === 0) return [];
+  const result = await ormOf(db).execute(sql`
+    SELECT DISTINCT t.h AS hash
+    FROM unnest(${sql.param(storePathHashes)}::text[]) AS t(h)
+    WHERE NOT EXISTS (
+      SELECT 1 FROM ${object}
+      WHERE ${object.cacheId} = ${cacheId} AND ${object.storePathHash} = t.h
+    )`);
+  return rowsOf<{ hash: string }>(result).map((r) => r.hash);
+}
+
+/**
+ * Inserts the object or replaces the one with the same (cache, store path hash), as atticd does on
+ * every upload: the metadata is overwritten, created_at restarts now, last_accessed_at and system
+ * are cleared.
+ */
+export async function upsertObject(db: Executor, input: UpsertObject): Promise<ObjectRow> {
+  const rows = await ormOf(db)
+    .insert(object)
+    .values({ ...input, system: null, createdAt: sql`now()`, lastAccessedAt: null })
+    .onConflictDoUpdate({
+      target: [object.cacheId, object.storePathHash],
+      set: {
+        narId: sql`excluded.nar_id`,
+        storePath: sql`excluded.store_path`,
+        references: sql`excluded."references"`,
+        system: sql`excluded.system`,
+        deriver: sql`excluded.deriver`,
+        sigs: sql`excluded.sigs`,
+        ca: sql`excluded.ca`,
+        createdAt: sql`excluded.created_at`,
+        lastAccessedAt: sql`excluded.last_accessed_at`,
+        createdBy: sql`excluded.created_by`,
+      },
+    })
+    .returning();
+  const row = rows[0];
+  if (!row) throw new Error("upsertObject returned no row");
+  return row;
+}
+
+/**
+ * Records NAR downloads for a batch of objects in one statement. Never moves a timestamp backwards,
+ * so batches flushed out of order are harmless.
+ */
+export async function bumpLastAccessed(db: Executor, objectIds: number[], at: Date): Promise<void> {
+  if (objectIds.length === 0) return;
+  await ormOf(db)
+    .update(object)
+    .set({ lastAccessedAt: at })
+    .where(
+      and(
+        sql`${object.id} = ANY(${sql.param(objectIds)}::bigint[])`,
+        or(isNull(object.lastAccessedAt), lt(object.lastAccessedAt, at)),
+      ),
+    );
+}
