@@ -11,6 +11,7 @@ import type { Config } from "./config/config.ts";
 import { tokenKeyConfig } from "./config/config.ts";
 import type { Deps } from "./deps.ts";
 import type { Logger } from "./log.ts";
+import { lockDataDirectory } from "./pglite-lock.ts";
 import { createAccessRecorder } from "./services/access-recorder.ts";
 import { createCacheDirectory } from "./services/cache-directory.ts";
 import { createRevocationList } from "./services/revocations.ts";
@@ -38,7 +39,23 @@ export async function openDatabase(config: Config, log: Logger): Promise<Db> {
     log.warn("using embedded PGlite: one connection, for a single machine; set [database] url for Postgres", {
       dataDir: config.database.dataDir,
     });
-    return createDb({ kind: "pglite", dataDir: config.database.dataDir });
+    const lock = lockDataDirectory(config.database.dataDir);
+    try {
+      const db = await createDb({ kind: "pglite", dataDir: config.database.dataDir });
+      return {
+        ...db,
+        async close() {
+          try {
+            await db.close();
+          } finally {
+            lock.release();
+          }
+        },
+      };
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
   return createDb({
     kind: "postgres",

@@ -20,6 +20,7 @@ import { runFirstStart } from "./config/oobe.ts";
 import { formatDryRun } from "./gc/dry-run-report.ts";
 import { runGarbageCollection } from "./gc/run-gc.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
+import { DataDirectoryBusyError } from "./pglite-lock.ts";
 
 /** Pending rows younger than this may belong to uploads still running. */
 const PENDING_GRACE_SECONDS = 6 * 3600;
@@ -80,7 +81,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     database: config.database.kind,
     storage: config.storage.type,
   });
-  const db = await openDatabase(config, log);
+  let db: Db;
+  try {
+    db = await openDatabase(config, log);
+  } catch (err) {
+    if (err instanceof DataDirectoryBusyError) {
+      process.stderr.write(`garretd: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   try {
     if (args.mode === "db-migrations" || args.mode === "monolithic") {
       const result = await migrate(db);

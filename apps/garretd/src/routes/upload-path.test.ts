@@ -4,11 +4,13 @@
  * must leave nothing visible behind.
  */
 import { readdir } from "node:fs/promises";
+import { brotliDecompressSync } from "node:zlib";
 import { join } from "node:path";
 import { zstdDecompressSync } from "../../../../test/support/zstd.ts";
 import { fingerprint, parseNarInfo, verifySignature } from "@garret/nix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import { expectSameBytes } from "../../../../test/support/bytes.ts";
 import { lcgBytes, makeNar, narOfFile, randomStorePathHash, sha256Hex } from "../../../../test/support/nar.ts";
 
 let t: TestApp;
@@ -121,7 +123,7 @@ describe("upload-path", () => {
     const print = fingerprint(info.store_path, sha256Hex(nar), nar.length, [ref]);
     expect(verifySignature(publicKey, print, sigLine.slice(5))).toBe(true);
     expect(parseNarInfo(text).narSize).toBe(nar.length);
-    expect(await download("up", hash)).toEqual(nar);
+    expectSameBytes(await download("up", hash), nar);
   });
 
   it("writes `References: ` with its trailing space when there are none", async () => {
@@ -134,7 +136,7 @@ describe("upload-path", () => {
     const nar = narOfFile("via preamble");
     const { res, hash } = await upload({ nar, preamble: true });
     expect(res.status).toBe(200);
-    expect(await download("up", hash)).toEqual(nar);
+    expectSameBytes(await download("up", hash), nar);
   });
 
   it("chunks a large NAR, dedups it across caches, and reuses chunks of a changed version", async () => {
@@ -142,13 +144,13 @@ describe("upload-path", () => {
     const nar = makeNar({ type: "directory", entries: { a: { type: "regular", contents: big } } });
     const first = await upload({ nar });
     expect(first.json).toMatchObject({ kind: "Uploaded", frac_deduplicated: 0 });
-    expect(await download("up", first.hash)).toEqual(nar);
+    expectSameBytes(await download("up", first.hash), nar);
     const filesAfterFirst = await storedFiles();
 
     const second = await upload({ nar, cache: "up2" });
     expect(second.json).toEqual({ kind: "Deduplicated", frac_deduplicated: null });
     expect(await storedFiles()).toBe(filesAfterFirst);
-    expect(await download("up2", second.hash)).toEqual(nar);
+    expectSameBytes(await download("up2", second.hash), nar);
 
     const changed = Buffer.from(big);
     changed.write("a small change in the middle", 200_000);
@@ -156,14 +158,14 @@ describe("upload-path", () => {
     const third = await upload({ nar: nar2, cache: "up2" });
     expect(third.json.kind).toBe("Uploaded");
     expect(third.json.frac_deduplicated as number).toBeGreaterThan(0.8);
-    expect(await download("up2", third.hash)).toEqual(nar2);
+    expectSameBytes(await download("up2", third.hash), nar2);
   });
 
   it("re-uploading a path replaces its metadata", async () => {
     const hash = randomStorePathHash();
     await upload({ nar: narOfFile("v1"), hash });
     await upload({ nar: narOfFile("v2"), hash });
-    expect(await download("up", hash)).toEqual(narOfFile("v2"));
+    expectSameBytes(await download("up", hash), narOfFile("v2"));
   });
 });
 
@@ -234,5 +236,48 @@ describe("upload-path rejects bad input and leaves nothing visible", () => {
   it("leaves no NAR rows behind after failures", async () => {
     const rows = await t.db.withSession((s) => s.query<{ n: number }>("SELECT count(*)::int AS n FROM nar WHERE state <> 'V'"));
     expect(rows[0]?.n).toBe(0);
+  });
+});
+
+describe("NARs stored as one chunk", () => {
+  it.each([
+    ["brotli (streams cannot be concatenated, so never chunked)", { compression: { type: "brotli" as const } }, 300_000],
+    ["threshold 0, streamed through compression above 16 MiB", { chunking: { narSizeThreshold: 0, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 } }, 17_000_000],
+  ])("%s", async (_name, settings, size) => {
+    const app = await createTestApp({ settings });
+    try {
+      await app.createCache("whole");
+      const nar = makeNar({ type: "regular", contents: lcgBytes(size, 5) });
+      const hash = randomStorePathHash();
+      const res = await app.request("/_api/v1/upload-path", {
+        method: "PUT",
+        token: app.rootToken,
+        headers: {
+          "x-attic-nar-info": JSON.stringify({
+            cache: "whole",
+            store_path_hash: hash,
+            store_path: `/nix/store/${hash}-whole`,
+            references: [],
+            nar_hash: sha256Hex(nar),
+            nar_size: nar.length,
+          }),
+        },
+        body: nar,
+      });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const chunks = await app.db.withSession((s) => s.query<{ n: number }>("SELECT count(*)::int AS n FROM chunk"));
+      expect(chunks[0]?.n).toBe(1);
+      const text = await (await app.request(`/whole/${hash}.narinfo`, { token: app.rootToken })).text();
+      const served = await app.request(`/whole/nar/${hash}.nar`, { token: app.rootToken });
+      const body = Buffer.from(await served.arrayBuffer());
+      if (text.includes("Compression: br")) {
+        expectSameBytes(brotliDecompressSync(body), nar);
+      } else {
+        expect(text).toContain("Compression: zstd");
+        expectSameBytes(zstdDecompressSync(body), nar);
+      }
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -107,10 +107,13 @@ export async function uploadPath(
   }
 
   const { narSizeThreshold } = deps.settings.chunking;
-  if (narSizeThreshold === 0 && info.nar_size > WHOLE_NAR_BUFFER_LIMIT) {
+  // Brotli streams cannot be concatenated (decoders stop after the first), so a brotli NAR is
+  // always stored as one chunk; atticd chunks it anyway and serves bodies Nix cannot decode.
+  const neverChunk = narSizeThreshold === 0 || deps.settings.compression.type === "brotli";
+  if (neverChunk && info.nar_size > WHOLE_NAR_BUFFER_LIMIT) {
     return uploadWholeNarStreaming(deps, cache.id, checked, body, createdBy);
   }
-  const whole = narSizeThreshold === 0 || info.nar_size < narSizeThreshold;
+  const whole = neverChunk || info.nar_size < narSizeThreshold;
   return uploadChunked(deps, cache.id, checked, body, createdBy, whole);
 }
 

@@ -1,0 +1,121 @@
+/**
+ * Upload failures against the real garretd process: a client that disconnects halfway leaves
+ * nothing visible and nothing that one GC run does not reclaim; two clients uploading the same new
+ * path at once both succeed and the path is served intact.
+ */
+import { request } from "node:http";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DbKind, type GarretdHandle, startGarretd } from "../support/garretd.ts";
+import { lcgBytes, makeNar, randomStorePathHash, sha256Hex } from "../support/nar.ts";
+import { postgresTestUrl } from "../support/postgres.ts";
+import { zstdDecompressSync } from "../support/zstd.ts";
+import { expectSameBytes } from "../support/bytes.ts";
+
+const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
+
+async function filesIn(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else if (e.name !== "VERSION") out.push(e.name);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+function narInfoFor(cache: string, hash: string, nar: Buffer) {
+  return {
+    cache,
+    store_path_hash: hash,
+    store_path: `/nix/store/${hash}-fault-test`,
+    references: [],
+    system: null,
+    deriver: null,
+    sigs: [],
+    ca: null,
+    nar_hash: sha256Hex(nar),
+    nar_size: nar.length,
+  };
+}
+
+describe.each(dbs)("upload faults (%s + local)", (db) => {
+  let g: GarretdHandle;
+  beforeAll(async () => {
+    g = await startGarretd({ db, storage: "local" });
+    const res = await fetch(`${g.url}/_api/v1/cache-config/faults`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${g.rootToken}` },
+      body: JSON.stringify({
+        keypair: "Generate",
+        is_public: true,
+        store_dir: "/nix/store",
+        priority: 41,
+        upstream_cache_key_names: [],
+      }),
+    });
+    expect(res.status).toBe(200);
+  });
+  afterAll(() => g?.stop());
+
+  it("a client that disconnects halfway leaves nothing visible, and GC reclaims what it wrote", async () => {
+    const nar = makeNar({ type: "regular", contents: lcgBytes(3_000_000, 11) });
+    const hash = randomStorePathHash();
+    await new Promise<void>((resolve) => {
+      const req = request(`${g.url}/_api/v1/upload-path`, {
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${g.rootToken}`,
+          "x-attic-nar-info": JSON.stringify(narInfoFor("faults", hash, nar)),
+          "transfer-encoding": "chunked",
+        },
+      });
+      req.on("error", () => resolve());
+      req.on("response", () => resolve());
+      req.write(nar.subarray(0, 1_500_000), () => {
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 300);
+      });
+    });
+    const narinfo = await fetch(`${g.url}/faults/${hash}.narinfo`);
+    expect(narinfo.status).toBe(404);
+    const missing = await fetch(`${g.url}/_api/v1/get-missing-paths`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${g.rootToken}` },
+      body: JSON.stringify({ cache: "faults", store_path_hashes: [hash] }),
+    });
+    expect(await missing.json()).toEqual({ missing_paths: [hash] });
+
+    // PGlite is single-process: the collector needs the data directory to itself.
+    await g.stopProcess();
+    const gc = await g.runMode("garbage-collector-once");
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(await filesIn(g.storageDir as string)).toEqual([]);
+    await g.startProcess();
+  });
+
+  it("two clients uploading the same new path at once both succeed, one copy served", async () => {
+    const nar = makeNar({ type: "regular", contents: lcgBytes(1_000_000, 12) });
+    const hash = randomStorePathHash();
+    const put = () =>
+      fetch(`${g.url}/_api/v1/upload-path`, {
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${g.rootToken}`,
+          "x-attic-nar-info": JSON.stringify(narInfoFor("faults", hash, nar)),
+        },
+        body: nar,
+      });
+    const [a, b] = await Promise.all([put(), put()]);
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    const res = await fetch(`${g.url}/faults/nar/${hash}.nar`);
+    expect(res.status).toBe(200);
+    expectSameBytes(zstdDecompressSync(Buffer.from(await res.arrayBuffer())), nar);
+  });
+});
