@@ -44,6 +44,10 @@ export interface GarretdHandle {
   mintToken(sub: string, grants: Record<string, string[]>, validitySeconds?: number): Promise<string>;
   runMode(mode: string): Promise<{ code: number; stdout: string; stderr: string }>;
   logs(): string;
+  /** Stops the process (SIGTERM) but keeps its database, storage and config. */
+  stopProcess(): Promise<void>;
+  /** Starts the process again on a new port after stopProcess(). */
+  startProcess(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -81,7 +85,9 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
       'type = "s3"',
       `region = ${JSON.stringify(s3.region)}`,
       `bucket = ${JSON.stringify(s3.bucket)}`,
-      `endpoint = ${JSON.stringify(s3.endpoint)}`,
+      // "localhost", not 127.0.0.1: Nix follows the presigned-URL redirect and curl would send the
+      // netrc credentials of 127.0.0.1 along, which S3 refuses next to a signed query string.
+      `endpoint = ${JSON.stringify(s3.endpoint.replace("127.0.0.1", "localhost"))}`,
       "[storage.credentials]",
       `access_key_id = ${JSON.stringify(s3.credentials.accessKeyId)}`,
       `secret_access_key = ${JSON.stringify(s3.credentials.secretAccessKey)}`,
@@ -191,6 +197,11 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
         });
         proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
       });
+    },
+    stopProcess: stopChild,
+    async startProcess() {
+      port = await freePort();
+      await launch();
     },
     async restart() {
       await stopChild();
