@@ -89,3 +89,5 @@ export type { GcEstimate, GcRunRecord, Tombstone } from "./queries/gc.ts";
 export { deletePin, findPin, listPins, upsertPin } from "./queries/pins.ts";
 export type { PinInput, PinRow } from "./queries/pins.ts";
 export { deleteObjectByHash } from "./queries/object-deletion.ts";
+export { deleteChunks, findAndLockChunks, insertPendingChunks, validateChunks } from "./queries/chunk-batches.ts";
+export type { LeasedChunk } from "./queries/chunk-batches.ts";

@@ -11,10 +11,13 @@ import { createHash, randomUUID } from "node:crypto";
 import {
   type ChunkRow,
   deleteChunk,
-  findAndLockChunk,
+  deleteChunks,
+  findAndLockChunks,
   insertPendingChunk,
+  insertPendingChunks,
   releaseChunks,
   validateChunk,
+  validateChunks,
 } from "@garret/db";
 import { serializeRemoteFile } from "@garret/storage";
 import type { Deps } from "../deps.ts";
@@ -26,35 +29,6 @@ export interface StoredChunk {
   /** Compressed bytes in storage. */
   fileSize: number;
   deduplicated: boolean;
-}
-
-/**
- * Stores one chunk, or reuses an identical one. Chunk hashes are computed here from the bytes, so
- * a reused chunk needs no proof. The chunk's id is pushed onto `held` as soon as this upload holds
- * a lease on it.
- */
-export async function storeChunk(
-  deps: Deps,
-  data: Uint8Array,
-  compression: string,
-  held: number[],
-): Promise<StoredChunk> {
-  const chunkHash = `sha256:${createHash("sha256").update(data).digest("hex")}`;
-  const existing = await findAndLockChunk(deps.db, chunkHash, compression);
-  if (existing) {
-    held.push(existing.id);
-    return { chunkId: existing.id, size: data.length, fileSize: existing.fileSize ?? 0, deduplicated: true };
-  }
-  const compressed = await deps.compressor.compress(data);
-  const row = await insertStoredChunk(deps, chunkHash, data.length, compression, async (name) => {
-    await deps.storage.put(name, compressed);
-    return {
-      fileHash: `sha256:${createHash("sha256").update(compressed).digest("hex")}`,
-      fileSize: compressed.length,
-    };
-  });
-  held.push(row.id);
-  return { chunkId: row.id, size: data.length, fileSize: compressed.length, deduplicated: false };
 }
 
 /**
@@ -88,17 +62,32 @@ export async function insertStoredChunk(
   }
 }
 
+/** Chunks per batch, and bytes per batch: one round of database statements covers a batch. */
+const BATCH_CHUNKS = 64;
+const BATCH_BYTES = 8 * 1024 * 1024;
+/** Batches in flight: one being read and cut from the client while others compress and store. */
+const BATCHES_IN_FLIGHT = 2;
+
+interface PendingBatch {
+  data: Uint8Array[];
+  bytes: number;
+  firstSeq: number;
+}
+
 /**
- * The chunks of one NAR in sequence order, stored with at most `uploadConcurrency` in flight.
- * `add` waits while the limit is reached, which is what slows reading from the client down.
- * The first failure is raised by the next `add` or by `finish`.
+ * The chunks of one NAR in sequence order, stored in batches: per batch, one statement leases the
+ * chunks that already exist, one inserts the new ones as pending, one marks them valid after their
+ * files are written. Compression of a batch's new chunks runs in the worker pool in parallel.
+ * `add` waits while `BATCHES_IN_FLIGHT` batches are in progress, which is what slows reading from
+ * the client down; memory stays bounded by that many batches. The first failure is raised by the
+ * next `add` or by `finish`.
  */
 export class ChunkUploads {
   readonly held: number[] = [];
   readonly stored: StoredChunk[] = [];
   private readonly tasks = new Set<Promise<void>>();
   private failure: unknown = null;
-  private seq = 0;
+  private batch: PendingBatch = { data: [], bytes: 0, firstSeq: 0 };
 
   constructor(
     private readonly deps: Deps,
@@ -106,22 +95,15 @@ export class ChunkUploads {
   ) {}
 
   async add(data: Uint8Array): Promise<void> {
-    while (this.tasks.size >= this.deps.settings.uploadConcurrency) await Promise.race(this.tasks);
     if (this.failure) throw this.failure;
-    const seq = this.seq++;
-    const task: Promise<void> = storeChunk(this.deps, data, this.compression, this.held)
-      .then((c) => {
-        this.stored[seq] = c;
-      })
-      .catch((err: unknown) => {
-        this.failure ??= err;
-      })
-      .finally(() => this.tasks.delete(task));
-    this.tasks.add(task);
+    this.batch.data.push(data);
+    this.batch.bytes += data.length;
+    if (this.batch.data.length >= BATCH_CHUNKS || this.batch.bytes >= BATCH_BYTES) await this.flush();
   }
 
   /** Waits for every chunk; throws the first failure. */
   async finish(): Promise<StoredChunk[]> {
+    await this.flush();
     await Promise.all(this.tasks);
     if (this.failure) throw this.failure;
     return this.stored;
@@ -135,5 +117,103 @@ export class ChunkUploads {
     await releaseChunks(this.deps.db, ids).catch((err: unknown) =>
       this.deps.log.warn("failed to release chunk leases", { err, chunks: ids.length }),
     );
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.batch;
+    if (batch.data.length === 0) return;
+    this.batch = { data: [], bytes: 0, firstSeq: batch.firstSeq + batch.data.length };
+    while (this.tasks.size >= BATCHES_IN_FLIGHT) await Promise.race(this.tasks);
+    if (this.failure) throw this.failure;
+    const task: Promise<void> = this.storeBatch(batch)
+      .catch((err: unknown) => {
+        this.failure ??= err;
+      })
+      .finally(() => this.tasks.delete(task));
+    this.tasks.add(task);
+  }
+
+  private async storeBatch(batch: PendingBatch): Promise<void> {
+    const { deps, compression } = this;
+    const hashes = batch.data.map((d) => `sha256:${createHash("sha256").update(d).digest("hex")}`);
+    const existing = await findAndLockChunks(deps.db, hashes, compression);
+    for (const c of existing.values()) this.held.push(c.id);
+
+    // One new chunk per distinct missing hash; repeats inside the NAR reuse it.
+    const fresh = new Map<string, { data: Uint8Array; name: string; id?: number; file?: Uint8Array }>();
+    hashes.forEach((hash, i) => {
+      if (!existing.has(hash) && !fresh.has(hash)) {
+        fresh.set(hash, { data: batch.data[i] as Uint8Array, name: `${randomUUID()}.chunk` });
+      }
+    });
+    if (fresh.size > 0) await this.storeFresh(fresh);
+
+    const firstUse = new Set<string>();
+    hashes.forEach((hash, i) => {
+      const size = (batch.data[i] as Uint8Array).length;
+      const reused = existing.get(hash);
+      if (reused) {
+        this.stored[batch.firstSeq + i] = { chunkId: reused.id, size, fileSize: reused.fileSize ?? 0, deduplicated: true };
+        return;
+      }
+      const made = fresh.get(hash);
+      if (!made?.id || !made.file) throw new Error("chunk batch lost a chunk");
+      const repeat = firstUse.has(hash);
+      firstUse.add(hash);
+      this.stored[batch.firstSeq + i] = { chunkId: made.id, size, fileSize: made.file.length, deduplicated: repeat };
+    });
+  }
+
+  /** Compresses, records as pending, writes and validates the batch's new chunks. */
+  private async storeFresh(
+    fresh: Map<string, { data: Uint8Array; name: string; id?: number; file?: Uint8Array }>,
+  ): Promise<void> {
+    const { deps, compression } = this;
+    const entries = [...fresh.entries()];
+    const compressing = Promise.all(entries.map(([, c]) => deps.compressor.compress(c.data)));
+    compressing.catch(() => {});
+    const located = entries.map(([hash, c]) => {
+      const { remoteFile, remoteFileId } = deps.storage.locate(c.name);
+      return { hash, c, remoteFile, remoteFileId };
+    });
+    const ids = await insertPendingChunks(
+      deps.db,
+      located.map((l) => ({
+        chunkHash: l.hash,
+        chunkSize: l.c.data.length,
+        compression,
+        remoteFile: serializeRemoteFile(l.remoteFile),
+        remoteFileId: l.remoteFileId,
+      })),
+    );
+    located.forEach((l, i) => {
+      l.c.id = ids[i];
+    });
+    try {
+      const files = await compressing;
+      let next = 0;
+      const writer = async () => {
+        while (next < located.length) {
+          const i = next++;
+          const l = located[i] as (typeof located)[number];
+          l.c.file = files[i] as Uint8Array;
+          await deps.storage.put(l.c.name, l.c.file);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(deps.settings.uploadConcurrency, located.length) }, writer));
+      await validateChunks(
+        deps.db,
+        located.map((l) => ({
+          id: l.c.id as number,
+          fileHash: `sha256:${createHash("sha256").update(l.c.file as Uint8Array).digest("hex")}`,
+          fileSize: (l.c.file as Uint8Array).length,
+        })),
+      );
+      for (const l of located) this.held.push(l.c.id as number);
+    } catch (err) {
+      await Promise.all(located.map((l) => deps.storage.delete(l.remoteFile).catch(() => {})));
+      await deleteChunks(deps.db, ids).catch(() => {});
+      throw err;
+    }
   }
 }

@@ -1,0 +1,88 @@
+/**
+ * Set-based versions of the chunk bookkeeping for uploads: one statement leases, inserts or
+ * validates a whole batch of chunks, instead of three round trips per chunk. A 1 GiB NAR is
+ * ~16,000 chunks at attic's recommended sizes; per-chunk statements made the database, not
+ * compression, the limit on upload speed (especially on PGlite's single connection).
+ */
+import { sql } from "drizzle-orm";
+import { chunk } from "../schema.ts";
+import { type Executor, ormOf, rowsOf } from "./executor.ts";
+import type { NewPendingChunk } from "./chunks.ts";
+
+export interface LeasedChunk {
+  id: number;
+  chunkHash: string;
+  fileSize: number | null;
+}
+
+/**
+ * For each distinct hash, takes a lease (`holders_count + 1`) on one valid chunk with that hash and
+ * compression, skipping rows another transaction has locked (GC tombstoning them, say).
+ * Returns the leased chunks by hash; hashes without a usable chunk are absent.
+ */
+export async function findAndLockChunks(
+  db: Executor,
+  hashes: readonly string[],
+  compression: string,
+): Promise<Map<string, LeasedChunk>> {
+  const distinct = [...new Set(hashes)];
+  const found = new Map<string, LeasedChunk>();
+  if (distinct.length === 0) return found;
+  const result = await ormOf(db).execute(sql`
+    WITH picked AS (
+      SELECT l.id
+      FROM unnest(${sql.param(distinct)}::text[]) AS h(hash)
+      CROSS JOIN LATERAL (
+        SELECT c.id FROM ${chunk} c
+        WHERE c.chunk_hash = h.hash AND c.compression = ${compression} AND c.state = 'V'
+        LIMIT 1 FOR UPDATE SKIP LOCKED
+      ) AS l
+    )
+    UPDATE ${chunk} SET holders_count = ${chunk.holdersCount} + 1
+    FROM picked WHERE ${chunk.id} = picked.id
+    RETURNING ${chunk.id} AS id, ${chunk.chunkHash} AS chunk_hash, ${chunk.fileSize} AS file_size`);
+  for (const row of rowsOf<{ id: number | string; chunk_hash: string; file_size: number | string | null }>(result)) {
+    found.set(row.chunk_hash, {
+      id: Number(row.id),
+      chunkHash: row.chunk_hash,
+      fileSize: row.file_size === null ? null : Number(row.file_size),
+    });
+  }
+  return found;
+}
+
+/** Inserts pending (`P`) chunk rows in one statement; ids come back in input order. */
+export async function insertPendingChunks(db: Executor, inputs: readonly NewPendingChunk[]): Promise<number[]> {
+  if (inputs.length === 0) return [];
+  const rows = await ormOf(db)
+    .insert(chunk)
+    .values(inputs.map((input) => ({ ...input, state: "P" as const, holdersCount: 0, createdAt: sql`now()` })))
+    .returning({ id: chunk.id, remoteFileId: chunk.remoteFileId });
+  const byLocation = new Map(rows.map((r) => [r.remoteFileId, r.id]));
+  return inputs.map((input) => {
+    const id = byLocation.get(input.remoteFileId);
+    if (id === undefined) throw new Error("insertPendingChunks lost a row");
+    return id;
+  });
+}
+
+/** Marks uploaded chunks valid, each with one lease for the uploading request, in one statement. */
+export async function validateChunks(
+  db: Executor,
+  files: ReadonlyArray<{ id: number; fileHash: string; fileSize: number }>,
+): Promise<void> {
+  if (files.length === 0) return;
+  await ormOf(db).execute(sql`
+    UPDATE ${chunk} SET state = 'V', file_hash = v.file_hash, file_size = v.file_size, holders_count = 1
+    FROM (SELECT * FROM unnest(
+      ${sql.param(files.map((f) => f.id))}::bigint[],
+      ${sql.param(files.map((f) => f.fileHash))}::text[],
+      ${sql.param(files.map((f) => f.fileSize))}::bigint[]) AS u(id, file_hash, file_size)) AS v
+    WHERE ${chunk.id} = v.id`);
+}
+
+/** Deletes chunk rows (a failed batch's pending rows) in one statement. */
+export async function deleteChunks(db: Executor, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await ormOf(db).execute(sql`DELETE FROM ${chunk} WHERE ${chunk.id} = ANY(${sql.param([...ids])}::bigint[])`);
+}
