@@ -22,9 +22,6 @@ import { runGarbageCollection } from "./gc/run-gc.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
 import { DataDirectoryBusyError } from "./pglite-lock.ts";
 
-/** Pending rows younger than this may belong to uploads still running. */
-const PENDING_GRACE_SECONDS = 6 * 3600;
-
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args: ReturnType<typeof parseGarretdArgs>;
   try {
@@ -101,7 +98,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const gcOnce = () =>
       runGarbageCollection(db, deps.storage, log, {
         defaultRetentionSeconds: config.garbageCollection.defaultRetentionPeriodSeconds,
-        pendingGraceSeconds: PENDING_GRACE_SECONDS,
+        pendingGraceSeconds: config.garret.gcPendingGraceSeconds,
         now: new Date(),
         dryRun: args.dryRun ?? false,
       });

@@ -27,7 +27,12 @@ describe("[garret] in server.toml", () => {
     expect(parse(`[garret.tokens]\nrevocation-refresh-interval = "250ms"\n`).garret.revocationRefreshMs).toBe(
       250,
     );
-    expect(parse("").garret).toEqual({ revocationRefreshMs: 5000, oidc: [] });
+    expect(parse("").garret).toEqual({ gcPendingGraceSeconds: 21600, revocationRefreshMs: 5000, oidc: [] });
+  });
+
+  it("reads the GC grace period for pending uploads and leases", () => {
+    expect(parse(`[garret]\ngc-pending-grace = "2s"\n`).garret.gcPendingGraceSeconds).toBe(2);
+    expect(problemsOf(`[garret]\ngc-pending-grace = "soon"\n`).join("\n")).toMatch(/gc-pending-grace/);
   });
 
   it("reads OIDC trust policies in order, with defaults", () => {

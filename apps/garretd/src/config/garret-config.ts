@@ -2,6 +2,10 @@
  * The `[garret]` section of server.toml: settings for garret's extensions that atticd does not
  * have. atticd rejects unknown top-level keys, so a file with this section only loads in garret.
  *
+ *     [garret]
+ *     gc-pending-grace = "6 hours"           # uploads are assumed to finish within this; GC then
+ *                                            # reaps their pending rows and resets their leases
+ *
  *     [garret.tokens]
  *     revocation-refresh-interval = "5s"    # how often each replica reloads revocations
  *
@@ -39,10 +43,16 @@ export interface OidcPolicy {
 
 export interface GarretConfig {
   revocationRefreshMs: number;
+  /** Seconds after which GC treats pending rows and upload leases as left by a dead upload. */
+  gcPendingGraceSeconds: number;
   oidc: OidcPolicy[];
 }
 
-export const GARRET_DEFAULTS = { revocationRefreshMs: 5000, oidcMaxValiditySeconds: 3600 } as const;
+export const GARRET_DEFAULTS = {
+  revocationRefreshMs: 5000,
+  oidcMaxValiditySeconds: 3600,
+  gcPendingGraceSeconds: 6 * 3600,
+} as const;
 
 const duration = z.string().transform((text, ctx) => {
   try {
@@ -103,6 +113,7 @@ const oidcPolicy = z
   });
 
 export const garretTomlSchema = z.strictObject({
+  "gc-pending-grace": duration.optional(),
   tokens: z.strictObject({ "revocation-refresh-interval": duration.optional() }).optional(),
   oidc: z.array(oidcPolicy).optional(),
 });
@@ -111,7 +122,9 @@ export type GarretToml = z.output<typeof garretTomlSchema>;
 
 export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig {
   const refresh = toml?.tokens?.["revocation-refresh-interval"];
+  const grace = toml?.["gc-pending-grace"];
   return {
+    gcPendingGraceSeconds: grace === undefined ? GARRET_DEFAULTS.gcPendingGraceSeconds : grace,
     revocationRefreshMs:
       refresh === undefined ? GARRET_DEFAULTS.revocationRefreshMs : Math.round(refresh * 1000),
     oidc: (toml?.oidc ?? []).map((p, i) => ({
