@@ -65,7 +65,8 @@ describeEachDb("GC concurrent with uploads", (getDb) => {
           }),
         );
       }
-      const bad = narFrom(seed++);
+      // Big enough that chunks are stored before the failure is noticed.
+      const bad = narOf(Buffer.concat([narFrom(seed++), lcgBytes(400_000, 5000 + seed)]));
       const corrupt = Buffer.from(bad);
       corrupt.write("broken", bad.length - 100);
       uploads.push(uploadNar(t, { cache: "keep", nar: bad, body: corrupt }).then((u) => expect(u.status).toBe(400)));

@@ -125,7 +125,8 @@ describe("what uploads and crashes leave behind", () => {
 
   it("an upload that fails after storing chunks leaves files the next run deletes", async () => {
     await gc(t);
-    const nar = narOf(lcgBytes(60_000, 6));
+    // Large enough that the first batch of chunks is stored before the hash check fails.
+    const nar = narOf(lcgBytes(600_000, 6));
     const bad = Buffer.from(nar);
     bad.write("corrupted", nar.length - 200);
     const failed = await uploadNar(t, { cache: "a", nar, body: bad });

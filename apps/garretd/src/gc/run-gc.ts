@@ -4,8 +4,10 @@
  *   1. expire objects older than their cache's retention (by `created_at` and `last_accessed_at`;
  *      effective retention 0 keeps forever; soft-deleted caches included), except pinned closures
  *      and, in caches with closure retention, whatever a kept object references;
- *   2. delete NARs that lost their last object (queued by triggers) and nobody holds, and NARs left
- *      pending by uploads that died more than the grace period ago;
+ *   2. reset upload leases (`holders_count`) last taken more than the grace period ago (their
+ *      uploads died with their process); delete NARs that lost their last object (queued by
+ *      triggers) and nobody holds, and NARs left pending by uploads that died more than the grace
+ *      period ago;
  *   3. tombstone (`D`) chunks that lost their last NAR or were stored by a failed upload, and stale
  *      pending chunks; delete their files; delete the rows whose files are gone. Failed deletions
  *      stay `D` and are retried on the next run.
@@ -27,6 +29,7 @@ import {
   queueRecentOrphanChunks,
   reapStalePendingNars,
   recordGcRun,
+  resetAbandonedLeases,
   tombstoneQueuedChunks,
   tombstoneStalePendingChunks,
   tryLockGc,
@@ -62,6 +65,8 @@ export interface GcSummary {
   bytes: number;
   failedDeletions: number;
   ms: number;
+  /** Time spent per phase, for the log line's fields. */
+  phaseMs?: Record<string, number>;
   /** Dry runs only: the store paths that would be deleted (at most 10,000). */
   paths?: Array<{ cache: string; storePath: string }>;
 }
@@ -121,10 +126,18 @@ async function collect(
   // period as margin for uploads that were still holding them then.
   const orphanChunksSince = fullSweep ? new Date(0) : new Date(previous.startedAt.getTime() - graceMs);
 
+  const phaseMs: Record<string, number> = {};
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const t = performance.now();
+    phaseMs[name] = Math.round(t - mark);
+    mark = t;
+  };
   const expired = await prepareExpiredSet(session, {
     now: opts.now,
     defaultRetentionSeconds: opts.defaultRetentionSeconds,
   });
+  phase("expiredSet");
 
   if (opts.dryRun) {
     const estimate = await estimateGarbage(session, { orphanChunksSince, pendingCutoff, fullSweep });
@@ -143,19 +156,27 @@ async function collect(
     objects += batch.deleted;
     if (batch.done) break;
   }
+  phase("objects");
 
+  // Leases of uploads that died (process killed) would otherwise keep their rows forever.
+  const leases = await resetAbandonedLeases(session, pendingCutoff);
+  if (leases.nars + leases.chunks > 0) log.warn("reset upload leases older than the grace period", leases);
   if (fullSweep) await queueFullSweep(session);
+  phase("sweep");
   let nars = await collectQueuedNars(session);
   nars += await reapStalePendingNars(session, pendingCutoff);
+  phase("nars");
 
   if (!fullSweep) await queueRecentOrphanChunks(session, orphanChunksSince);
   await tombstoneQueuedChunks(session);
   await tombstoneStalePendingChunks(session, pendingCutoff);
+  phase("tombstones");
   const files = await deleteTombstonedFiles(session, storage, log);
+  phase("files");
 
   const finishedAt = new Date(startedAt.getTime() + Math.round(performance.now() - t0));
   await recordGcRun(session, { startedAt, finishedAt, fullSweep, objects, nars, ...files });
-  return { fullSweep, objects, nars, ...files };
+  return { fullSweep, objects, nars, ...files, phaseMs };
 }
 
 /** Deletes the files of `D` chunks, then the rows of those whose file is gone. */

@@ -12,7 +12,8 @@ import { dropExpiredSet, GC_SQL, prepareExpiredSet } from "./gc.ts";
 const now = new Date("2026-01-01T00:00:00Z");
 const ids = [1, 2, 3];
 const PARAMS: Record<keyof typeof GC_SQL, unknown[]> = {
-  fillExpired: [now, 86_400],
+  expiringCaches: [86_400],
+  fillExpired: [1, now, true],
   protectPinned: [now],
   protectClosures: [],
   deleteExpired: [],

@@ -8,6 +8,11 @@
  * chunks come from candidate queues (filled by triggers and by NAR deletion) rather than from
  * scans of `nar` and `chunk`. Deletions go 1000 rows per statement or transaction.
  *
+ * Plans are pinned where the planner would otherwise prefer a scan: expiry runs per cache with a
+ * constant cutoff; the "who references this?" probes sit in `OFFSET 0` subqueries (never turned
+ * into joins, so each is one GIN lookup) and compare `cache_id + 0` (so the GIN index is not
+ * ANDed with a whole-cache index scan).
+ *
  * Safety against uploads: a NAR or chunk is first locked (`FOR UPDATE SKIP LOCKED`, `V`,
  * `holders_count = 0`), and only then, in a later statement of the same transaction (a fresh
  * snapshot under READ COMMITTED), checked for referencing objects or chunkrefs. An upload either
@@ -25,15 +30,18 @@ const RUNS_KEPT = 100;
 
 /** Statements whose plans `gc.test.ts` checks for index use, with sample parameters. */
 export const GC_SQL = {
+  /** Caches whose effective retention is positive ($1: the server's default, seconds). */
+  expiringCaches: `
+    SELECT c.id, COALESCE(c.retention_period, $1::int) AS retention, COALESCE(s.closure_retention, false) AS closure
+    FROM cache c LEFT JOIN garret_cache_settings s ON s.cache_id = c.id
+    WHERE COALESCE(c.retention_period, $1::int) > 0`,
+
+  /** One cache's expired objects; a constant cutoff per statement keeps the plan on the index. */
   fillExpired: `
     INSERT INTO garret_gc_expired (id, cache_id, hash, base, cutoff, closure)
-    SELECT o.id, o.cache_id, o.store_path_hash, regexp_replace(o.store_path, '^.*/', ''), c.cutoff, c.closure
-    FROM (SELECT c.id,
-                 $1::timestamptz - make_interval(secs => COALESCE(c.retention_period, $2::int)) AS cutoff,
-                 COALESCE(s.closure_retention, false) AS closure
-          FROM cache c LEFT JOIN garret_cache_settings s ON s.cache_id = c.id
-          WHERE COALESCE(c.retention_period, $2::int) > 0) c
-    JOIN object o ON o.cache_id = c.id AND GREATEST(o.created_at, o.last_accessed_at) < c.cutoff`,
+    SELECT o.id, o.cache_id, o.store_path_hash, regexp_replace(o.store_path, '^.*/', ''), $2::timestamptz, $3::boolean
+    FROM object o
+    WHERE o.cache_id = $1::bigint AND GREATEST(o.created_at, o.last_accessed_at) < $2::timestamptz`,
 
   protectPinned: `
     WITH RECURSIVE pinned(id) AS (
@@ -46,7 +54,9 @@ export const GC_SQL = {
       FROM pinned k
       JOIN object p ON p.id = k.id
       CROSS JOIN LATERAL jsonb_array_elements_text(p."references"::jsonb) AS ref(base)
-      JOIN object o ON o.cache_id = p.cache_id AND o.store_path_hash = left(ref.base, 32))
+      CROSS JOIN LATERAL (
+        SELECT o.id FROM object o WHERE o.cache_id = p.cache_id AND o.store_path_hash = left(ref.base, 32)
+        OFFSET 0) o)
     DELETE FROM garret_gc_expired x USING pinned k WHERE x.id = k.id`,
 
   protectClosures: `
@@ -54,8 +64,9 @@ export const GC_SQL = {
       SELECT x.id FROM garret_gc_expired x
       WHERE x.closure AND EXISTS (
         SELECT 1 FROM object y
-        WHERE y."references"::jsonb ? x.base AND y.cache_id = x.cache_id AND y.id <> x.id
-          AND NOT EXISTS (SELECT 1 FROM garret_gc_expired z WHERE z.id = y.id))
+        WHERE y."references"::jsonb ? x.base AND y.cache_id + 0 = x.cache_id AND y.id <> x.id
+          AND NOT EXISTS (SELECT 1 FROM garret_gc_expired z WHERE z.id = y.id)
+        OFFSET 0)
       UNION
       SELECT x.id
       FROM kept k
@@ -75,8 +86,9 @@ export const GC_SQL = {
       WHERE o.id = b.id AND GREATEST(o.created_at, o.last_accessed_at) < b.cutoff
         AND NOT (b.closure AND EXISTS (
           SELECT 1 FROM object y
-          WHERE y."references"::jsonb ? b.base AND y.cache_id = b.cache_id AND y.id <> b.id
-            AND NOT EXISTS (SELECT 1 FROM garret_gc_expired z WHERE z.id = y.id)))
+          WHERE y."references"::jsonb ? b.base AND y.cache_id + 0 = b.cache_id AND y.id <> b.id
+            AND NOT EXISTS (SELECT 1 FROM garret_gc_expired z WHERE z.id = y.id)
+          OFFSET 0))
       RETURNING o.id),
     dequeued AS (DELETE FROM garret_gc_expired x USING batch b WHERE x.id = b.id RETURNING 1)
     SELECT (SELECT count(*) FROM gone)::int AS deleted, (SELECT count(*) FROM dequeued)::int AS taken`,
@@ -159,7 +171,7 @@ export const GC_SQL = {
        SELECT n.id FROM nar n JOIN cand_nar c ON c.id = n.id
        WHERE n.state = 'V' AND n.holders_count = 0
          AND NOT EXISTS (SELECT 1 FROM object o WHERE o.nar_id = n.id
-                         AND NOT EXISTS (SELECT 1 FROM garret_gc_expired x WHERE x.id = o.id))
+                         AND NOT EXISTS (SELECT 1 FROM garret_gc_expired x WHERE x.id = o.id) OFFSET 0)
        UNION SELECT n.id FROM nar n WHERE n.state = 'P' AND n.created_at < $2::timestamptz),
      cand_chunk AS (
        SELECT chunk_id AS id FROM garret_gc_chunk_candidate
@@ -169,7 +181,7 @@ export const GC_SQL = {
        SELECT c.id, c.file_size FROM chunk c JOIN cand_chunk k ON k.id = c.id
        WHERE c.state = 'V' AND c.holders_count = 0
          AND NOT EXISTS (SELECT 1 FROM chunkref r WHERE r.chunk_id = c.id
-                         AND NOT EXISTS (SELECT 1 FROM dead_nar d WHERE d.id = r.nar_id))
+                         AND NOT EXISTS (SELECT 1 FROM dead_nar d WHERE d.id = r.nar_id) OFFSET 0)
        UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'D'
        UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'P' AND c.created_at < $2::timestamptz)
      SELECT (SELECT count(*) FROM dead_nar)::int AS nars, (SELECT count(*) FROM dead_chunk)::int AS chunks,
@@ -261,7 +273,13 @@ export async function prepareExpiredSet(
       cutoff timestamptz NOT NULL, closure boolean NOT NULL);
     CREATE INDEX IF NOT EXISTS garret_gc_expired_cache_hash ON garret_gc_expired (cache_id, hash);
     TRUNCATE garret_gc_expired`);
-  await session.query(GC_SQL.fillExpired, [opts.now, opts.defaultRetentionSeconds]);
+  const caches = await session.query<{ id: number; retention: number; closure: boolean }>(GC_SQL.expiringCaches, [
+    opts.defaultRetentionSeconds,
+  ]);
+  for (const c of caches) {
+    const cutoff = new Date(opts.now.getTime() - Number(c.retention) * 1000);
+    await session.query(GC_SQL.fillExpired, [c.id, cutoff, c.closure]);
+  }
   // Temporary tables are never auto-analysed; without statistics the closure joins plan badly.
   await session.exec("ANALYZE garret_gc_expired");
   await session.query(GC_SQL.protectPinned, [opts.now]);
