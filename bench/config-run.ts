@@ -354,6 +354,11 @@ export async function runConfig(
     }
     if (opts.profile && name === "embedded") result.profile = await profiles(g, hashes, opts.quick, log);
     return result;
+  } catch (err) {
+    const tail = g.logs().trim().split("\n").slice(-15).join("\n");
+    throw new Error(
+      `${name}: ${err instanceof Error ? err.message : String(err)}\n--- garretd (${g.alive() ? "running" : "not running"}), last lines:\n${tail}`,
+    );
   } finally {
     await g.destroy();
   }

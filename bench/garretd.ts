@@ -25,6 +25,10 @@ export interface GarretdHandle {
   /** pid of the running garretd process. */
   pid: number;
   rootToken: string;
+  /** The last ~20 kB garretd wrote to stdout and stderr. */
+  logs(): string;
+  /** Whether the process is still running. */
+  alive(): boolean;
   /** Restarts on the same data; `cpuProfDir` runs the new process under `node --cpu-prof`. */
   restart(opts?: { cpuProfDir?: string }): Promise<void>;
   stop(): Promise<void>;
@@ -101,6 +105,8 @@ export async function startGarretd(opts: {
   let port = 0;
   let pid = 0;
   let stopChild: () => Promise<void> = async () => {};
+  let output = "";
+  let running = false;
   const launch = async (cpuProfDir?: string): Promise<void> => {
     port = await freePort();
     const nodeArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
@@ -109,12 +115,16 @@ export async function startGarretd(opts: {
       [...nodeArgs, GARRETD_BIN, "-f", configPath, "--listen", `127.0.0.1:${port}`],
       { env },
     );
-    let output = "";
     const keep = (b: Buffer) => {
       output = (output + b.toString()).slice(-20_000);
     };
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
+    running = true;
+    child.once("exit", (code, signal) => {
+      running = false;
+      output += `\n[bench] garretd exited (${code ?? signal})\n`;
+    });
     await waitForHttp(`http://127.0.0.1:${port}/_api/v1/cache-config/x`, child, () => output, 120_000);
     if (child.pid === undefined) throw new Error("garretd has no pid");
     pid = child.pid;
@@ -139,6 +149,8 @@ export async function startGarretd(opts: {
       return pid;
     },
     rootToken,
+    logs: () => output,
+    alive: () => running,
     async restart(o = {}) {
       await stopChild();
       await launch(o.cpuProfDir);

@@ -3,7 +3,7 @@ import { type CpuProfile, moduleOf, summariseProfile } from "./profile-summary.t
 
 const profile: CpuProfile = {
   nodes: [
-    { id: 1, callFrame: { functionName: "(root)", url: "", lineNumber: -1 }, children: [2, 3, 4, 5] },
+    { id: 1, callFrame: { functionName: "(root)", url: "", lineNumber: -1 }, children: [2, 3, 4, 5, 6] },
     { id: 2, callFrame: { functionName: "(idle)", url: "", lineNumber: -1 } },
     {
       id: 3,
@@ -16,7 +16,10 @@ const profile: CpuProfile = {
     {
       id: 5,
       callFrame: { functionName: "writeGeneric", url: "node:internal/stream_base_commons", lineNumber: 3 },
+      children: [7],
     },
+    { id: 6, callFrame: { functionName: "fstat", url: "", lineNumber: -1 } },
+    { id: 7, callFrame: { functionName: "writev", url: "", lineNumber: -1 } },
   ],
   startTime: 0,
   endTime: 1000,
@@ -40,6 +43,15 @@ describe("summariseProfile", () => {
 
   it("counts everything without a skip", () => {
     expect(summariseProfile(profile, { repoRoot: "/repo" }).busyMs).toBe(7);
+  });
+
+  it("names builtins with their nearest JavaScript caller", () => {
+    const withNative: CpuProfile = { ...profile, samples: [7, 7, 6], timeDeltas: [1000, 1000, 500] };
+    const s = summariseProfile(withNative, { repoRoot: "/repo" });
+    expect(s.nativeByCaller.map((e) => [e.name, e.ms])).toEqual([
+      ["writev <- writeGeneric node:internal/stream_base_commons:4", 2],
+      ["fstat <- (no JS caller)", 0.5],
+    ]);
   });
 });
 

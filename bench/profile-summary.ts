@@ -35,6 +35,8 @@ export interface ProfileSummary {
   busyMs: number;
   topFunctions: ProfileEntry[];
   topModules: ProfileEntry[];
+  /** Builtins (no script URL, e.g. `writev`) named with the nearest JavaScript frame that called them. */
+  nativeByCaller: ProfileEntry[];
 }
 
 /** A short module name: `node:internal/…`, an npm package, or a path inside the repository. */
@@ -55,6 +57,8 @@ export function summariseProfile(
   opts: { skipMs?: number; top?: number; repoRoot: string },
 ): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfUs = new Map<number, number>();
   const skipUs = (opts.skipMs ?? 0) * 1000;
   let t = 0;
@@ -69,19 +73,29 @@ export function summariseProfile(
   }
   const fnTotals = new Map<string, number>();
   const modTotals = new Map<string, number>();
+  const nativeTotals = new Map<string, number>();
+  const label = (frame: CpuProfile["nodes"][number]["callFrame"]): string => {
+    const mod = moduleOf(frame.url, opts.repoRoot);
+    return `${frame.functionName || "(anonymous)"} ${mod}${frame.lineNumber >= 0 ? `:${frame.lineNumber + 1}` : ""}`;
+  };
   let busyUs = 0;
   for (const [id, us] of selfUs) {
     const node = byId.get(id);
     if (!node) continue;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName, url } = node.callFrame;
     if (functionName === "(idle)") continue;
     busyUs += us;
     const mod = functionName.startsWith("(") ? functionName : moduleOf(url, opts.repoRoot);
-    const fn = functionName.startsWith("(")
-      ? functionName
-      : `${functionName || "(anonymous)"} ${mod}${lineNumber >= 0 ? `:${lineNumber + 1}` : ""}`;
+    const fn = functionName.startsWith("(") ? functionName : label(node.callFrame);
     fnTotals.set(fn, (fnTotals.get(fn) ?? 0) + us);
     modTotals.set(mod, (modTotals.get(mod) ?? 0) + us);
+    if (url === "" && !functionName.startsWith("(")) {
+      let up = parent.get(id);
+      while (up !== undefined && byId.get(up)?.callFrame.url === "") up = parent.get(up);
+      const caller = up === undefined ? undefined : byId.get(up);
+      const key = `${functionName} <- ${caller ? label(caller.callFrame) : "(no JS caller)"}`;
+      nativeTotals.set(key, (nativeTotals.get(key) ?? 0) + us);
+    }
   }
   const top = opts.top ?? 15;
   const rank = (m: Map<string, number>): ProfileEntry[] =>
@@ -94,5 +108,6 @@ export function summariseProfile(
     busyMs: busyUs / 1000,
     topFunctions: rank(fnTotals),
     topModules: rank(modTotals),
+    nativeByCaller: rank(nativeTotals),
   };
 }

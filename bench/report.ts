@@ -73,6 +73,7 @@ export interface BenchResult {
     buildSeconds: number;
   };
   configs: ConfigResult[];
+  failures: Array<{ config: string; error: string }>;
 }
 
 function fmt(n: number, digits = 2): string {
@@ -212,6 +213,8 @@ export function renderProfile(p: ProfileSummary, title: string): string {
   for (const m of p.topModules.slice(0, 10)) lines.push(`  ${fmt(m.percent, 1).padStart(5)}%  ${m.name}`);
   lines.push("top functions (self time):");
   for (const f of p.topFunctions.slice(0, 15)) lines.push(`  ${fmt(f.percent, 1).padStart(5)}%  ${f.name}`);
+  lines.push("builtins by nearest JavaScript caller:");
+  for (const f of p.nativeByCaller.slice(0, 8)) lines.push(`  ${fmt(f.percent, 1).padStart(5)}%  ${f.name}`);
   return lines.join("\n");
 }
 
@@ -229,5 +232,6 @@ export function renderReport(result: BenchResult): string {
     if (c.profile?.download)
       out.push(renderProfile(c.profile.download, `${c.config}: garretd CPU profile, NAR downloads`), "");
   }
+  for (const f of result.failures) out.push(`### ${f.config}: FAILED`, "", f.error, "");
   return out.join("\n");
 }

@@ -92,22 +92,30 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const baselineBytes = await dumpToFile(firstBig.path, baselineFile);
 
   const configs: ConfigResult[] = [];
+  const failures: Array<{ config: string; error: string }> = [];
   for (const name of opts.configs) {
-    configs.push(
-      await runConfig(
-        name,
-        opts,
-        {
-          corpus: corpus.paths,
-          bigs: corpus.bigs,
-          baselineFile,
-          baselineBytes,
-          nginx: nginxTarget,
-          nginxNars,
-        },
-        log,
-      ),
-    );
+    // A configuration that fails is reported and the others still run.
+    try {
+      configs.push(
+        await runConfig(
+          name,
+          opts,
+          {
+            corpus: corpus.paths,
+            bigs: corpus.bigs,
+            baselineFile,
+            baselineBytes,
+            nginx: nginxTarget,
+            nginxNars,
+          },
+          log,
+        ),
+      );
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log(`${name}: FAILED: ${error}`);
+      failures.push({ config: name, error });
+    }
   }
   await nginx.stop();
 
@@ -133,6 +141,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       buildSeconds,
     },
     configs,
+    failures,
   };
 }
 
@@ -156,7 +165,7 @@ async function main(): Promise<number> {
     await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${renderReport(result)}\n`);
     log(`results written to ${file}`);
-    return 0;
+    return result.failures.length === 0 ? 0 : 1;
   } catch (err) {
     process.stderr.write(
       `bench: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,

@@ -20,7 +20,9 @@ export interface UploadResult {
   kind: string;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+// One connection per upload: a pooled idle socket that the server has just closed would turn into a
+// "socket hang up" on a request whose body cannot be replayed.
+const agent = new Agent({ keepAlive: false, maxSockets: 64 });
 
 export async function uploadPath(
   url: string,
