@@ -146,9 +146,10 @@ export async function openTestDb(
 
 /**
  * Runs `suite` once per database kind, as `<name> [pglite]` / `<name> [postgres]`, each with a
- * fresh migrated database opened before and closed after the block.
+ * fresh migrated database opened before and closed after the block. `kind` lets a suite register
+ * cases that only make sense on one of them.
  */
-export function describeEachDb(name: string, suite: (getDb: () => Db) => void): void {
+export function describeEachDb(name: string, suite: (getDb: () => Db, kind: TestDbKind) => void): void {
   for (const kind of testDbKinds()) {
     describe(`${name} [${kind}]`, () => {
       let opened: { db: Db; dispose(): Promise<void> } | undefined;
@@ -161,7 +162,7 @@ export function describeEachDb(name: string, suite: (getDb: () => Db) => void): 
       suite(() => {
         if (!opened) throw new Error("the database is opened in beforeAll");
         return opened.db;
-      });
+      }, kind);
     });
   }
 }
