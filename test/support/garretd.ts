@@ -46,7 +46,7 @@ export interface GarretdHandle {
   logs(): string;
   /** Stops the process (SIGTERM) but keeps its database, storage and config. */
   stopProcess(): Promise<void>;
-  /** Starts the process again on a new port after stopProcess(). */
+  /** Starts the process again, on the same port, after stopProcess(). */
   startProcess(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -200,7 +200,6 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
     },
     stopProcess: stopChild,
     async startProcess() {
-      port = await freePort();
       await launch();
     },
     async restart() {

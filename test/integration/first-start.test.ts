@@ -1,0 +1,91 @@
+/**
+ * The set-up contract: with no configuration at all, `garretd` writes one (PGlite, local storage, a
+ * fresh RS256 key), prints a root token with the `attic login` line, and serves; the printed token
+ * creates a cache whose `nix-cache-info` is then served. A second start reuses the written config.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort, GARRETD_BIN } from "../support/garretd.ts";
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function startFresh(home: string, port: number): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  for (const k of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "GARRET_DATA_DIR", "ATTIC_SERVER_CONFIG_BASE64", "ATTIC_SERVER_DATABASE_URL"]) {
+    delete env[k];
+  }
+  const child = spawn(process.execPath, [GARRETD_BIN, "--listen", `127.0.0.1:${port}`], { env, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let out = "";
+  let err = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"msg":"listening"')) resolve();
+    });
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    child.once("exit", (code) => reject(new Error(`garretd exited with ${code}:\n${out}\n${err}`)));
+  });
+  return { child, stderr: () => err };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+describe("first start without any configuration", () => {
+  it("writes a config, prints the login line, and the root token works", async () => {
+    const home = await mkdtemp(join(tmpdir(), "garret-first-start-"));
+    dirs.push(home);
+    const port = await freePort();
+    const { child, stderr } = await startFresh(home, port);
+
+    const line = stderr().match(new RegExp(`attic login local http://localhost:${port} (\\S+)`));
+    expect(line, stderr()).not.toBeNull();
+    const token = line?.[1] as string;
+    expect(stderr()).toContain(`garret login local http://localhost:${port} ${token}`);
+
+    const configPath = join(home, ".config", "garret", "server.toml");
+    expect((await stat(configPath)).mode & 0o777).toBe(0o600);
+    const config = await readFile(configPath, "utf8");
+    expect(config).toContain("token-rs256-secret-base64");
+    expect(config).not.toMatch(/^\s*url\s*=/m);
+
+    const base = `http://127.0.0.1:${port}`;
+    const created = await fetch(`${base}/_api/v1/cache-config/hello`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        keypair: "Generate",
+        is_public: false,
+        store_dir: "/nix/store",
+        priority: 41,
+        upstream_cache_key_names: ["cache.nixos.org-1"],
+      }),
+    });
+    expect(created.status).toBe(200);
+    const info = await fetch(`${base}/hello/nix-cache-info`, { headers: { authorization: `Bearer ${token}` } });
+    expect(info.status).toBe(200);
+    expect(await info.text()).toBe("WantMassQuery: 1\nStoreDir: /nix/store\nPriority: 41\n");
+    await stopChild(child);
+
+    const again = await startFresh(home, port);
+    expect(again.stderr()).not.toContain("attic login");
+    const still = await fetch(`${base}/hello/nix-cache-info`, { headers: { authorization: `Bearer ${token}` } });
+    expect(still.status).toBe(200);
+    await stopChild(again.child);
+  }, 240_000);
+});
