@@ -27,7 +27,23 @@ describe("[garret] in server.toml", () => {
     expect(parse(`[garret.tokens]\nrevocation-refresh-interval = "250ms"\n`).garret.revocationRefreshMs).toBe(
       250,
     );
-    expect(parse("").garret).toEqual({ gcPendingGraceSeconds: 21600, revocationRefreshMs: 5000, oidc: [] });
+    expect(parse("").garret).toEqual({
+      gcPendingGraceSeconds: 21600,
+      revocationRefreshMs: 5000,
+      metricsRefreshMs: 60_000,
+      oidc: [],
+    });
+  });
+
+  it("reads the log level, the metrics listen address and the store-metrics refresh interval", () => {
+    const g = parse(`[garret]\nlog-level = "warn"\nmetrics-listen = "[::1]:9090"\nmetrics-refresh-interval = "0s"\n`).garret;
+    expect(g.logLevel).toBe("warn");
+    expect(g.metricsListen).toEqual({ host: "::1", port: 9090 });
+    expect(g.metricsRefreshMs).toBe(0);
+    expect(problemsOf(`[garret]\nlog-level = "loud"\n`).join("\n")).toMatch(/log-level/);
+    expect(problemsOf(`[garret]\nmetrics-listen = "localhost:9090"\n`).join("\n")).toMatch(
+      /metrics-listen: invalid socket address/,
+    );
   });
 
   it("reads the GC grace period for pending uploads and leases", () => {

@@ -5,6 +5,9 @@
  *     [garret]
  *     gc-pending-grace = "6 hours"           # uploads are assumed to finish within this; GC then
  *                                            # reaps their pending rows and resets their leases
+ *     log-level = "info"                     # debug | info | warn | error (--log-level and $GARRET_LOG win)
+ *     metrics-listen = "127.0.0.1:9090"      # serve /metrics (and /healthz, /readyz) here, not on `listen`
+ *     metrics-refresh-interval = "60s"       # how often the garret_store_* gauges are recomputed
  *
  *     [garret.tokens]
  *     revocation-refresh-interval = "5s"    # how often each replica reloads revocations
@@ -27,6 +30,7 @@ import {
   parseDuration,
 } from "@garret/protocol";
 import { z } from "zod";
+import { type ListenAddress, parseListen } from "./listen.ts";
 
 export interface OidcPolicy {
   name: string;
@@ -46,12 +50,19 @@ export interface GarretConfig {
   /** Seconds after which GC treats pending rows and upload leases as left by a dead upload. */
   gcPendingGraceSeconds: number;
   oidc: OidcPolicy[];
+  /** Unset: `--log-level`, `$GARRET_LOG` or `$ATTICD_LOG` decide, else info. */
+  logLevel?: "debug" | "info" | "warn" | "error";
+  /** Unset: `/metrics` is served on the main listener. */
+  metricsListen?: ListenAddress;
+  /** 0 disables the periodic refresh of the store gauges. */
+  metricsRefreshMs: number;
 }
 
 export const GARRET_DEFAULTS = {
   revocationRefreshMs: 5000,
   oidcMaxValiditySeconds: 3600,
   gcPendingGraceSeconds: 6 * 3600,
+  metricsRefreshMs: 60_000,
 } as const;
 
 const duration = z.string().transform((text, ctx) => {
@@ -112,7 +123,19 @@ const oidcPolicy = z
     }
   });
 
+const listenAddress = z.string().transform((text, ctx) => {
+  try {
+    return parseListen(text);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
 export const garretTomlSchema = z.strictObject({
+  "log-level": z.enum(["debug", "info", "warn", "error"]).optional(),
+  "metrics-listen": listenAddress.optional(),
+  "metrics-refresh-interval": duration.optional(),
   "gc-pending-grace": duration.optional(),
   tokens: z.strictObject({ "revocation-refresh-interval": duration.optional() }).optional(),
   oidc: z.array(oidcPolicy).optional(),
@@ -123,7 +146,12 @@ export type GarretToml = z.output<typeof garretTomlSchema>;
 export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig {
   const refresh = toml?.tokens?.["revocation-refresh-interval"];
   const grace = toml?.["gc-pending-grace"];
+  const metricsRefresh = toml?.["metrics-refresh-interval"];
   return {
+    ...(toml?.["log-level"] !== undefined && { logLevel: toml["log-level"] }),
+    ...(toml?.["metrics-listen"] !== undefined && { metricsListen: toml["metrics-listen"] }),
+    metricsRefreshMs:
+      metricsRefresh === undefined ? GARRET_DEFAULTS.metricsRefreshMs : Math.round(metricsRefresh * 1000),
     gcPendingGraceSeconds: grace === undefined ? GARRET_DEFAULTS.gcPendingGraceSeconds : grace,
     revocationRefreshMs:
       refresh === undefined ? GARRET_DEFAULTS.revocationRefreshMs : Math.round(refresh * 1000),
