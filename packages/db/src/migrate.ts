@@ -11,8 +11,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getTableConfig } from "drizzle-orm/pg-core";
-import { type Db, type SqlSession, tables } from "./client.ts";
+import type { Db, SqlSession } from "./client.ts";
 
 export interface MigrateResult {
   /** True when this call found an atticd database and recorded `0001_atticd_schema` as adopted. */
@@ -114,7 +113,54 @@ async function migrateLocked(session: SqlSession, migrations: Migration[]): Prom
   return result;
 }
 
-const ATTICD_TABLES = Object.values(tables).map((t) => getTableConfig(t));
+/**
+ * atticd's tables and columns after its last migration. Spelled out rather than read from schema.ts,
+ * which also carries the columns garret's own migrations add to these tables.
+ */
+const ATTICD_COLUMNS: Record<string, readonly string[]> = {
+  cache: [
+    "id",
+    "name",
+    "keypair",
+    "is_public",
+    "store_dir",
+    "priority",
+    "upstream_cache_key_names",
+    "created_at",
+    "deleted_at",
+    "retention_period",
+  ],
+  nar: ["id", "state", "nar_hash", "nar_size", "compression", "holders_count", "created_at", "num_chunks"],
+  object: [
+    "id",
+    "cache_id",
+    "nar_id",
+    "store_path_hash",
+    "store_path",
+    "references",
+    "system",
+    "deriver",
+    "sigs",
+    "ca",
+    "created_at",
+    "last_accessed_at",
+    "created_by",
+  ],
+  chunk: [
+    "id",
+    "state",
+    "chunk_hash",
+    "chunk_size",
+    "file_hash",
+    "file_size",
+    "compression",
+    "remote_file",
+    "remote_file_id",
+    "holders_count",
+    "created_at",
+  ],
+  chunkref: ["id", "nar_id", "seq", "chunk_id"],
+};
 // Columns that only atticd builds older than the required migration have.
 const PRE_REMOVAL_COLUMNS = [
   ["chunkref", "chunk_hash"],
@@ -128,7 +174,7 @@ const PRE_REMOVAL_COLUMNS = [
  * tables with atticd's names that atticd's migrations did not create).
  */
 async function checkAtticdDatabase(session: SqlSession): Promise<boolean> {
-  const names = [...ATTICD_TABLES.map((t) => t.name), "seaql_migrations"];
+  const names = [...Object.keys(ATTICD_COLUMNS), "seaql_migrations"];
   const present = (
     await session.query<{ name: string }>(
       `SELECT table_name AS name FROM information_schema.tables
@@ -169,8 +215,8 @@ async function checkAtticdDatabase(session: SqlSession): Promise<boolean> {
         "atticd's newer migrations, then start garret again.",
     );
   }
-  const missing = ATTICD_TABLES.flatMap((t) =>
-    t.columns.filter((c) => !has(t.name, c.name)).map((c) => `${t.name}.${c.name}`),
+  const missing = Object.entries(ATTICD_COLUMNS).flatMap(([table, cols]) =>
+    cols.filter((c) => !has(table, c)).map((c) => `${table}.${c}`),
   );
   if (missing.length > 0) {
     throw new MigrationError(
