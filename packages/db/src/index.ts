@@ -91,3 +91,4 @@ export type { PinInput, PinRow } from "./queries/pins.ts";
 export { deleteObjectByHash } from "./queries/object-deletion.ts";
 export { deleteChunks, findAndLockChunks, insertPendingChunks, validateChunks } from "./queries/chunk-batches.ts";
 export type { LeasedChunk } from "./queries/chunk-batches.ts";
+export { LEASE_SQL, resetAbandonedLeases } from "./queries/leases.ts";

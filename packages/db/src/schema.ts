@@ -29,6 +29,7 @@ import {
   uniqueIndex,
   varchar,
 } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
 import { jsonStringArray } from "./json-text.ts";
 
 /**
@@ -91,12 +92,15 @@ export const nar = pgTable(
     holdersCount: integer("holders_count").notNull().default(0),
     createdAt: timestamptz("created_at").notNull(),
     numChunks: integer("num_chunks").notNull().default(1),
+    /** garret (0007): when the latest lease was taken; GC resets leases older than its grace period. */
+    leasedAt: timestamptz("leased_at"),
   },
   (t) => [
     index("idx-nar-nar-hash").on(t.narHash),
     index("idx-nar-state-holders").on(t.state, t.holdersCount),
     // garret (0002): reaping stale `P` rows by age.
     index("garret-idx-nar-state-created-at").on(t.state, t.createdAt),
+    index("garret-idx-nar-held").on(t.leasedAt).where(sql`holders_count > 0`),
   ],
 );
 
@@ -150,6 +154,8 @@ export const chunk = pgTable(
     remoteFileId: varchar("remote_file_id").notNull(),
     holdersCount: integer("holders_count").notNull().default(0),
     createdAt: timestamptz("created_at").notNull(),
+    /** garret (0007): when the latest lease was taken; GC resets leases older than its grace period. */
+    leasedAt: timestamptz("leased_at"),
   },
   (t) => [
     unique("chunk_remote_file_id_key").on(t.remoteFileId),
@@ -157,6 +163,7 @@ export const chunk = pgTable(
     index("idx-chunk-state-holders").on(t.state, t.holdersCount),
     // garret (0002): reaping stale `P` rows by age.
     index("garret-idx-chunk-state-created-at").on(t.state, t.createdAt),
+    index("garret-idx-chunk-held").on(t.leasedAt).where(sql`holders_count > 0`),
   ],
 );
 

@@ -38,7 +38,7 @@ export async function findAndLockChunks(
         LIMIT 1 FOR UPDATE SKIP LOCKED
       ) AS l
     )
-    UPDATE ${chunk} SET holders_count = ${chunk.holdersCount} + 1
+    UPDATE ${chunk} SET holders_count = ${chunk.holdersCount} + 1, leased_at = now()
     FROM picked WHERE ${chunk.id} = picked.id
     RETURNING ${chunk.id} AS id, ${chunk.chunkHash} AS chunk_hash, ${chunk.fileSize} AS file_size`);
   for (const row of rowsOf<{ id: number | string; chunk_hash: string; file_size: number | string | null }>(result)) {
@@ -73,7 +73,8 @@ export async function validateChunks(
 ): Promise<void> {
   if (files.length === 0) return;
   await ormOf(db).execute(sql`
-    UPDATE ${chunk} SET state = 'V', file_hash = v.file_hash, file_size = v.file_size, holders_count = 1
+    UPDATE ${chunk} SET state = 'V', file_hash = v.file_hash, file_size = v.file_size, holders_count = 1,
+      leased_at = now()
     FROM (SELECT * FROM unnest(
       ${sql.param(files.map((f) => f.id))}::bigint[],
       ${sql.param(files.map((f) => f.fileHash))}::text[],

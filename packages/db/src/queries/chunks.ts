@@ -43,7 +43,7 @@ export async function findAndLockChunk(
     .for("update", { skipLocked: true });
   const rows = await orm
     .update(chunk)
-    .set({ holdersCount: sql`${chunk.holdersCount} + 1` })
+    .set({ holdersCount: sql`${chunk.holdersCount} + 1`, leasedAt: sql`now()` })
     .where(inArray(chunk.id, candidate))
     .returning();
   return rows[0] ?? null;
@@ -70,7 +70,7 @@ export async function validateChunk(
 ): Promise<ChunkRow | null> {
   const rows = await ormOf(db)
     .update(chunk)
-    .set({ state: "V", fileHash: file.fileHash, fileSize: file.fileSize, holdersCount: 1 })
+    .set({ state: "V", fileHash: file.fileHash, fileSize: file.fileSize, holdersCount: 1, leasedAt: sql`now()` })
     .where(eq(chunk.id, id))
     .returning();
   return rows[0] ?? null;

@@ -43,7 +43,7 @@ export async function findAndLockNar(db: Executor, narHash: string): Promise<Nar
     .for("update", { skipLocked: true });
   const rows = await orm
     .update(nar)
-    .set({ holdersCount: sql`${nar.holdersCount} + 1` })
+    .set({ holdersCount: sql`${nar.holdersCount} + 1`, leasedAt: sql`now()` })
     .where(inArray(nar.id, candidate))
     .returning();
   return rows[0] ?? null;

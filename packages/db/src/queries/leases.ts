@@ -1,0 +1,48 @@
+/**
+ * Abandoned upload leases. `holders_count` (atticd's lease count) is only given back by the process
+ * that took it; one killed mid-upload leaves it raised forever and GC would keep the row forever.
+ * Every lease records when it was taken (`leased_at`, migration 0007), and no upload runs longer than
+ * GC's pending grace period, so a count whose latest lease is older than that belongs to nobody.
+ *
+ * A count without a time (taken by atticd, which does not know the column) gets one when GC first
+ * sees it, so it too is reset a grace period later. Reset rows are queued as GC candidates: they may
+ * have lost their last reference while held.
+ *
+ *   UPDATE chunk SET holders_count = 0 WHERE holders_count > 0 AND leased_at < now() - '6 hours'
+ */
+import type { SqlSession } from "../client.ts";
+
+export const LEASE_SQL = {
+  stampNars: "UPDATE nar SET leased_at = now() WHERE holders_count > 0 AND leased_at IS NULL",
+  stampChunks: "UPDATE chunk SET leased_at = now() WHERE holders_count > 0 AND leased_at IS NULL",
+  resetNars: `
+    WITH reset AS (
+      UPDATE nar SET holders_count = 0
+      WHERE holders_count > 0 AND leased_at < $1::timestamptz
+      RETURNING id, state),
+    queued AS (
+      INSERT INTO garret_gc_nar_candidate (nar_id) SELECT id FROM reset WHERE state = 'V'
+      ON CONFLICT DO NOTHING)
+    SELECT count(*)::int AS n FROM reset`,
+  resetChunks: `
+    WITH reset AS (
+      UPDATE chunk SET holders_count = 0
+      WHERE holders_count > 0 AND leased_at < $1::timestamptz
+      RETURNING id, state),
+    queued AS (
+      INSERT INTO garret_gc_chunk_candidate (chunk_id) SELECT id FROM reset WHERE state = 'V'
+      ON CONFLICT DO NOTHING)
+    SELECT count(*)::int AS n FROM reset`,
+} as const;
+
+/** Resets leases last taken before `cutoff`; returns how many NAR and chunk rows were reset. */
+export async function resetAbandonedLeases(
+  session: SqlSession,
+  cutoff: Date,
+): Promise<{ nars: number; chunks: number }> {
+  await session.query(LEASE_SQL.stampNars);
+  await session.query(LEASE_SQL.stampChunks);
+  const [nars] = await session.query<{ n: number }>(LEASE_SQL.resetNars, [cutoff]);
+  const [chunks] = await session.query<{ n: number }>(LEASE_SQL.resetChunks, [cutoff]);
+  return { nars: Number(nars?.n ?? 0), chunks: Number(chunks?.n ?? 0) };
+}
