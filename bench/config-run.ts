@@ -116,6 +116,7 @@ async function readRows(
     for (const t of order) {
       const p = await narinfoPass(t, hashes);
       (t === garret ? result.narinfo.garretMsPerLookup : result.narinfo.nginxMsPerLookup).push(p.perLookupMs);
+      (t === garret ? result.narinfo.garretP50Ms : result.narinfo.nginxP50Ms).push(p.p50Ms);
     }
     for (const [i, workers] of WORKER_COUNTS.entries()) {
       for (const t of order) {
@@ -327,7 +328,13 @@ export async function runConfig(
         mibPerSecond: mibPerSecond(push.bytes, push.ms),
         peakRss: await rss.stop(),
       },
-      narinfo: { garretMsPerLookup: [], nginxMsPerLookup: [], lookups: hashes.length },
+      narinfo: {
+        garretMsPerLookup: [],
+        nginxMsPerLookup: [],
+        garretP50Ms: [],
+        nginxP50Ms: [],
+        lookups: hashes.length,
+      },
       downloads: WORKER_COUNTS.map((workers) => ({
         workers,
         garret: { wireMiBps: [], narMiBps: [] },

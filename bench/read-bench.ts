@@ -6,6 +6,7 @@
  * - narinfo probe: sequential GETs in a loop, each request's latency kept, until told to stop.
  */
 import { connection, fetchDiscard, fetchText, parseNarInfo } from "./http-client.ts";
+import { percentile } from "./stats.ts";
 
 export interface CacheTarget {
   name: string;
@@ -38,6 +39,8 @@ export async function discoverNars(target: CacheTarget, hashes: readonly string[
 export interface NarinfoPass {
   ms: number;
   perLookupMs: number;
+  /** Median single-lookup latency (the mean above includes the tail). */
+  p50Ms: number;
 }
 
 export async function narinfoPass(target: CacheTarget, hashes: readonly string[]): Promise<NarinfoPass> {
@@ -45,13 +48,16 @@ export async function narinfoPass(target: CacheTarget, hashes: readonly string[]
   try {
     // Open the connection first so the pass times lookups, not the TCP handshake.
     await fetchText(agent, `${target.base}/nix-cache-info`);
+    const latencies: number[] = [];
     const started = performance.now();
     for (const hash of hashes) {
+      const t = performance.now();
       const r = await fetchText(agent, `${target.base}/${hash}.narinfo`);
+      latencies.push(performance.now() - t);
       if (r.status !== 200) throw new Error(`${target.name}: ${hash}.narinfo answered ${r.status}`);
     }
     const ms = performance.now() - started;
-    return { ms, perLookupMs: ms / hashes.length };
+    return { ms, perLookupMs: ms / hashes.length, p50Ms: percentile(latencies, 50) };
   } finally {
     agent.destroy();
   }
