@@ -14,7 +14,7 @@ import { PERMISSION_LETTERS } from "@garret/protocol";
 import { createTokenAuthority, type TokenAuthority } from "@garret/token";
 import { grant } from "./grants.ts";
 import { createTestDatabase } from "./postgres.ts";
-import { startS3rver } from "./s3rver.ts";
+import { type S3rverHandle, startS3rver } from "./s3rver.ts";
 
 export const GARRETD_BIN = fileURLToPath(new URL("../../apps/garretd/bin/garretd.js", import.meta.url));
 export const GARRETADM_BIN = fileURLToPath(new URL("../../apps/garretd/bin/garretadm.js", import.meta.url));
@@ -31,6 +31,8 @@ export interface GarretdOptions {
   compression?: "none" | "zstd" | "brotli" | "xz";
   requireProofOfPossession?: boolean;
   env?: Record<string, string>;
+  /** S3 only: maps s3rver's endpoint to the one garretd is given (e.g. a fault-injecting proxy). */
+  s3Endpoint?: (endpoint: string) => Promise<string>;
 }
 
 export interface GarretdHandle {
@@ -40,10 +42,16 @@ export interface GarretdHandle {
   configPath: string;
   dataDir: string;
   storageDir?: string;
+  /** The Postgres database's URL (db: "postgres" only). */
+  databaseUrl?: string;
+  /** The s3rver instance (storage: "s3" only). */
+  s3?: S3rverHandle;
   tokens: TokenAuthority;
   mintToken(sub: string, grants: Record<string, string[]>, validitySeconds?: number): Promise<string>;
   runMode(mode: string): Promise<{ code: number; stdout: string; stderr: string }>;
   logs(): string;
+  /** Sends `signal` to the process and waits for it to exit; data and config stay. */
+  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Stops the process (SIGTERM) but keeps its database, storage and config. */
   stopProcess(): Promise<void>;
   /** Starts the process again, on the same port, after stopProcess(). */
@@ -70,16 +78,20 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
   const secret = randomBytes(32);
   const dataDir = join(dir, "data");
   let storageDir: string | undefined;
+  let databaseUrl: string | undefined;
+  let s3: S3rverHandle | undefined;
   const lines: string[] = [];
 
   if (opts.db === "postgres") {
     const database = await createTestDatabase();
     cleanups.unshift(database.drop);
+    databaseUrl = database.url;
     lines.push("[database]", `url = ${JSON.stringify(database.url)}`, "");
   }
   if (opts.storage === "s3") {
-    const s3 = await startS3rver();
+    s3 = await startS3rver();
     cleanups.unshift(s3.stop);
+    const endpoint = opts.s3Endpoint ? await opts.s3Endpoint(s3.endpoint) : s3.endpoint;
     lines.push(
       "[storage]",
       'type = "s3"',
@@ -87,7 +99,7 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
       `bucket = ${JSON.stringify(s3.bucket)}`,
       // "localhost", not 127.0.0.1: Nix follows the presigned-URL redirect and curl would send the
       // netrc credentials of 127.0.0.1 along, which S3 refuses next to a signed query string.
-      `endpoint = ${JSON.stringify(s3.endpoint.replace("127.0.0.1", "localhost"))}`,
+      `endpoint = ${JSON.stringify(endpoint.replace("127.0.0.1", "localhost"))}`,
       "[storage.credentials]",
       `access_key_id = ${JSON.stringify(s3.credentials.accessKeyId)}`,
       `secret_access_key = ${JSON.stringify(s3.credentials.secretAccessKey)}`,
@@ -142,10 +154,12 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
       stdio: ["ignore", "pipe", "pipe"],
     });
     const proc = child;
+    // Earlier runs' lines stay in `output`; only this process's "listening" counts.
+    const from = output.length;
     await new Promise<void>((resolve, reject) => {
       const onData = (d: Buffer) => {
         output += d.toString();
-        if (output.includes('"msg":"listening"')) resolve();
+        if (output.includes('"msg":"listening"', from)) resolve();
       };
       proc.stdout?.on("data", onData);
       proc.stderr?.on("data", (d: Buffer) => {
@@ -178,6 +192,8 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
     configPath,
     dataDir,
     storageDir,
+    databaseUrl,
+    s3,
     tokens,
     mintToken,
     logs: () => output,
@@ -197,6 +213,17 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
         });
         proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
       });
+    },
+    async kill(signal) {
+      const proc = child as ChildProcess | null;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
+        return { code: proc?.exitCode ?? null, signal: proc?.signalCode ?? null };
+      }
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        proc.once("exit", (code, sig) => resolve({ code, signal: sig })),
+      );
+      proc.kill(signal);
+      return exited;
     },
     stopProcess: stopChild,
     async startProcess() {

@@ -37,6 +37,12 @@ export interface StorageBackend {
   presign(file: RemoteFile, expiresInSeconds: number): Promise<string | null>;
   /** Readiness probe: the bucket is reachable, or the directory is writable. */
   check(): Promise<void>;
+  /**
+   * Local only: deletes temporary files left by writes of killed processes, last modified before
+   * `olderThan`; returns how many. (S3 never shows a partial object; abandoned multipart uploads
+   * are the bucket's lifecycle rule's job.)
+   */
+  removeAbandonedWrites?(olderThan: Date): Promise<number>;
 }
 
 export interface LocalStorageConfig {

@@ -10,7 +10,7 @@
  * reader or a crash never sees half an object.
  */
 import { randomUUID } from "node:crypto";
-import { createWriteStream, constants as fsConstants } from "node:fs";
+import { createWriteStream, type Dirent, constants as fsConstants } from "node:fs";
 import {
   access,
   mkdir,
@@ -33,6 +33,7 @@ import { StorageError } from "./storage-error.ts";
 import { chunksOf, type SourceState } from "./stream-source.ts";
 
 const LAYOUT_VERSION = "1";
+const TEMP_PREFIX = ".tmp-";
 
 export class LocalStorage implements StorageBackend {
   readonly kind = "local";
@@ -158,6 +159,38 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
+  /**
+   * Deletes temporary files of writes whose process was killed before the rename (a crash
+   * otherwise leaves them forever: no chunk row names them). Only files untouched since
+   * `olderThan` go, so a write still streaming elsewhere is left alone.
+   */
+  async removeAbandonedWrites(olderThan: Date): Promise<number> {
+    let removed = 0;
+    const walk = async (dir: string, depth: number): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (errnoCode(err) === "ENOENT") return;
+        throw fsError("removeAbandonedWrites", dir, err);
+      }
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory() && depth < 2) {
+          await walk(path, depth + 1);
+        } else if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) {
+          const info = await stat(path).catch(() => null);
+          if (info && info.mtime < olderThan) {
+            await rm(path, { force: true });
+            removed++;
+          }
+        }
+      }
+    };
+    await walk(this.root, 0);
+    return removed;
+  }
+
   async presign(file: RemoteFile, _expiresInSeconds: number): Promise<string | null> {
     this.nameOf("presign", file);
     return null;
@@ -202,7 +235,7 @@ export class LocalStorage implements StorageBackend {
 }
 
 function tempPathFor(path: string): string {
-  return join(dirname(path), `.tmp-${randomUUID()}`);
+  return join(dirname(path), `${TEMP_PREFIX}${randomUUID()}`);
 }
 
 function errnoCode(err: unknown): string | undefined {

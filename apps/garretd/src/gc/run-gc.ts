@@ -178,6 +178,9 @@ async function collect(
   await tombstoneStalePendingChunks(session, pendingCutoff);
   phase("tombstones");
   const files = await deleteTombstonedFiles(session, storage, log);
+  // Half-written files of killed uploads, which no chunk row names.
+  const abandoned = (await storage.removeAbandonedWrites?.(pendingCutoff)) ?? 0;
+  if (abandoned > 0) log.info("removed temporary files of abandoned writes", { files: abandoned });
   phase("files");
 
   const finishedAt = new Date(startedAt.getTime() + Math.round(performance.now() - t0));
