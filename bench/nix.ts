@@ -100,10 +100,26 @@ export async function pathInfo(paths: readonly string[], recursive = false): Pro
   });
 }
 
+/**
+ * Set by the benchmark for its upload helper processes: one XDG cache directory that the parent
+ * owns and removes. A dump reads the local store only, so sharing it is harmless, and a helper that
+ * is killed mid-upload leaves nothing behind.
+ */
+export const DUMP_XDG_ENV = "GARRET_BENCH_DUMP_XDG";
+
+function dumpEnv(): Promise<{ env: NodeJS.ProcessEnv; done: () => Promise<void> }> {
+  const shared = process.env[DUMP_XDG_ENV];
+  if (shared === undefined) return nixEnv();
+  return nixEnv().then(async ({ env, done }) => {
+    await done();
+    return { env: { ...env, XDG_CACHE_HOME: shared }, done: async () => {} };
+  });
+}
+
 /** `nix-store --dump PATH` as a stream; a non-zero exit destroys the stream with stderr. */
 export function dumpNar(path: string): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
-  void nixEnv().then(
+  void dumpEnv().then(
     ({ env, done }) => {
       const child = spawn("nix-store", ["--dump", path], { env, stdio: ["ignore", "pipe", "pipe"] });
       const err: Buffer[] = [];

@@ -5,8 +5,8 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { onCleanup } from "./cleanup.ts";
-import type { PathInfo } from "./nix.ts";
+import { onCleanup, tempDir } from "./cleanup.ts";
+import { DUMP_XDG_ENV, type PathInfo } from "./nix.ts";
 import type { UploadResult } from "./upload.ts";
 
 const CHILD = fileURLToPath(new URL("./upload-process.ts", import.meta.url));
@@ -25,8 +25,14 @@ export interface UploadJob {
   parallelism: number;
 }
 
-export function startUploads(job: UploadJob): { done: Promise<UploadBatch | null>; abort: () => void } {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD], { stdio: ["pipe", "pipe", "pipe"] });
+let dumpXdg: Promise<string> | undefined;
+
+export async function startUploads(
+  job: UploadJob,
+): Promise<{ done: Promise<UploadBatch | null>; abort: () => void }> {
+  dumpXdg ??= tempDir("dump-xdg");
+  const env = { ...process.env, [DUMP_XDG_ENV]: await dumpXdg };
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD], { stdio: ["pipe", "pipe", "pipe"], env });
   let aborted = false;
   const abort = () => {
     aborted = true;
@@ -60,7 +66,7 @@ export function startUploads(job: UploadJob): { done: Promise<UploadBatch | null
 }
 
 export async function uploadInChild(job: UploadJob): Promise<UploadBatch> {
-  const batch = await startUploads(job).done;
+  const batch = await (await startUploads(job)).done;
   if (!batch) throw new Error("upload batch aborted");
   return batch;
 }
@@ -71,7 +77,7 @@ export async function uploadsWithin(
   windowMs: number,
 ): Promise<{ batch: UploadBatch | null; ms: number }> {
   const started = performance.now();
-  const run = startUploads(job);
+  const run = await startUploads(job);
   const timer = setTimeout(run.abort, windowMs);
   try {
     const batch = await run.done;
