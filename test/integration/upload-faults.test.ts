@@ -93,10 +93,13 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
 
     // PGlite is single-process: the collector needs the data directory to itself.
     await g.stopProcess();
-    const gc = await g.runMode("garbage-collector-once");
-    expect(gc.code, gc.stderr).toBe(0);
-    expect(await filesIn(g.storageDir as string)).toEqual([]);
-    await g.startProcess();
+    try {
+      const gc = await g.runMode("garbage-collector-once");
+      expect(gc.code, gc.stderr).toBe(0);
+      expect(await filesIn(g.storageDir as string)).toEqual([]);
+    } finally {
+      await g.startProcess();
+    }
   });
 
   it("two clients uploading the same new path at once both succeed, one copy served", async () => {

@@ -67,7 +67,7 @@ describeWithNix("attic API push, Nix pull", () => {
       const readToken = await g.mintToken("puller", { main: ["r"] });
       for (const mode of ["copy", "realise"] as const) {
         const pulled = await pullIntoFreshStore({
-          cacheUrl: `${g.url}/main`,
+          cacheUrl: `${g.url.replace("127.0.0.1", "localhost")}/main`,
           publicKey,
           token: readToken,
           paths: [closure.app, closure.big],

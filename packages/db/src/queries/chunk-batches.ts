@@ -17,8 +17,13 @@ export interface LeasedChunk {
 
 /**
  * For each distinct hash, takes a lease (`holders_count + 1`) on one valid chunk with that hash and
- * compression, skipping rows another transaction has locked (GC tombstoning them, say).
- * Returns the leased chunks by hash; hashes without a usable chunk are absent.
+ * compression. Returns the leased chunks by hash; hashes without a usable chunk are absent.
+ *
+ * Rows are locked in id order and waited for, not skipped: concurrent uploads of NARs that share
+ * chunks (or a NAR repeating a chunk across batches) would otherwise miss each other's locked rows
+ * and store duplicates, and one lock order for every multi-row lease statement (`releaseChunks`
+ * too) rules out deadlocks between them. A row GC tombstoned meanwhile no longer matches
+ * `state = 'V'` once the lock is granted (Postgres re-checks it), so it is never leased.
  */
 export async function findAndLockChunks(
   db: Executor,
@@ -29,16 +34,16 @@ export async function findAndLockChunks(
   const found = new Map<string, LeasedChunk>();
   if (distinct.length === 0) return found;
   const result = await ormOf(db).execute(sql`
-    WITH picked AS (
-      SELECT l.id
-      FROM unnest(${sql.param(distinct)}::text[]) AS h(hash)
-      CROSS JOIN LATERAL (
-        SELECT c.id FROM ${chunk} c
-        WHERE c.chunk_hash = h.hash AND c.compression = ${compression} AND c.state = 'V'
-        LIMIT 1 FOR UPDATE SKIP LOCKED
-      ) AS l
+    WITH candidates AS (
+      SELECT DISTINCT ON (c.chunk_hash) c.id FROM ${chunk} c
+      WHERE c.chunk_hash = ANY(${sql.param(distinct)}::text[]) AND c.compression = ${compression} AND c.state = 'V'
+      ORDER BY c.chunk_hash, c.id
+    ), picked AS (
+      SELECT c.id FROM ${chunk} c
+      WHERE c.id IN (SELECT id FROM candidates) AND c.state = 'V'
+      ORDER BY c.id FOR UPDATE
     )
-    UPDATE ${chunk} SET holders_count = ${chunk.holdersCount} + 1, leased_at = now()
+    UPDATE ${chunk} SET holders_count = ${chunk.holdersCount} + 1
     FROM picked WHERE ${chunk.id} = picked.id
     RETURNING ${chunk.id} AS id, ${chunk.chunkHash} AS chunk_hash, ${chunk.fileSize} AS file_size`);
   for (const row of rowsOf<{ id: number | string; chunk_hash: string; file_size: number | string | null }>(result)) {

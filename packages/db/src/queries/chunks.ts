@@ -76,13 +76,18 @@ export async function validateChunk(
   return rows[0] ?? null;
 }
 
-/** Gives back one lease on each chunk (an id listed twice loses one lease); never below zero. */
+/**
+ * Gives back one lease per listed id (an id listed twice loses two); never below zero. Rows are
+ * locked in id order, the order `findAndLockChunks` uses, so concurrent lease statements cannot
+ * deadlock.
+ */
 export async function releaseChunks(db: Executor, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
   await ormOf(db).execute(sql`
     UPDATE ${chunk} SET holders_count = GREATEST(${chunk.holdersCount} - r.n, 0)
     FROM (SELECT id, count(*) AS n FROM unnest(${sql.param(ids)}::bigint[]) AS u(id) GROUP BY id) AS r
-    WHERE ${chunk.id} = r.id`);
+    WHERE ${chunk.id} = r.id AND ${chunk.id} IN (
+      SELECT id FROM ${chunk} WHERE id = ANY(${sql.param(ids)}::bigint[]) ORDER BY id FOR UPDATE)`);
 }
 
 /** Deletes the chunk row; chunkrefs pointing at it get chunk_id NULL (their NARs become incomplete). */
