@@ -16,6 +16,8 @@ import { createApp } from "../../apps/garretd/src/app.ts";
 import type { Deps } from "../../apps/garretd/src/deps.ts";
 import type { AppEnv } from "../../apps/garretd/src/env.ts";
 import { silentLogger } from "../../apps/garretd/src/log.ts";
+import { createGarretMetrics } from "../../apps/garretd/src/metrics/garret-metrics.ts";
+import { instrumentStorage } from "../../apps/garretd/src/metrics/instrument-storage.ts";
 import { createAccessRecorder } from "../../apps/garretd/src/services/access-recorder.ts";
 import { createCacheDirectory } from "../../apps/garretd/src/services/cache-directory.ts";
 import { createRevocationList } from "../../apps/garretd/src/services/revocations.ts";
@@ -47,10 +49,11 @@ export async function createTestApp(
   const settings = testSettings(opts.settings);
   const compressor = createChunkCompressor({ type: settings.compression.type, threads: 1 });
   const log = silentLogger();
+  const metrics = createGarretMetrics();
   const deps: Deps = {
     settings,
     db,
-    storage,
+    storage: instrumentStorage(storage, metrics),
     tokens,
     compressor,
     log,
@@ -58,6 +61,7 @@ export async function createTestApp(
     caches: createCacheDirectory(db, 0),
     access: createAccessRecorder(db, log, { intervalMs: 60_000 }),
     revocations: createRevocationList(db, log, { intervalMs: 60_000 }),
+    metrics,
   };
   const app = createApp(deps);
   const mintToken = (sub: string, grants: Record<string, string[]>, validitySeconds = 3600) =>

@@ -7,35 +7,49 @@ import { Hono } from "hono";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./env.ts";
 import { AtticError, errorResponse } from "./errors.ts";
+import { errorSource } from "./metrics/error-source.ts";
+import { httpMetrics } from "./metrics/http-metrics.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { binaryCacheRoutes } from "./routes/binary-cache.ts";
 import { cacheConfigRoutes } from "./routes/cache-config.ts";
 import { cacheExtensionRoutes } from "./routes/cache-extensions.ts";
 import { getMissingPathsRoutes } from "./routes/get-missing-paths.ts";
-import { oidcRoutes } from "./routes/oidc-exchange.ts";
-import { tokenRoutes } from "./routes/tokens.ts";
 import { nixUploadRoutes } from "./routes/nix-upload.ts";
+import { oidcRoutes } from "./routes/oidc-exchange.ts";
+import { healthRoutes, metricsRoutes } from "./routes/ops.ts";
+import { statusPageRoutes } from "./routes/status-page.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
 import { uploadPathRoutes } from "./routes/upload-path.ts";
-
-const INDEX_HTML = `<!doctype html>
-<html><head><meta charset="utf-8"><title>garret</title></head>
-<body><h1>garret</h1><p>A Nix binary cache server, compatible with atticd.</p></body></html>
-`;
 
 export function createApp(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError((err, c) => {
     const { response, classified } = errorResponse(err);
-    const fields = { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, status: classified.status };
-    if (classified.internal) deps.log.error("request failed", { ...fields, err });
-    else deps.log.debug("request rejected", { ...fields, error: classified.body.error, message: classified.body.message });
+    const fields = {
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      path: c.req.path,
+      status: classified.status,
+    };
+    if (classified.internal) {
+      deps.metrics.requestErrors.inc({ source: errorSource(err) });
+      deps.log.error("request failed", { ...fields, err });
+    } else
+      deps.log.debug("request rejected", {
+        ...fields,
+        error: classified.body.error,
+        message: classified.body.message,
+      });
     const requestId = c.get("requestId");
     if (requestId) response.headers.set("x-request-id", requestId);
     return response;
   });
   app.notFound(() => errorResponse(new AtticError("NotFound")).response);
+  app.use("*", httpMetrics(deps.metrics));
+  app.route("/", healthRoutes(deps));
+  if (deps.settings.metricsOnMainListener !== false) app.route("/", metricsRoutes(deps));
   app.use("*", requestContext(deps));
-  app.get("/", (c) => c.html(INDEX_HTML));
+  app.route("/", statusPageRoutes);
   app.route("/_api/v1/cache-config", cacheConfigRoutes);
   app.route("/_api/v1/caches", cacheExtensionRoutes);
   app.route("/_api/v1/get-missing-paths", getMissingPathsRoutes);

@@ -11,6 +11,9 @@ import type { Config } from "./config/config.ts";
 import { tokenKeyConfig } from "./config/config.ts";
 import type { Deps } from "./deps.ts";
 import type { Logger } from "./log.ts";
+import { createGarretMetrics } from "./metrics/garret-metrics.ts";
+import { instrumentStorage } from "./metrics/instrument-storage.ts";
+import { startStoreGauges } from "./metrics/store-gauges.ts";
 import { lockDataDirectory } from "./pglite-lock.ts";
 import { createAccessRecorder } from "./services/access-recorder.ts";
 import { createCacheDirectory } from "./services/cache-directory.ts";
@@ -31,6 +34,7 @@ export function settingsFromConfig(config: Config): ServerSettings {
     uploadConcurrency: 8,
     downloadPrefetch: 8,
     oidcPolicies: config.garret.oidc,
+    metricsOnMainListener: config.garret.metricsListen === undefined,
   };
 }
 
@@ -64,8 +68,13 @@ export async function openDatabase(config: Config, log: Logger): Promise<Db> {
   });
 }
 
-export async function buildDeps(config: Config, db: Db, log: Logger): Promise<Deps & { close(): Promise<void> }> {
-  const storage = await createStorage(
+export async function buildDeps(
+  config: Config,
+  db: Db,
+  log: Logger,
+): Promise<Deps & { close(): Promise<void> }> {
+  const metrics = createGarretMetrics();
+  const rawStorage = await createStorage(
     config.storage.type === "local"
       ? { type: "local", path: config.storage.path }
       : {
@@ -79,15 +88,20 @@ export async function buildDeps(config: Config, db: Db, log: Logger): Promise<De
           },
         },
   );
+  const storage = instrumentStorage(rawStorage, metrics);
   const tokens = await createTokenAuthority(tokenKeyConfig(config.jwt.signing), {
     issuer: config.jwt.boundIssuer,
     audiences: config.jwt.boundAudiences,
   });
-  const compressor = createChunkCompressor({ type: config.compression.type, level: config.compression.level });
+  const compressor = createChunkCompressor({
+    type: config.compression.type,
+    level: config.compression.level,
+  });
   const access = createAccessRecorder(db, log);
   const revocations = createRevocationList(db, log, { intervalMs: config.garret.revocationRefreshMs });
   // Serve no request before the first load, so a revoked token never works after a restart.
   await revocations.refresh();
+  const storeGauges = startStoreGauges(db, metrics, log, config.garret.metricsRefreshMs);
   return {
     settings: settingsFromConfig(config),
     db,
@@ -99,7 +113,9 @@ export async function buildDeps(config: Config, db: Db, log: Logger): Promise<De
     caches: createCacheDirectory(db),
     access,
     revocations,
+    metrics,
     async close() {
+      await storeGauges.close();
       revocations.close();
       await access.close();
       await compressor.close();

@@ -7,6 +7,7 @@ import type { Db } from "@garret/db";
 import type { StorageBackend } from "@garret/storage";
 import type { TokenAuthority } from "@garret/token";
 import type { Logger } from "./log.ts";
+import type { GarretMetrics } from "./metrics/garret-metrics.ts";
 import type { AccessRecorder } from "./services/access-recorder.ts";
 import type { CacheDirectory } from "./services/cache-directory.ts";
 import type { RevocationList } from "./services/revocations.ts";
@@ -24,4 +25,6 @@ export interface Deps {
   access: AccessRecorder;
   /** Revoked tokens and subjects, checked after every token verification. */
   revocations: RevocationList;
+  /** The process's metrics (`GET /metrics`); `storage` is already instrumented with them. */
+  metrics: GarretMetrics;
 }

@@ -10,17 +10,18 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
-import { serve } from "@hono/node-server";
 import { type Db, migrate } from "@garret/db";
+import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { buildDeps, openDatabase } from "./build-deps.ts";
 import { ArgsError, GARRETD_USAGE, parseGarretdArgs } from "./config/args.ts";
-import { type Config, ConfigError, formatListen, loadConfig } from "./config/config.ts";
+import { type Config, ConfigError, formatListen, type ListenAddress, loadConfig } from "./config/config.ts";
 import { runFirstStart } from "./config/oobe.ts";
 import { formatDryRun } from "./gc/dry-run-report.ts";
-import { runGarbageCollection } from "./gc/run-gc.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
+import { runConfiguredGc } from "./ops/configured-gc.ts";
 import { DataDirectoryBusyError } from "./pglite-lock.ts";
+import { createOpsApp } from "./routes/ops.ts";
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args: ReturnType<typeof parseGarretdArgs>;
@@ -37,7 +38,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${GARRETD_USAGE}\n`);
     return 0;
   }
-  const log = createLogger(parseLogLevel(args.logLevel ?? env.GARRET_LOG ?? env.ATTICD_LOG));
+  const levelOverride = args.logLevel ?? env.GARRET_LOG ?? env.ATTICD_LOG;
+  let log = createLogger(parseLogLevel(levelOverride));
 
   let config: Config | null;
   try {
@@ -67,6 +69,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     );
     return 1;
   }
+  // `[garret] log-level` applies unless the command line or the environment chose a level.
+  if (levelOverride === undefined && config.garret.logLevel) log = createLogger(config.garret.logLevel);
+  const configured = config;
   if (args.mode === "check-config") {
     process.stdout.write(`configuration from ${config.source} is valid\n`);
     return 0;
@@ -95,13 +100,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       if (args.mode === "db-migrations") return 0;
     }
     const deps = await buildDeps(config, db, log);
-    const gcOnce = () =>
-      runGarbageCollection(db, deps.storage, log, {
-        defaultRetentionSeconds: config.garbageCollection.defaultRetentionPeriodSeconds,
-        pendingGraceSeconds: config.garret.gcPendingGraceSeconds,
-        now: new Date(),
-        dryRun: args.dryRun ?? false,
-      });
+    const gcOnce = () => runConfiguredGc(configured, deps, { dryRun: args.dryRun ?? false });
     try {
       if (args.mode === "garbage-collector-once") {
         const summary = await gcOnce();
@@ -113,9 +112,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
           ? startGcLoop(gcOnce, config.garbageCollection.intervalSeconds, log)
           : () => {};
       const server =
-        args.mode === "garbage-collector" ? null : await listen(createApp(deps).fetch, config, log);
+        args.mode === "garbage-collector" ? null : await listen(createApp(deps).fetch, config.listen, log);
+      const metricsListen = config.garret.metricsListen;
+      const metricsServer = metricsListen
+        ? await listen(createOpsApp(deps).fetch, metricsListen, log, "metrics listening")
+        : null;
       await waitForSignal(log);
       stopGc();
+      if (metricsServer) await closeServer(metricsServer, log);
       if (server) await closeServer(server, log);
       return 0;
     } finally {
@@ -126,11 +130,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
 }
 
-function listen(fetch: Parameters<typeof serve>[0]["fetch"], config: Config, log: Logger): Promise<Server> {
-  const host = config.listen.host;
+function listen(
+  fetch: Parameters<typeof serve>[0]["fetch"],
+  address: ListenAddress,
+  log: Logger,
+  message = "listening",
+): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname: host, port: config.listen.port }, (info) => {
-      log.info("listening", { address: formatListen(config.listen), port: info.port });
+    const server = serve({ fetch, hostname: address.host, port: address.port }, (info) => {
+      log.info(message, { address: formatListen(address), port: info.port });
       resolve(server as Server);
     }) as Server;
     server.keepAliveTimeout = 65_000;

@@ -22,6 +22,10 @@ export interface ServerSettings {
   downloadPrefetch: number;
   /** `[[garret.oidc]]` trust policies for `/_api/v1/oidc/exchange`; none = exchange disabled. */
   oidcPolicies?: OidcPolicy[];
+  /** Serve `GET /metrics` on the main listener (false when `[garret] metrics-listen` is set). Default true. */
+  metricsOnMainListener?: boolean;
+  /** How long `/readyz` waits for the database and for storage. Default 5000. */
+  readinessTimeoutMs?: number;
 }
 
 export function testSettings(overrides: Partial<ServerSettings> = {}): ServerSettings {

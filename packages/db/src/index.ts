@@ -92,3 +92,5 @@ export { deleteObjectByHash } from "./queries/object-deletion.ts";
 export { deleteChunks, findAndLockChunks, insertPendingChunks, validateChunks } from "./queries/chunk-batches.ts";
 export type { LeasedChunk } from "./queries/chunk-batches.ts";
 export { LEASE_SQL, resetAbandonedLeases } from "./queries/leases.ts";
+export { listCaches, recentObjects, storeTotals } from "./queries/store-overview.ts";
+export type { CacheListing, RecentObject, StoreTotals } from "./queries/store-overview.ts";

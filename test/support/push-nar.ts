@@ -1,0 +1,53 @@
+/**
+ * Pushes NAR bytes (no Nix needed) through attic's `PUT /_api/v1/upload-path`, the way the attic
+ * client frames them (NAR info in `X-Attic-Nar-Info`), with any request function: a TestApp's
+ * `request` or `fetch` against a real garretd.
+ */
+import { narOfFile, randomStorePathHash, sha256Hex } from "./nar.ts";
+
+export type RequestFn = (path: string, init: RequestInit) => Promise<Response>;
+
+/** `fetch` against `baseUrl` with a bearer token, as a RequestFn. */
+export function httpRequester(baseUrl: string, token: string | null): RequestFn {
+  return (path, init) => {
+    const headers = new Headers(init.headers);
+    if (token) headers.set("authorization", `Bearer ${token}`);
+    return fetch(`${baseUrl}${path}`, { ...init, headers });
+  };
+}
+
+export interface PushedPath {
+  hash: string;
+  storePath: string;
+  nar: Buffer;
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export async function pushNar(
+  request: RequestFn,
+  cache: string,
+  opts: { nar?: Buffer; contents?: string; name?: string; hash?: string } = {},
+): Promise<PushedPath> {
+  const nar = opts.nar ?? narOfFile(opts.contents ?? `contents of ${opts.name ?? "a path"}`);
+  const hash = opts.hash ?? randomStorePathHash();
+  const storePath = `/nix/store/${hash}-${opts.name ?? "pushed-path"}`;
+  const info = {
+    cache,
+    store_path_hash: hash,
+    store_path: storePath,
+    references: [],
+    system: null,
+    deriver: null,
+    sigs: [],
+    ca: null,
+    nar_hash: sha256Hex(nar),
+    nar_size: nar.length,
+  };
+  const res = await request("/_api/v1/upload-path", {
+    method: "PUT",
+    headers: { "x-attic-nar-info": JSON.stringify(info), "content-type": "application/octet-stream" },
+    body: nar,
+  });
+  return { hash, storePath, nar, status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
