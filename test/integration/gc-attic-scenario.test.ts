@@ -111,7 +111,9 @@ for (const db of dbs) {
       const uploadedAt = Date.now();
       expect((await api("GET", `/test/${hashes[0]}.narinfo`)).status).toBe(200);
 
-      expect((await api("PATCH", "/_api/v1/cache-config/test", { retention_period: { Period: 1 } })).status).toBe(200);
+      expect(
+        (await api("PATCH", "/_api/v1/cache-config/test", { retention_period: { Period: 1 } })).status,
+      ).toBe(200);
       const filesBefore = await filesIn(g.storageDir as string);
       // Retention compares whole seconds of age: wait until every upload is more than 1 s old.
       await sleep(Math.max(0, uploadedAt + 1_100 - Date.now()));
@@ -124,7 +126,9 @@ for (const db of dbs) {
 
       const gc = await collectOnce();
       expect(gc.code, gc.stderr).toBe(0);
-      expect(gc.stdout).toMatch(/garbage collection: deleted 3 objects, 2 NARs, \d+ chunks, \d+ bytes in \d+ ms/);
+      expect(gc.stdout).toMatch(
+        /garbage collection: deleted 3 objects, 2 NARs, \d+ chunks, \d+ bytes in \d+ ms/,
+      );
       for (const h of hashes) expect((await api("GET", `/test/${h}.narinfo`)).status).toBe(404);
       const nar = await api("GET", `/other/nar/${sharedHash}.nar`);
       expect(nar.status).toBe(200);

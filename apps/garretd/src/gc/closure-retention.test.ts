@@ -39,7 +39,12 @@ beforeEach(async () => {
 async function chain(cache: string): Promise<{ dep: Uploaded; mid: Uploaded; top: Uploaded }> {
   const dep = await uploadNar(t, { cache, name: "dep", nar: narOf(lcgBytes(20_000, 21)) });
   const mid = await uploadNar(t, { cache, name: "mid", nar: narOf("mid"), references: [dep.base] });
-  const top = await uploadNar(t, { cache, name: "top", nar: narOf("top"), references: [mid.base, `${"0".repeat(32)}-elsewhere`] });
+  const top = await uploadNar(t, {
+    cache,
+    name: "top",
+    nar: narOf("top"),
+    references: [mid.base, `${"0".repeat(32)}-elsewhere`],
+  });
   return { dep, mid, top };
 }
 

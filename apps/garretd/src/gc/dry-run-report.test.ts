@@ -18,7 +18,9 @@ const base: GcSummary = {
 
 describe("--dry-run", () => {
   it("is accepted with garbage-collector-once only", () => {
-    expect(parseGarretdArgs(["--mode", "garbage-collector-once", "--dry-run"])).toMatchObject({ dryRun: true });
+    expect(parseGarretdArgs(["--mode", "garbage-collector-once", "--dry-run"])).toMatchObject({
+      dryRun: true,
+    });
     expect(parseGarretdArgs(["--mode", "garbage-collector-once"]).dryRun).toBeUndefined();
     expect(() => parseGarretdArgs(["--dry-run"])).toThrow(ArgsError);
   });

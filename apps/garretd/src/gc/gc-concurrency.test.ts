@@ -21,7 +21,11 @@ const ROUNDS = 8;
 const BLOCKS = Array.from({ length: 6 }, (_, i) => lcgBytes(12_000, 100 + i));
 
 function narFrom(seed: number): Buffer {
-  const parts = [BLOCKS[seed % BLOCKS.length], BLOCKS[(seed * 7 + 3) % BLOCKS.length], lcgBytes(3_000, 1000 + seed)];
+  const parts = [
+    BLOCKS[seed % BLOCKS.length],
+    BLOCKS[(seed * 7 + 3) % BLOCKS.length],
+    lcgBytes(3_000, 1000 + seed),
+  ];
   return narOf(Buffer.concat(parts as Buffer[]));
 }
 
@@ -69,10 +73,12 @@ describeEachDb("GC concurrent with uploads", (getDb) => {
       const bad = narOf(Buffer.concat([narFrom(seed++), lcgBytes(400_000, 5000 + seed)]));
       const corrupt = Buffer.from(bad);
       corrupt.write("broken", bad.length - 100);
-      uploads.push(uploadNar(t, { cache: "keep", nar: bad, body: corrupt }).then((u) => expect(u.status).toBe(400)));
       uploads.push(
-        uploadNar(t, { cache: "short", nar: narFrom(seed++), body: bad.subarray(0, bad.length / 2) }).then((u) =>
-          expect(u.status).toBe(400),
+        uploadNar(t, { cache: "keep", nar: bad, body: corrupt }).then((u) => expect(u.status).toBe(400)),
+      );
+      uploads.push(
+        uploadNar(t, { cache: "short", nar: narFrom(seed++), body: bad.subarray(0, bad.length / 2) }).then(
+          (u) => expect(u.status).toBe(400),
         ),
       );
       const collect = () =>

@@ -4,9 +4,9 @@
  */
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import type { TestApp } from "../../../../test/support/app.ts";
 import { makeNar, randomStorePathHash, sha256Hex } from "../../../../test/support/nar.ts";
 import { zstdDecompressSync } from "../../../../test/support/zstd.ts";
-import type { TestApp } from "../../../../test/support/app.ts";
 import { silentLogger } from "../log.ts";
 import { type GcOptions, type GcSummary, runGarbageCollection } from "./run-gc.ts";
 

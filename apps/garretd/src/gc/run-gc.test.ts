@@ -3,7 +3,7 @@
  * through `GcOptions.now`: atticd's retention rules, the cleanup of NARs and chunks no object
  * needs any more, leases, stale pending rows, retried storage deletions and dry runs.
  */
-import { parseRemoteFile, type StorageBackend } from "@garret/storage";
+import type { parseRemoteFile, StorageBackend } from "@garret/storage";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
 import { lcgBytes } from "../../../../test/support/nar.ts";
@@ -219,13 +219,22 @@ describe("dry run and bookkeeping", () => {
     expect(await count(t, "SELECT count(*)::int AS n FROM garret_gc_run")).toBe(0);
 
     const real = await gc(t, { now: later(2 * DAY) });
-    expect(real).toMatchObject({ objects: dry.objects, nars: dry.nars, chunks: dry.chunks, bytes: dry.bytes });
+    expect(real).toMatchObject({
+      objects: dry.objects,
+      nars: dry.nars,
+      chunks: dry.chunks,
+      bytes: dry.bytes,
+    });
   });
 
   it("logs one summary line per run", async () => {
     const lines: string[] = [];
     const log = { ...silentLogger(), info: (msg: string) => lines.push(msg) };
-    await runGarbageCollection(t.db, t.storage, log, { defaultRetentionSeconds: 0, pendingGraceSeconds: 60, now: new Date() });
+    await runGarbageCollection(t.db, t.storage, log, {
+      defaultRetentionSeconds: 0,
+      pendingGraceSeconds: 60,
+      now: new Date(),
+    });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^garbage collection: deleted 0 objects, 0 NARs, 0 chunks, 0 bytes in \d+ ms$/);
   });

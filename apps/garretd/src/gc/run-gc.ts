@@ -101,7 +101,17 @@ export async function runGarbageCollection(
   const ms = Math.round(performance.now() - started);
   if (!result) {
     log.info("garbage collection skipped: another collector holds the lock");
-    return { ran: false, dryRun, fullSweep: false, objects: 0, nars: 0, chunks: 0, bytes: 0, failedDeletions: 0, ms };
+    return {
+      ran: false,
+      dryRun,
+      fullSweep: false,
+      objects: 0,
+      nars: 0,
+      chunks: 0,
+      bytes: 0,
+      failedDeletions: 0,
+      ms,
+    };
   }
   const summary: GcSummary = { ran: true, dryRun, ...result, ms };
   const { paths: _paths, ...fields } = summary;

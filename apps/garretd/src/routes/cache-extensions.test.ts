@@ -26,7 +26,10 @@ async function call(method: string, path: string, token: string | null, body?: u
   const res = await t.request(path, {
     method,
     token,
-    ...(body !== undefined && { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    ...(body !== undefined && {
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
   });
   const text = await res.text();
   return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : null };
@@ -49,11 +52,20 @@ describe("pins", () => {
     });
     expect((await call("GET", "/_api/v1/caches/ext/pins/release", admin)).json).toEqual(put.json);
 
-    const replaced = await call("PUT", "/_api/v1/caches/ext/pins/release", t.rootToken, { store_paths: [path] });
-    expect(replaced.json).toMatchObject({ expires_at: null, created_by: "admin", created_at: put.json?.created_at });
+    const replaced = await call("PUT", "/_api/v1/caches/ext/pins/release", t.rootToken, {
+      store_paths: [path],
+    });
+    expect(replaced.json).toMatchObject({
+      expires_at: null,
+      created_by: "admin",
+      created_at: put.json?.created_at,
+    });
     await call("PUT", "/_api/v1/caches/ext/pins/a-second.pin_1", admin, { store_paths: [path] });
     const list = await call("GET", "/_api/v1/caches/ext/pins", admin);
-    expect((list.json?.pins as Array<{ name: string }>).map((p) => p.name)).toEqual(["a-second.pin_1", "release"]);
+    expect((list.json?.pins as Array<{ name: string }>).map((p) => p.name)).toEqual([
+      "a-second.pin_1",
+      "release",
+    ]);
 
     expect((await call("DELETE", "/_api/v1/caches/ext/pins/release", admin)).status).toBe(200);
     expect((await call("GET", "/_api/v1/caches/ext/pins/release", admin)).status).toBe(404);
@@ -62,9 +74,13 @@ describe("pins", () => {
 
   it("need cr: 403 with r and w only, 401 anonymously, 404 for a missing cache", async () => {
     expect((await call("GET", "/_api/v1/caches/ext/pins", reader)).status).toBe(403);
-    expect((await call("PUT", "/_api/v1/caches/ext/pins/x", reader, { store_paths: [path] })).status).toBe(403);
+    expect((await call("PUT", "/_api/v1/caches/ext/pins/x", reader, { store_paths: [path] })).status).toBe(
+      403,
+    );
     expect((await call("GET", "/_api/v1/caches/ext/pins", null)).status).toBe(401);
-    expect((await call("GET", "/_api/v1/caches/nope/pins", t.rootToken)).json).toMatchObject({ error: "NoSuchCache" });
+    expect((await call("GET", "/_api/v1/caches/nope/pins", t.rootToken)).json).toMatchObject({
+      error: "NoSuchCache",
+    });
   });
 
   it.each([
@@ -77,7 +93,9 @@ describe("pins", () => {
   });
 
   it("reject a bad pin name with 400", async () => {
-    expect((await call("PUT", "/_api/v1/caches/ext/pins/.hidden", admin, { store_paths: [path] })).status).toBe(400);
+    expect(
+      (await call("PUT", "/_api/v1/caches/ext/pins/.hidden", admin, { store_paths: [path] })).status,
+    ).toBe(400);
   });
 });
 
@@ -85,7 +103,13 @@ describe("stats", () => {
   it("count objects, NAR bytes, deduplicated stored bytes and the last GC", async () => {
     await t.createCache("stats");
     const empty = await call("GET", "/_api/v1/caches/stats/stats", t.rootToken);
-    expect(empty.json).toMatchObject({ objects: 0, nar_bytes: 0, chunks: 0, stored_bytes: 0, closure_retention: true });
+    expect(empty.json).toMatchObject({
+      objects: 0,
+      nar_bytes: 0,
+      chunks: 0,
+      stored_bytes: 0,
+      closure_retention: true,
+    });
 
     const nar = narOf(lcgBytes(40_000, 31));
     await uploadNar(t, { cache: "stats", nar });
@@ -108,7 +132,9 @@ describe("stats", () => {
     });
     expect(Number(stats.json?.stored_bytes)).toBeLessThan(nar.length + 1024);
     expect(stats.json?.last_gc).toMatchObject({ objects: 0 });
-    expect(Date.parse(String((stats.json?.last_gc as Record<string, unknown>).finished_at))).toBeGreaterThan(0);
+    expect(Date.parse(String((stats.json?.last_gc as Record<string, unknown>).finished_at))).toBeGreaterThan(
+      0,
+    );
   });
 
   it("need r", async () => {
@@ -130,8 +156,12 @@ describe("DELETE /{cache}/{hash}.narinfo", () => {
     const rw = await t.mintToken("rw", { ext: ["r", "w", "cc", "cr", "cq", "cd"] });
     expect((await t.request(`/ext/${x.hash}.narinfo`, { method: "DELETE", token: rw })).status).toBe(403);
     const deleter = await t.mintToken("deleter", { ext: ["r", "d"] });
-    expect((await t.request(`/ext/${x.hash}.narinfo`, { method: "DELETE", token: deleter })).status).toBe(200);
-    expect((await t.request(`/ext/${z.hash}.narinfo`, { method: "DELETE", token: deleter })).status).toBe(200);
+    expect((await t.request(`/ext/${x.hash}.narinfo`, { method: "DELETE", token: deleter })).status).toBe(
+      200,
+    );
+    expect((await t.request(`/ext/${z.hash}.narinfo`, { method: "DELETE", token: deleter })).status).toBe(
+      200,
+    );
     expect(await narinfoStatus(t, "ext", x.hash)).toBe(404);
     const again = await call("DELETE", `/ext/${x.hash}.narinfo`, deleter);
     expect(again).toMatchObject({ status: 404, json: { error: "NoSuchObject" } });
@@ -167,7 +197,9 @@ describe("cache-config garret_closure_retention", () => {
     expect((await call("GET", "/_api/v1/cache-config/ext", t.rootToken)).json).toMatchObject({
       garret_closure_retention: true,
     });
-    const bad = await call("PATCH", "/_api/v1/cache-config/ext", t.rootToken, { garret_closure_retention: "yes" });
+    const bad = await call("PATCH", "/_api/v1/cache-config/ext", t.rootToken, {
+      garret_closure_retention: "yes",
+    });
     expect(bad.status).toBe(400);
   });
 });

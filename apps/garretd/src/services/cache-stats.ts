@@ -8,7 +8,11 @@ import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { authorizeCache } from "./authorize-cache.ts";
 
-export async function cacheStats(deps: Deps, token: AtticToken | null, cacheName: string): Promise<CacheStats> {
+export async function cacheStats(
+  deps: Deps,
+  token: AtticToken | null,
+  cacheName: string,
+): Promise<CacheStats> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
   const [stats, settings, last] = await Promise.all([
     getCacheStats(deps.db, cache.id),

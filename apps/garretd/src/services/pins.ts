@@ -13,7 +13,9 @@ import { authorizeCache } from "./authorize-cache.ts";
 
 export function checkPinName(name: string): string {
   if (!PIN_NAME_PATTERN.test(name)) {
-    throw requestError("Invalid pin name: use 1-100 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit");
+    throw requestError(
+      "Invalid pin name: use 1-100 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit",
+    );
   }
   return name;
 }
@@ -33,7 +35,8 @@ export function formatPin(row: PinRow): Pin {
 function storePathHashes(paths: string[]): string[] {
   return paths.map((path) => {
     const slash = path.lastIndexOf("/");
-    if (slash <= 0) throw new AtticError("InvalidStorePath", { detail: `not an absolute store path: ${path}` });
+    if (slash <= 0)
+      throw new AtticError("InvalidStorePath", { detail: `not an absolute store path: ${path}` });
     try {
       return parseStorePath(path, path.slice(0, slash)).hash;
     } catch (err) {
@@ -62,7 +65,12 @@ export async function putPin(
   return formatPin(row);
 }
 
-export async function getPin(deps: Deps, token: AtticToken | null, cacheName: string, name: string): Promise<Pin> {
+export async function getPin(
+  deps: Deps,
+  token: AtticToken | null,
+  cacheName: string,
+  name: string,
+): Promise<Pin> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["cr"]);
   const row = await findPin(deps.db, cache.id, checkPinName(name));
   if (!row) throw new AtticError("NotFound");
@@ -74,7 +82,12 @@ export async function getPins(deps: Deps, token: AtticToken | null, cacheName: s
   return (await listPins(deps.db, cache.id)).map(formatPin);
 }
 
-export async function removePin(deps: Deps, token: AtticToken | null, cacheName: string, name: string): Promise<void> {
+export async function removePin(
+  deps: Deps,
+  token: AtticToken | null,
+  cacheName: string,
+  name: string,
+): Promise<void> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["cr"]);
   if (!(await deletePin(deps.db, cache.id, checkPinName(name)))) throw new AtticError("NotFound");
 }

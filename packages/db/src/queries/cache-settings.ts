@@ -21,7 +21,11 @@ export async function getCacheSettings(db: Executor, cacheId: number): Promise<C
   return row ? { closureRetention: row.closure_retention } : { ...ATTICD_CACHE_SETTINGS };
 }
 
-export async function setCacheSettings(db: Executor, cacheId: number, settings: CacheSettings): Promise<void> {
+export async function setCacheSettings(
+  db: Executor,
+  cacheId: number,
+  settings: CacheSettings,
+): Promise<void> {
   await ormOf(db).execute(sql`
     INSERT INTO garret_cache_settings (cache_id, closure_retention) VALUES (${cacheId}, ${settings.closureRetention})
     ON CONFLICT (cache_id) DO UPDATE SET closure_retention = excluded.closure_retention`);

@@ -206,9 +206,10 @@ export interface Tombstone {
 }
 
 export async function tryLockGc(session: SqlSession): Promise<boolean> {
-  const [row] = await session.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS locked", [
-    GC_LOCK_KEY,
-  ]);
+  const [row] = await session.query<{ locked: boolean }>(
+    "SELECT pg_try_advisory_lock($1::bigint) AS locked",
+    [GC_LOCK_KEY],
+  );
   return row?.locked === true;
 }
 
@@ -217,9 +218,7 @@ export async function unlockGc(session: SqlSession): Promise<void> {
 }
 
 export async function lastGcRun(session: SqlSession): Promise<GcRunRecord | null> {
-  const [row] = await session.query<RunRow>(
-    "SELECT * FROM garret_gc_run ORDER BY id DESC LIMIT 1",
-  );
+  const [row] = await session.query<RunRow>("SELECT * FROM garret_gc_run ORDER BY id DESC LIMIT 1");
   return row ? runOf(row) : null;
 }
 
@@ -227,7 +226,16 @@ export async function recordGcRun(session: SqlSession, run: GcRunRecord): Promis
   await session.query(
     `INSERT INTO garret_gc_run (started_at, finished_at, full_sweep, objects, nars, chunks, bytes, failed_deletions)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [run.startedAt, run.finishedAt, run.fullSweep, run.objects, run.nars, run.chunks, run.bytes, run.failedDeletions],
+    [
+      run.startedAt,
+      run.finishedAt,
+      run.fullSweep,
+      run.objects,
+      run.nars,
+      run.chunks,
+      run.bytes,
+      run.failedDeletions,
+    ],
   );
   await session.query(
     `DELETE FROM garret_gc_run WHERE id <= (SELECT id FROM garret_gc_run ORDER BY id DESC OFFSET ${RUNS_KEPT} LIMIT 1)`,
@@ -273,9 +281,10 @@ export async function prepareExpiredSet(
       cutoff timestamptz NOT NULL, closure boolean NOT NULL);
     CREATE INDEX IF NOT EXISTS garret_gc_expired_cache_hash ON garret_gc_expired (cache_id, hash);
     TRUNCATE garret_gc_expired`);
-  const caches = await session.query<{ id: number; retention: number; closure: boolean }>(GC_SQL.expiringCaches, [
-    opts.defaultRetentionSeconds,
-  ]);
+  const caches = await session.query<{ id: number; retention: number; closure: boolean }>(
+    GC_SQL.expiringCaches,
+    [opts.defaultRetentionSeconds],
+  );
   for (const c of caches) {
     const cutoff = new Date(opts.now.getTime() - Number(c.retention) * 1000);
     await session.query(GC_SQL.fillExpired, [c.id, cutoff, c.closure]);
@@ -335,7 +344,9 @@ export async function collectQueuedNars(session: SqlSession): Promise<number> {
   let deleted = 0;
   let after = 0;
   for (;;) {
-    const ids = (await session.query<{ id: number }>(GC_SQL.nextNarCandidates, [after])).map((r) => Number(r.id));
+    const ids = (await session.query<{ id: number }>(GC_SQL.nextNarCandidates, [after])).map((r) =>
+      Number(r.id),
+    );
     if (ids.length === 0) break;
     after = ids[ids.length - 1] as number;
     deleted += await session.transaction(async (tx) => {
@@ -354,7 +365,9 @@ export async function reapStalePendingNars(session: SqlSession, cutoff: Date): P
   let deleted = 0;
   for (;;) {
     const n = await session.transaction(async (tx) => {
-      const ids = (await tx.query<{ id: number }>(GC_SQL.lockStalePendingNars, [cutoff])).map((r) => Number(r.id));
+      const ids = (await tx.query<{ id: number }>(GC_SQL.lockStalePendingNars, [cutoff])).map((r) =>
+        Number(r.id),
+      );
       if (ids.length === 0) return { locked: 0, gone: 0 };
       const [row] = await tx.query<{ n: number }>(GC_SQL.deletePendingNars, [ids]);
       return { locked: ids.length, gone: Number(row?.n ?? 0) };
@@ -370,7 +383,9 @@ export async function tombstoneQueuedChunks(session: SqlSession): Promise<number
   let marked = 0;
   let after = 0;
   for (;;) {
-    const ids = (await session.query<{ id: number }>(GC_SQL.nextChunkCandidates, [after])).map((r) => Number(r.id));
+    const ids = (await session.query<{ id: number }>(GC_SQL.nextChunkCandidates, [after])).map((r) =>
+      Number(r.id),
+    );
     if (ids.length === 0) break;
     after = ids[ids.length - 1] as number;
     marked += await session.transaction(async (tx) => {
@@ -399,7 +414,11 @@ export async function nextTombstones(session: SqlSession, afterId: number): Prom
     GC_SQL.nextTombstones,
     [afterId],
   );
-  return rows.map((r) => ({ id: Number(r.id), remoteFile: r.remote_file, fileSize: Number(r.file_size ?? 0) }));
+  return rows.map((r) => ({
+    id: Number(r.id),
+    remoteFile: r.remote_file,
+    fileSize: Number(r.file_size ?? 0),
+  }));
 }
 
 export async function deleteTombstones(session: SqlSession, ids: number[]): Promise<void> {
@@ -421,9 +440,10 @@ export async function estimateGarbage(
   session: SqlSession,
   opts: { orphanChunksSince: Date; pendingCutoff: Date; fullSweep: boolean },
 ): Promise<GcEstimate> {
-  const [row] = await session.query<{ nars: number; chunks: number; bytes: number }>(
-    GC_SQL.estimate,
-    [opts.orphanChunksSince, opts.pendingCutoff, opts.fullSweep],
-  );
+  const [row] = await session.query<{ nars: number; chunks: number; bytes: number }>(GC_SQL.estimate, [
+    opts.orphanChunksSince,
+    opts.pendingCutoff,
+    opts.fullSweep,
+  ]);
   return { nars: Number(row?.nars ?? 0), chunks: Number(row?.chunks ?? 0), bytes: Number(row?.bytes ?? 0) };
 }

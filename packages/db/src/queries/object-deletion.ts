@@ -6,7 +6,11 @@ import { sql } from "drizzle-orm";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
 /** False when the cache has no object with this hash. */
-export async function deleteObjectByHash(db: Executor, cacheId: number, storePathHash: string): Promise<boolean> {
+export async function deleteObjectByHash(
+  db: Executor,
+  cacheId: number,
+  storePathHash: string,
+): Promise<boolean> {
   const result = await ormOf(db).execute(
     sql`DELETE FROM object WHERE cache_id = ${cacheId} AND store_path_hash = ${storePathHash} RETURNING id`,
   );
