@@ -59,6 +59,11 @@ export function checkNarInfo(info: UploadPathNarInfo): CheckedNarInfo {
   } catch (err) {
     throw requestError(`Invalid NAR hash: ${describe(err)}`);
   }
+  // These are copied into narinfo lines verbatim: a line break would let the uploader add lines
+  // (a second `URL:`, say) to what every client of the cache reads.
+  for (const [field, value] of [["system", info.system], ["ca", info.ca], ...info.sigs.map((v) => ["sigs", v])]) {
+    if (typeof value === "string" && /[\r\n\0]/.test(value)) throw requestError(`${field} contains a line break`);
+  }
   try {
     const slash = info.store_path.lastIndexOf("/");
     const parsed = parseStorePath(info.store_path, slash > 0 ? info.store_path.slice(0, slash) : "/nix/store");
