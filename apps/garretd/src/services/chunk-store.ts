@@ -53,7 +53,9 @@ export async function insertStoredChunk(
   });
   try {
     const file = await write(name);
-    await validateChunk(deps.db, row.id, file);
+    if (!(await validateChunk(deps.db, row.id, file))) {
+      throw new Error(`pending chunk ${row.id} was reaped before its upload finished`);
+    }
     return { ...row, state: "V", fileHash: file.fileHash, fileSize: file.fileSize, holdersCount: 1 };
   } catch (err) {
     await deps.storage.delete(remoteFile).catch(() => {});

@@ -7,7 +7,7 @@
  * instead of importing a truncated NAR. Chunks are fetched ahead, in parallel, while streaming.
  */
 import type { Readable } from "node:stream";
-import { type ChunkRow, findObjectForDownload } from "@garret/db";
+import { findObjectForDownload, type ServableChunk } from "@garret/db";
 import type { StorageBackend } from "@garret/storage";
 import { parseRemoteFile } from "@garret/storage";
 import type { AtticToken } from "@garret/token";
@@ -43,7 +43,7 @@ export async function getNarDownload(
   if (chunks.length !== nar.numChunks) {
     throw new Error(`NAR ${nar.id} has ${chunks.length} chunk references, expected ${nar.numChunks}`);
   }
-  const present = chunks.filter((c): c is ChunkRow => c !== null);
+  const present = chunks.filter((c): c is ServableChunk => c !== null);
   if (present.length !== chunks.length) throw new AtticError("IncompleteNar");
 
   await ensureChunksExist(deps.storage, present);
@@ -65,14 +65,14 @@ export async function getNarDownload(
 
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
-async function ensureChunksExist(storage: StorageBackend, chunks: ChunkRow[]): Promise<void> {
+async function ensureChunksExist(storage: StorageBackend, chunks: ServableChunk[]): Promise<void> {
   const now = Date.now();
   const unverified = chunks.filter((c) => (verifiedChunks.get(c.id) ?? 0) < now);
   let index = 0;
   let missing = false;
   const worker = async () => {
     while (!missing && index < unverified.length) {
-      const chunk = unverified[index++] as ChunkRow;
+      const chunk = unverified[index++] as ServableChunk;
       if (await storage.exists(parseRemoteFile(chunk.remoteFile))) {
         if (verifiedChunks.size > 1_000_000) verifiedChunks.clear();
         verifiedChunks.set(chunk.id, now + VERIFIED_TTL_MS);
@@ -88,14 +88,14 @@ async function ensureChunksExist(storage: StorageBackend, chunks: ChunkRow[]): P
 /** Yields chunk contents in order, keeping up to `prefetch` reads in flight. */
 async function* streamChunks(
   storage: StorageBackend,
-  chunks: ChunkRow[],
+  chunks: ServableChunk[],
   prefetch: number,
 ): AsyncGenerator<Uint8Array> {
   type Pending = Promise<Buffer | Readable>;
   const queue: Pending[] = [];
   let next = 0;
   const start = (): void => {
-    const chunk = chunks[next++] as ChunkRow;
+    const chunk = chunks[next++] as ServableChunk;
     const file = parseRemoteFile(chunk.remoteFile);
     const p: Pending =
       (chunk.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT ? storage.get(file) : storage.getBuffer(file);

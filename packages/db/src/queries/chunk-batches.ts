@@ -71,20 +71,29 @@ export async function insertPendingChunks(db: Executor, inputs: readonly NewPend
   });
 }
 
-/** Marks uploaded chunks valid, each with one lease for the uploading request, in one statement. */
+/**
+ * Marks uploaded chunks valid, each with one lease for the uploading request, in one statement.
+ * Only rows still pending change: an upload slower than GC's grace period may have had its rows
+ * reaped (and files deleted) meanwhile, and must fail rather than resurrect them.
+ */
 export async function validateChunks(
   db: Executor,
   files: ReadonlyArray<{ id: number; fileHash: string; fileSize: number }>,
 ): Promise<void> {
   if (files.length === 0) return;
-  await ormOf(db).execute(sql`
+  const result = await ormOf(db).execute(sql`
     UPDATE ${chunk} SET state = 'V', file_hash = v.file_hash, file_size = v.file_size, holders_count = 1,
       leased_at = now()
     FROM (SELECT * FROM unnest(
       ${sql.param(files.map((f) => f.id))}::bigint[],
       ${sql.param(files.map((f) => f.fileHash))}::text[],
       ${sql.param(files.map((f) => f.fileSize))}::bigint[]) AS u(id, file_hash, file_size)) AS v
-    WHERE ${chunk.id} = v.id`);
+    WHERE ${chunk.id} = v.id AND ${chunk.state} = 'P'
+    RETURNING ${chunk.id}`);
+  const updated = rowsOf<{ id: unknown }>(result).length;
+  if (updated !== files.length) {
+    throw new Error(`${files.length - updated} pending chunk rows were reaped before their upload finished`);
+  }
 }
 
 /** Deletes chunk rows (a failed batch's pending rows) in one statement. */

@@ -3,8 +3,8 @@
  * `find_object_and_chunks_by_store_path_hash`, `bump_object_last_accessed`, and the upsert in
  * `api/v1/upload_path.rs`).
  */
-import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import { type ChunkRow, chunk, chunkref, type NarRow, nar, type ObjectRow, object } from "../schema.ts";
+import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { chunk, chunkref, type NarRow, nar, type ObjectRow, object } from "../schema.ts";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
 export interface ObjectWithNar {
@@ -17,7 +17,15 @@ export interface ObjectForDownload extends ObjectWithNar {
    * One entry per chunkref, in `seq` order; null where the chunk is gone (chunk_id NULL) or not
    * servable (state other than V). Its length can differ from `nar.numChunks` on a damaged database.
    */
-  chunks: Array<ChunkRow | null>;
+  chunks: Array<ServableChunk | null>;
+}
+
+/** What serving a chunk needs from its row. */
+export interface ServableChunk {
+  id: number;
+  remoteFile: string;
+  remoteFileId: string;
+  fileSize: number | null;
 }
 
 export interface UpsertObject {
@@ -47,28 +55,40 @@ export async function findObjectWithNar(
   return rows[0] ?? null;
 }
 
-/** The object, its valid NAR and the NAR's chunks in order, in one round trip. */
+/**
+ * The object, its valid NAR and the NAR's chunks in order. The chunk list is read with a lean
+ * statement returning only what serving needs: mapping full rows through the ORM cost more than
+ * the query itself for NARs of thousands of chunks.
+ */
 export async function findObjectForDownload(
   db: Executor,
   cacheId: number,
   storePathHash: string,
 ): Promise<ObjectForDownload | null> {
+  const found = await findObjectWithNar(db, cacheId, storePathHash);
+  if (!found) return null;
   // One row per chunkref; the chunk side is NULL when the chunk is missing or not valid.
-  const rows = await ormOf(db)
-    .select({ object, nar, seq: chunkref.seq, chunk })
-    .from(object)
-    .innerJoin(nar, and(eq(nar.id, object.narId), eq(nar.state, "V")))
-    .leftJoin(chunkref, eq(chunkref.narId, nar.id))
-    .leftJoin(chunk, and(eq(chunk.id, chunkref.chunkId), eq(chunk.state, "V")))
-    .where(and(eq(object.cacheId, cacheId), eq(object.storePathHash, storePathHash)))
-    .orderBy(asc(chunkref.seq));
-  const first = rows[0];
-  if (!first) return null;
-  return {
-    object: first.object,
-    nar: first.nar,
-    chunks: rows.filter((r) => r.seq !== null).map((r) => r.chunk),
-  };
+  const result = await ormOf(db).execute(sql`
+    SELECT c.id, c.remote_file, c.remote_file_id, c.file_size
+    FROM ${chunkref} r LEFT JOIN ${chunk} c ON c.id = r.chunk_id AND c.state = 'V'
+    WHERE r.nar_id = ${found.nar.id}
+    ORDER BY r.seq`);
+  const chunks = rowsOf<{
+    id: number | string | null;
+    remote_file: string | null;
+    remote_file_id: string | null;
+    file_size: number | string | null;
+  }>(result).map((r) =>
+    r.id === null
+      ? null
+      : {
+          id: Number(r.id),
+          remoteFile: r.remote_file as string,
+          remoteFileId: r.remote_file_id as string,
+          fileSize: r.file_size === null ? null : Number(r.file_size),
+        },
+  );
+  return { ...found, chunks };
 }
 
 /**
