@@ -31,7 +31,7 @@ export {
   getMissingPaths,
   upsertObject,
 } from "./queries/objects.ts";
-export type { ObjectForDownload, ObjectWithNar, UpsertObject } from "./queries/objects.ts";
+export type { ObjectForDownload, ObjectWithNar, ServableChunk, UpsertObject } from "./queries/objects.ts";
 export * as schema from "./schema.ts";
 export { CHUNK_STATES, NAR_STATES } from "./schema.ts";
 export type { CacheRow, ChunkRefRow, ChunkRow, ChunkState, NarRow, NarState, ObjectRow } from "./schema.ts";
