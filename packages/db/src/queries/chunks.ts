@@ -71,7 +71,7 @@ export async function validateChunk(
   const rows = await ormOf(db)
     .update(chunk)
     .set({ state: "V", fileHash: file.fileHash, fileSize: file.fileSize, holdersCount: 1, leasedAt: sql`now()` })
-    .where(eq(chunk.id, id))
+    .where(and(eq(chunk.id, id), eq(chunk.state, "P")))
     .returning();
   return rows[0] ?? null;
 }
