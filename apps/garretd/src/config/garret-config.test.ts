@@ -29,6 +29,7 @@ describe("[garret] in server.toml", () => {
     );
     expect(parse("").garret).toEqual({
       gcPendingGraceSeconds: 21600,
+      storageRequestTimeoutMs: 60_000,
       revocationRefreshMs: 5000,
       metricsRefreshMs: 60_000,
       oidc: [],
@@ -48,6 +49,7 @@ describe("[garret] in server.toml", () => {
 
   it("reads the GC grace period for pending uploads and leases", () => {
     expect(parse(`[garret]\ngc-pending-grace = "2s"\n`).garret.gcPendingGraceSeconds).toBe(2);
+    expect(parse(`[garret]\nstorage-request-timeout = "1500ms"\n`).garret.storageRequestTimeoutMs).toBe(1500);
     expect(problemsOf(`[garret]\ngc-pending-grace = "soon"\n`).join("\n")).toMatch(/gc-pending-grace/);
   });
 

@@ -5,6 +5,8 @@
  *     [garret]
  *     gc-pending-grace = "6 hours"           # uploads are assumed to finish within this; GC then
  *                                            # reaps their pending rows and resets their leases
+ *     storage-request-timeout = "60s"        # one S3 request (connect at most 10 s of it); a dead
+ *                                            # bucket fails requests with 503 after this long
  *     log-level = "info"                     # debug | info | warn | error (--log-level and $GARRET_LOG win)
  *     metrics-listen = "127.0.0.1:9090"      # serve /metrics (and /healthz, /readyz) here, not on `listen`
  *     metrics-refresh-interval = "60s"       # how often the garret_store_* gauges are recomputed
@@ -49,6 +51,8 @@ export interface GarretConfig {
   revocationRefreshMs: number;
   /** Seconds after which GC treats pending rows and upload leases as left by a dead upload. */
   gcPendingGraceSeconds: number;
+  /** Milliseconds one S3 request may take before it fails. */
+  storageRequestTimeoutMs: number;
   oidc: OidcPolicy[];
   /** Unset: `--log-level`, `$GARRET_LOG` or `$ATTICD_LOG` decide, else info. */
   logLevel?: "debug" | "info" | "warn" | "error";
@@ -62,6 +66,7 @@ export const GARRET_DEFAULTS = {
   revocationRefreshMs: 5000,
   oidcMaxValiditySeconds: 3600,
   gcPendingGraceSeconds: 6 * 3600,
+  storageRequestTimeoutMs: 60_000,
   metricsRefreshMs: 60_000,
 } as const;
 
@@ -137,6 +142,7 @@ export const garretTomlSchema = z.strictObject({
   "metrics-listen": listenAddress.optional(),
   "metrics-refresh-interval": duration.optional(),
   "gc-pending-grace": duration.optional(),
+  "storage-request-timeout": duration.optional(),
   tokens: z.strictObject({ "revocation-refresh-interval": duration.optional() }).optional(),
   oidc: z.array(oidcPolicy).optional(),
 });
@@ -153,6 +159,10 @@ export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig 
     metricsRefreshMs:
       metricsRefresh === undefined ? GARRET_DEFAULTS.metricsRefreshMs : Math.round(metricsRefresh * 1000),
     gcPendingGraceSeconds: grace === undefined ? GARRET_DEFAULTS.gcPendingGraceSeconds : grace,
+    storageRequestTimeoutMs: Math.max(
+      1,
+      Math.round((toml?.["storage-request-timeout"] ?? GARRET_DEFAULTS.storageRequestTimeoutMs / 1000) * 1000),
+    ),
     revocationRefreshMs:
       refresh === undefined ? GARRET_DEFAULTS.revocationRefreshMs : Math.round(refresh * 1000),
     oidc: (toml?.oidc ?? []).map((p, i) => ({
