@@ -5,7 +5,7 @@
  */
 import { createChunkCompressor } from "@garret/chunking";
 import { createDb, type Db } from "@garret/db";
-import { createStorage } from "@garret/storage";
+import { createStorage, type StorageConfig } from "@garret/storage";
 import { createTokenAuthority } from "@garret/token";
 import type { Config } from "./config/config.ts";
 import { tokenKeyConfig } from "./config/config.ts";
@@ -36,6 +36,22 @@ export function settingsFromConfig(config: Config): ServerSettings {
     oidcPolicies: config.garret.oidc,
     metricsOnMainListener: config.garret.metricsListen === undefined,
   };
+}
+
+/** The storage backend's settings from `[storage]`, secrets exposed. */
+export function storageConfigFrom(config: Config): StorageConfig {
+  return config.storage.type === "local"
+    ? { type: "local", path: config.storage.path }
+    : {
+        type: "s3",
+        region: config.storage.region,
+        bucket: config.storage.bucket,
+        endpoint: config.storage.endpoint,
+        credentials: config.storage.credentials && {
+          accessKeyId: config.storage.credentials.accessKeyId,
+          secretAccessKey: config.storage.credentials.secretAccessKey.expose(),
+        },
+      };
 }
 
 export async function openDatabase(config: Config, log: Logger): Promise<Db> {
@@ -74,21 +90,7 @@ export async function buildDeps(
   log: Logger,
 ): Promise<Deps & { close(): Promise<void> }> {
   const metrics = createGarretMetrics();
-  const rawStorage = await createStorage(
-    config.storage.type === "local"
-      ? { type: "local", path: config.storage.path }
-      : {
-          type: "s3",
-          region: config.storage.region,
-          bucket: config.storage.bucket,
-          endpoint: config.storage.endpoint,
-          requestTimeoutMs: config.garret.storageRequestTimeoutMs,
-          credentials: config.storage.credentials && {
-            accessKeyId: config.storage.credentials.accessKeyId,
-            secretAccessKey: config.storage.credentials.secretAccessKey.expose(),
-          },
-        },
-  );
+  const rawStorage = await createStorage(storageConfigFrom(config));
   const storage = instrumentStorage(rawStorage, metrics);
   const tokens = await createTokenAuthority(tokenKeyConfig(config.jwt.signing), {
     issuer: config.jwt.boundIssuer,

@@ -8,8 +8,10 @@
  */
 
 import { ConfigError, loadConfig } from "../config/config.ts";
+import { cachesCommand } from "./caches.ts";
 import { type AdmCommand, type AdmContext, AdmError, type AdmIo, UsageError } from "./command.ts";
 import { openAdmDatabase } from "./database.ts";
+import { gcCommand } from "./gc.ts";
 import { makeTokenCommand } from "./make-token.ts";
 import { tokensCommand } from "./tokens.ts";
 
@@ -18,6 +20,8 @@ export type { AdmIo } from "./command.ts";
 export const COMMANDS: Readonly<Record<string, AdmCommand>> = {
   "make-token": makeTokenCommand,
   tokens: tokensCommand,
+  caches: cachesCommand,
+  gc: gcCommand,
 };
 
 export function garretadmUsage(): string {
