@@ -18,12 +18,24 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-async function startFresh(home: string, port: number): Promise<{ child: ChildProcess; stderr: () => string }> {
+async function startFresh(
+  home: string,
+  port: number,
+): Promise<{ child: ChildProcess; stderr: () => string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-  for (const k of ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "GARRET_DATA_DIR", "ATTIC_SERVER_CONFIG_BASE64", "ATTIC_SERVER_DATABASE_URL"]) {
+  for (const k of [
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "GARRET_DATA_DIR",
+    "ATTIC_SERVER_CONFIG_BASE64",
+    "ATTIC_SERVER_DATABASE_URL",
+  ]) {
     delete env[k];
   }
-  const child = spawn(process.execPath, [GARRETD_BIN, "--listen", `127.0.0.1:${port}`], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [GARRETD_BIN, "--listen", `127.0.0.1:${port}`], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   let out = "";
   let err = "";
@@ -77,14 +89,18 @@ describe("first start without any configuration", () => {
       }),
     });
     expect(created.status).toBe(200);
-    const info = await fetch(`${base}/hello/nix-cache-info`, { headers: { authorization: `Bearer ${token}` } });
+    const info = await fetch(`${base}/hello/nix-cache-info`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(info.status).toBe(200);
     expect(await info.text()).toBe("WantMassQuery: 1\nStoreDir: /nix/store\nPriority: 41\n");
     await stopChild(child);
 
     const again = await startFresh(home, port);
     expect(again.stderr()).not.toContain("attic login");
-    const still = await fetch(`${base}/hello/nix-cache-info`, { headers: { authorization: `Bearer ${token}` } });
+    const still = await fetch(`${base}/hello/nix-cache-info`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(still.status).toBe(200);
     await stopChild(again.child);
   }, 240_000);

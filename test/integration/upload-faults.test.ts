@@ -3,15 +3,16 @@
  * nothing visible and nothing that one GC run does not reclaim; two clients uploading the same new
  * path at once both succeed and the path is served intact.
  */
-import { request } from "node:http";
+
 import { readdir } from "node:fs/promises";
+import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectSameBytes } from "../support/bytes.ts";
 import { type DbKind, type GarretdHandle, startGarretd } from "../support/garretd.ts";
 import { lcgBytes, makeNar, randomStorePathHash, sha256Hex } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
-import { expectSameBytes } from "../support/bytes.ts";
 
 const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
 

@@ -61,7 +61,13 @@ describeWithNix("attic API push, Nix pull", () => {
 
     it("pushes the closure and Nix substitutes it with signatures required", async () => {
       for (const info of infos) {
-        const r = await atticUpload({ url: g.url, token: g.rootToken, cache: "main", info, preamble: info.path === closure.leaf });
+        const r = await atticUpload({
+          url: g.url,
+          token: g.rootToken,
+          cache: "main",
+          info,
+          preamble: info.path === closure.leaf,
+        });
         expect(r.status, JSON.stringify(r.body)).toBe(200);
       }
       const readToken = await g.mintToken("puller", { main: ["r"] });
@@ -99,7 +105,12 @@ describeWithNix("attic API push, Nix pull", () => {
 
       const variant = await buildClosure({ seed: "attic-push", bigMB: 24, variant: "v2" });
       const [changed] = await queryPathInfo([variant.big]);
-      const r = await atticUpload({ url: g.url, token: g.rootToken, cache: "second", info: changed as PathInfo });
+      const r = await atticUpload({
+        url: g.url,
+        token: g.rootToken,
+        cache: "second",
+        info: changed as PathInfo,
+      });
       expect(r.status).toBe(200);
       const frac = (r.body as { frac_deduplicated: number }).frac_deduplicated;
       console.log(`changed big path: ${(frac * 100).toFixed(1)}% of its NAR deduplicated`);

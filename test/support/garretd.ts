@@ -31,6 +31,8 @@ export interface GarretdOptions {
   compression?: "none" | "zstd" | "brotli" | "xz";
   requireProofOfPossession?: boolean;
   env?: Record<string, string>;
+  /** Postgres only: maps the database URL to the one garretd is given (e.g. through a proxy). */
+  postgresUrl?: (url: string) => Promise<string>;
   /** S3 only: maps s3rver's endpoint to the one garretd is given (e.g. a fault-injecting proxy). */
   s3Endpoint?: (endpoint: string) => Promise<string>;
 }
@@ -86,7 +88,8 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
     const database = await createTestDatabase();
     cleanups.unshift(database.drop);
     databaseUrl = database.url;
-    lines.push("[database]", `url = ${JSON.stringify(database.url)}`, "");
+    const url = opts.postgresUrl ? await opts.postgresUrl(database.url) : database.url;
+    lines.push("[database]", `url = ${JSON.stringify(url)}`, "");
   }
   if (opts.storage === "s3") {
     s3 = await startS3rver();
@@ -109,7 +112,12 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
     storageDir = join(dir, "storage");
     lines.push("[storage]", 'type = "local"', `path = ${JSON.stringify(storageDir)}`, "");
   }
-  const chunking = opts.chunking ?? { narSizeThreshold: 1, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 };
+  const chunking = opts.chunking ?? {
+    narSizeThreshold: 1,
+    minSize: 16_384,
+    avgSize: 65_536,
+    maxSize: 262_144,
+  };
   lines.push(
     "[chunking]",
     `nar-size-threshold = ${chunking.narSizeThreshold}`,
@@ -143,7 +151,13 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
     });
   const rootToken = await mintToken("root", { "*": [...PERMISSION_LETTERS] });
 
-  const env = { ...process.env, GARRET_DATA_DIR: dataDir, HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), ...opts.env };
+  const env = {
+    ...process.env,
+    GARRET_DATA_DIR: dataDir,
+    HOME: dir,
+    XDG_CONFIG_HOME: join(dir, "config"),
+    ...opts.env,
+  };
   let port = await freePort();
   let child: ChildProcess | null = null;
   let output = "";
@@ -165,7 +179,9 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
       proc.stderr?.on("data", (d: Buffer) => {
         output += d.toString();
       });
-      proc.once("exit", (code) => reject(new Error(`garretd exited with ${code} before listening:\n${output}`)));
+      proc.once("exit", (code) =>
+        reject(new Error(`garretd exited with ${code} before listening:\n${output}`)),
+      );
       setTimeout(() => reject(new Error(`garretd did not start within 60 s:\n${output}`)), 60_000).unref();
     });
   };

@@ -7,12 +7,7 @@
  *   2. internal failures (database, storage, bugs) become 500 `InternalServerError` with details in
  *      the log only, and unavailable dependencies become 503 `ServiceUnavailable`.
  */
-import {
-  ERROR_STATUS,
-  type ErrorBody,
-  type ErrorKind,
-  formatErrorMessage,
-} from "@garret/protocol";
+import { ERROR_STATUS, type ErrorBody, type ErrorKind, formatErrorMessage } from "@garret/protocol";
 
 export interface AtticErrorOptions {
   detail?: string;
@@ -35,9 +30,14 @@ export class AtticError extends Error {
   }
 }
 
-export const requestError = (detail: string, cause?: unknown) => new AtticError("RequestError", { detail, cause });
+export const requestError = (detail: string, cause?: unknown) =>
+  new AtticError("RequestError", { detail, cause });
 
-const HIDDEN_WITHOUT_DISCOVERY: ReadonlySet<ErrorKind> = new Set(["NoSuchCache", "NoSuchObject", "AccessError"]);
+const HIDDEN_WITHOUT_DISCOVERY: ReadonlySet<ErrorKind> = new Set([
+  "NoSuchCache",
+  "NoSuchObject",
+  "AccessError",
+]);
 
 /** Recognises failures of the database or storage being unreachable, which deserve a 503 and a retry. */
 function isUnavailable(err: unknown): boolean {

@@ -3,15 +3,27 @@ import { describe, expect, it } from "vitest";
 import { cachePatternMatches, isValidCacheName, isValidCachePattern } from "./cache-name.ts";
 
 describe("cache names", () => {
-  it.each(["valid-name", "Another_Valid_Name", "plan9", "username+cache", "a".repeat(50)])("accepts %s", (n) => {
+  it.each([
+    "valid-name",
+    "Another_Valid_Name",
+    "plan9",
+    "username+cache",
+    "a".repeat(50),
+  ])("accepts %s", (n) => {
     expect(isValidCacheName(n)).toBe(true);
   });
-  it.each(["", "not a valid name", "team-*", "这布盒里.webp", "-ers", "a".repeat(51), "_x", "../x"])(
-    "rejects %j",
-    (n) => {
-      expect(isValidCacheName(n)).toBe(false);
-    },
-  );
+  it.each([
+    "",
+    "not a valid name",
+    "team-*",
+    "这布盒里.webp",
+    "-ers",
+    "a".repeat(51),
+    "_x",
+    "../x",
+  ])("rejects %j", (n) => {
+    expect(isValidCacheName(n)).toBe(false);
+  });
 });
 
 describe("cache patterns", () => {

@@ -130,7 +130,11 @@ export async function runFirstStart(env: Env, listen?: string): Promise<{ path: 
   const token = await authority.mint(written.rootToken);
   return {
     path: written.path,
-    message: firstStartMessage({ path: written.path, port: listen ? parseListen(listen).port : written.port, token }),
+    message: firstStartMessage({
+      path: written.path,
+      port: listen ? parseListen(listen).port : written.port,
+      token,
+    }),
   };
 }
 

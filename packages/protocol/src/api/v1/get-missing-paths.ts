@@ -10,7 +10,9 @@ import { STORE_PATH_HASH_PATTERN } from "./store-path-hash.ts";
 
 export const GetMissingPathsRequestSchema = z.object({
   cache: z.string().refine(isValidCacheName, "invalid cache name"),
-  store_path_hashes: z.array(z.string().regex(STORE_PATH_HASH_PATTERN, "invalid store path hash")).max(100_000),
+  store_path_hashes: z
+    .array(z.string().regex(STORE_PATH_HASH_PATTERN, "invalid store path hash"))
+    .max(100_000),
 });
 export type GetMissingPathsRequest = z.infer<typeof GetMissingPathsRequestSchema>;
 
