@@ -1,3 +1,4 @@
+/** The Prometheus registry: text format (checked with a strict parser), label escaping, histogram buckets. */
 import { describe, expect, it } from "vitest";
 import { parsePrometheus } from "../../../../test/support/prometheus.ts";
 import { MetricsRegistry } from "./registry.ts";
