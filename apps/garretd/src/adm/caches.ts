@@ -153,7 +153,7 @@ export const cachesCommand: AdmCommand = {
       }
       const retention = shown.retention_period === null ? "server default" : `${shown.retention_period} s`;
       ctx.io.stdout(
-        [
+        `${[
           `name:               ${shown.name}`,
           `visibility:         ${shown.public ? "public" : "private"}`,
           `store dir:          ${shown.store_dir}`,
@@ -166,12 +166,12 @@ export const cachesCommand: AdmCommand = {
           `stored:             ${formatBytes(shown.stored_bytes)} in ${shown.chunks} chunks`,
           `dedup ratio:        ${shown.dedup_ratio === null ? "-" : `${shown.dedup_ratio.toFixed(2)}x`}`,
           `pins:               ${shown.pins}`,
-          `last GC (any cache): ${
+          `last GC:            ${
             shown.last_gc
               ? `${shown.last_gc.finished_at}, freed ${formatBytes(shown.last_gc.bytes)}`
               : "never"
           }`,
-        ].join("\n") + "\n",
+        ].join("\n")}\n`,
       );
       return 0;
     }

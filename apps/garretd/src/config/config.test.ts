@@ -129,7 +129,13 @@ describe("parseConfig: a full atticd deployment", () => {
         boundAudiences: ["cache", "ci"],
         signing: { kind: "rs256", privateKeyPem: expect.any(Secret) },
       },
-      garret: { gcPendingGraceSeconds: 21600, storageRequestTimeoutMs: 60_000, revocationRefreshMs: 5000, metricsRefreshMs: 60_000, oidc: [] },
+      garret: {
+        gcPendingGraceSeconds: 21600,
+        storageRequestTimeoutMs: 60_000,
+        revocationRefreshMs: 5000,
+        metricsRefreshMs: 60_000,
+        oidc: [],
+      },
       source: "test.toml",
       dataDir: "/home/u/.local/share/garret",
     });
@@ -172,7 +178,13 @@ describe("parseConfig: defaults", () => {
       compression: { type: "zstd" },
       garbageCollection: { intervalSeconds: 43_200, defaultRetentionPeriodSeconds: 0 },
       jwt: { signing: { kind: "hs256", secret: expect.any(Secret) } },
-      garret: { gcPendingGraceSeconds: 21600, storageRequestTimeoutMs: 60_000, revocationRefreshMs: 5000, metricsRefreshMs: 60_000, oidc: [] },
+      garret: {
+        gcPendingGraceSeconds: 21600,
+        storageRequestTimeoutMs: 60_000,
+        revocationRefreshMs: 5000,
+        metricsRefreshMs: 60_000,
+        oidc: [],
+      },
       source: "test.toml",
       dataDir: "/home/u/.local/share/garret",
     });

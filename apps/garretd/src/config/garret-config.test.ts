@@ -37,7 +37,9 @@ describe("[garret] in server.toml", () => {
   });
 
   it("reads the log level, the metrics listen address and the store-metrics refresh interval", () => {
-    const g = parse(`[garret]\nlog-level = "warn"\nmetrics-listen = "[::1]:9090"\nmetrics-refresh-interval = "0s"\n`).garret;
+    const g = parse(
+      `[garret]\nlog-level = "warn"\nmetrics-listen = "[::1]:9090"\nmetrics-refresh-interval = "0s"\n`,
+    ).garret;
     expect(g.logLevel).toBe("warn");
     expect(g.metricsListen).toEqual({ host: "::1", port: 9090 });
     expect(g.metricsRefreshMs).toBe(0);

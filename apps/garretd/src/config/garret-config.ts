@@ -161,7 +161,9 @@ export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig 
     gcPendingGraceSeconds: grace === undefined ? GARRET_DEFAULTS.gcPendingGraceSeconds : grace,
     storageRequestTimeoutMs: Math.max(
       1,
-      Math.round((toml?.["storage-request-timeout"] ?? GARRET_DEFAULTS.storageRequestTimeoutMs / 1000) * 1000),
+      Math.round(
+        (toml?.["storage-request-timeout"] ?? GARRET_DEFAULTS.storageRequestTimeoutMs / 1000) * 1000,
+      ),
     ),
     revocationRefreshMs:
       refresh === undefined ? GARRET_DEFAULTS.revocationRefreshMs : Math.round(refresh * 1000),
