@@ -55,11 +55,14 @@ export async function getNarDownload(
     if (url) return { kind: "redirect", url, isPublic: cache.isPublic };
   }
   const prefetch = deps.settings.downloadPrefetch;
+  // Storage that stopped answering must fail the request before the status line, even when the
+  // existence check was skipped (verified recently): the first read is awaited here.
+  const first = opts.head || !only ? undefined : await readChunk(deps.storage, only);
   return {
     kind: "stream",
     isPublic: cache.isPublic,
     compression: nar.compression,
-    body: () => (opts.head ? emptyBody() : streamChunks(deps.storage, present, prefetch)),
+    body: () => (opts.head ? emptyBody() : streamChunks(deps.storage, present, prefetch, first)),
   };
 }
 
@@ -85,20 +88,25 @@ async function ensureChunksExist(storage: StorageBackend, chunks: ServableChunk[
   if (missing) throw new AtticError("IncompleteNar");
 }
 
-/** Yields chunk contents in order, keeping up to `prefetch` reads in flight. */
+type ChunkData = Buffer | Readable;
+
+function readChunk(storage: StorageBackend, chunk: ServableChunk): Promise<ChunkData> {
+  const file = parseRemoteFile(chunk.remoteFile);
+  return (chunk.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT ? storage.get(file) : storage.getBuffer(file);
+}
+
+/** Yields chunk contents in order, keeping up to `prefetch` reads in flight; `first` is chunk 0, already read. */
 async function* streamChunks(
   storage: StorageBackend,
   chunks: ServableChunk[],
   prefetch: number,
+  first?: ChunkData,
 ): AsyncGenerator<Uint8Array> {
-  type Pending = Promise<Buffer | Readable>;
-  const queue: Pending[] = [];
-  let next = 0;
+  type Pending = Promise<ChunkData>;
+  const queue: Pending[] = first === undefined ? [] : [Promise.resolve(first)];
+  let next = queue.length;
   const start = (): void => {
-    const chunk = chunks[next++] as ServableChunk;
-    const file = parseRemoteFile(chunk.remoteFile);
-    const p: Pending =
-      (chunk.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT ? storage.get(file) : storage.getBuffer(file);
+    const p: Pending = readChunk(storage, chunks[next++] as ServableChunk);
     p.catch(() => {});
     queue.push(p);
   };
@@ -115,7 +123,10 @@ async function* streamChunks(
     }
   } finally {
     for (const p of queue) {
-      p.then((d) => (Buffer.isBuffer(d) ? undefined : d.destroy()), () => {});
+      p.then(
+        (d) => (Buffer.isBuffer(d) ? undefined : d.destroy()),
+        () => {},
+      );
     }
   }
 }
