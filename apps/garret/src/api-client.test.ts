@@ -8,6 +8,8 @@ import {
   type NarStream,
   NetworkError,
   normalizeEndpoint,
+  parseCacheStats,
+  parsePin,
   parseUploadResult,
 } from "./api-client.ts";
 
@@ -247,5 +249,67 @@ describe("ApiClient", () => {
     expect(normalizeEndpoint("https://h/attic")).toBe("https://h/attic/");
     expect(parseUploadResult("not json")).toEqual({ kind: "Uploaded", frac_deduplicated: null });
     expect(parseUploadResult('{"kind":"Future"}')).toEqual({ kind: "Uploaded", frac_deduplicated: null });
+  });
+});
+
+describe("garret extensions", () => {
+  const pin = {
+    name: "release",
+    store_paths: ["/nix/store/nm1w9sdm6j6icmhd2q3260hl1w9zj6li-x"],
+    expires_at: null,
+    created_at: "2026-01-01T00:00:00.000Z",
+    updated_at: "2026-01-01T00:00:00.000Z",
+    created_by: null,
+  };
+
+  it("speaks the pin and delete routes", async () => {
+    const s = await serve((req, res) => {
+      if (req.method === "GET") json(res, 200, { pins: [pin] });
+      else if (req.method === "PUT") json(res, 200, pin);
+      else res.writeHead(200).end();
+    });
+    const { c } = client(`${s.url}prefix`, "tok");
+    expect(await c.putPin("demo", "release", { store_paths: pin.store_paths, expires_at: null })).toEqual(
+      pin,
+    );
+    expect(await c.listPins("demo")).toEqual([pin]);
+    await c.deletePin("demo", "release");
+    await c.deletePath("demo", "nm1w9sdm6j6icmhd2q3260hl1w9zj6li");
+    expect(s.seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      "PUT /prefix/_api/v1/caches/demo/pins/release",
+      "GET /prefix/_api/v1/caches/demo/pins",
+      "DELETE /prefix/_api/v1/caches/demo/pins/release",
+      "DELETE /prefix/demo/nm1w9sdm6j6icmhd2q3260hl1w9zj6li.narinfo",
+    ]);
+    expect(JSON.parse(s.seen[0]?.body.toString() ?? "")).toEqual({
+      store_paths: pin.store_paths,
+      expires_at: null,
+    });
+  });
+
+  it("does not repeat a delete that reached the server", async () => {
+    const s = await serve((_req, res) => json(res, 503, { code: 503, error: "X", message: "m" }));
+    const { c } = client(s.url);
+    await expect(c.deletePath("demo", "nm1w9sdm6j6icmhd2q3260hl1w9zj6li")).rejects.toBeInstanceOf(ApiError);
+    await expect(c.deletePin("demo", "x")).rejects.toBeInstanceOf(ApiError);
+    expect(s.seen).toHaveLength(2);
+  });
+
+  it("rejects malformed extension bodies", () => {
+    expect(() => parsePin({ ...pin, store_paths: [1] })).toThrow(/malformed/);
+    expect(() => parsePin({ ...pin, expires_at: undefined })).toThrow(/malformed/);
+    const stats = {
+      objects: 1,
+      nar_bytes: 2,
+      chunks: 3,
+      stored_bytes: 4,
+      pins: 0,
+      closure_retention: false,
+      last_gc: null,
+    };
+    expect(parseCacheStats(stats)).toEqual(stats);
+    expect(() => parseCacheStats({ ...stats, last_gc: { started_at: "x" } })).toThrow(/malformed/);
+    expect(() => parseCacheStats({ ...stats, nar_bytes: null })).toThrow(/malformed/);
+    expect(() => parseCacheStats(null)).toThrow(/malformed/);
   });
 });

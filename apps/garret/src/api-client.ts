@@ -10,10 +10,13 @@
 import {
   type CacheConfigPatch,
   CacheConfigResponseSchema,
+  type CacheStats,
   type CreateCacheRequest,
   type ErrorBody,
   type GetMissingPathsResponse,
   isErrorBody,
+  type Pin,
+  type PinRequest,
   type UploadPathNarInfo,
   type UploadPathResult,
 } from "@garret/protocol";
@@ -113,6 +116,45 @@ export class ApiClient {
 
   async destroyCache(cache: string): Promise<void> {
     await this.request("DELETE", `_api/v1/cache-config/${cache}`, undefined, "connect-only");
+  }
+
+  /** garret extension; atticd answers 404 NotFound. */
+  async getCacheStats(cache: string): Promise<CacheStats> {
+    const res = await this.request("GET", `_api/v1/caches/${cache}/stats`, undefined, "transient");
+    return parseCacheStats(await res.json());
+  }
+
+  /** garret extension: creates or replaces pin `name`. */
+  async putPin(cache: string, name: string, request: PinRequest): Promise<Pin> {
+    const res = await this.request(
+      "PUT",
+      `_api/v1/caches/${cache}/pins/${encodeURIComponent(name)}`,
+      request,
+      "transient",
+    );
+    return parsePin(await res.json());
+  }
+
+  async listPins(cache: string): Promise<Pin[]> {
+    const res = await this.request("GET", `_api/v1/caches/${cache}/pins`, undefined, "transient");
+    const body = (await res.json()) as { pins?: unknown };
+    if (!Array.isArray(body.pins)) throw new Error("pins: malformed response");
+    return body.pins.map(parsePin);
+  }
+
+  /** A repeat after success would answer NotFound, so only unconnected attempts are retried. */
+  async deletePin(cache: string, name: string): Promise<void> {
+    await this.request(
+      "DELETE",
+      `_api/v1/caches/${cache}/pins/${encodeURIComponent(name)}`,
+      undefined,
+      "connect-only",
+    );
+  }
+
+  /** garret extension on the binary cache route (needs `d`); retried like destroy. */
+  async deletePath(cache: string, storePathHash: string): Promise<void> {
+    await this.request("DELETE", `${cache}/${storePathHash}.narinfo`, undefined, "connect-only");
   }
 
   async getMissingPaths(cache: string, storePathHashes: string[]): Promise<string[]> {
@@ -255,6 +297,55 @@ async function* countingBody(
     sent += chunk.length;
     onProgress?.(sent);
   }
+}
+
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const isStr = (v: unknown): v is string => typeof v === "string";
+
+/** Checks the fields the client prints, so a foreign 200 body fails loudly instead of printing NaN. */
+export function parseCacheStats(v: unknown): CacheStats {
+  const s = v as Partial<CacheStats> | null;
+  const gc = s?.last_gc;
+  const gcOk =
+    gc === null ||
+    (typeof gc === "object" &&
+      gc !== undefined &&
+      isStr(gc.started_at) &&
+      isStr(gc.finished_at) &&
+      isNum(gc.objects) &&
+      isNum(gc.nars) &&
+      isNum(gc.chunks) &&
+      isNum(gc.bytes));
+  if (
+    !s ||
+    !isNum(s.objects) ||
+    !isNum(s.nar_bytes) ||
+    !isNum(s.chunks) ||
+    !isNum(s.stored_bytes) ||
+    !isNum(s.pins) ||
+    typeof s.closure_retention !== "boolean" ||
+    !gcOk
+  ) {
+    throw new Error("stats: malformed response");
+  }
+  return s as CacheStats;
+}
+
+export function parsePin(v: unknown): Pin {
+  const p = v as Partial<Pin> | null;
+  if (
+    !p ||
+    !isStr(p.name) ||
+    !Array.isArray(p.store_paths) ||
+    !p.store_paths.every(isStr) ||
+    !(p.expires_at === null || isStr(p.expires_at)) ||
+    !isStr(p.created_at) ||
+    !isStr(p.updated_at) ||
+    !(p.created_by === null || isStr(p.created_by))
+  ) {
+    throw new Error("pin: malformed response");
+  }
+  return p as Pin;
 }
 
 /** attic's client tolerates unknown kinds (treated as Uploaded) and even a non-JSON 2xx body. */

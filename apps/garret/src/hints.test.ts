@@ -34,4 +34,17 @@ describe("permissionHint", () => {
     expect(permissionHint(err(400, "RequestError"), ctx)).toBeUndefined();
     expect(permissionHint(new Error("x"), ctx)).toBeUndefined();
   });
+  it("names d for deletes and explains what atticd lacks", () => {
+    expect(permissionHint(err(403, "AccessError"), { ...ctx, action: "delete" })).toMatch(
+      /lacks "d" \(delete paths\)\. Mint one with: garretadm make-token .* --delete test$/,
+    );
+    expect(permissionHint(err(403, "AccessError"), { ...ctx, action: "pin" })).toMatch(/lacks "cr"/);
+    expect(permissionHint(err(404, "NotFound"), { ...ctx, action: "pin" })).toBe(
+      'hint: server "ro" (http://h/) does not support pins (a garret extension; atticd has none).',
+    );
+    expect(permissionHint(new ApiError(405, undefined, ""), { ...ctx, action: "delete" })).toMatch(
+      /does not support deleting paths/,
+    );
+    expect(permissionHint(err(404, "NotFound"), ctx)).toBeUndefined();
+  });
 });

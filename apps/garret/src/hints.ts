@@ -1,11 +1,22 @@
 /**
  * Explanations added under permission errors, which attic users found opaque (attic#90, #166,
  * #133): which server and token were used, and which permission letter the action needs.
- * Letters as in `garretadm make-token`: r pull, w push, cc create, cr configure, cq retention, cd destroy.
+ * Letters as in `garretadm make-token`: r pull, w push, d delete paths, cc create, cr configure,
+ * cq retention, cd destroy. Pins and path deletion are garret extensions: atticd answers `404 NotFound`
+ * (pins) or a bare 404/405 (delete), so those get a hint naming the cause.
  */
 import { ApiError } from "./api-client.ts";
 
-export type Action = "read" | "push" | "create" | "configure" | "configure-retention" | "destroy";
+export type Action =
+  | "read"
+  | "push"
+  | "create"
+  | "configure"
+  | "configure-retention"
+  | "destroy"
+  | "pin"
+  | "unpin"
+  | "delete";
 
 const NEEDS: Record<Action, string> = {
   read: `"r" (pull)`,
@@ -14,6 +25,15 @@ const NEEDS: Record<Action, string> = {
   configure: `"cr" (configure cache)`,
   "configure-retention": `"cr" (configure cache) and "cq" (configure retention)`,
   destroy: `"cd" (destroy cache)`,
+  pin: `"cr" (configure cache)`,
+  unpin: `"cr" (configure cache)`,
+  delete: `"d" (delete paths)`,
+};
+
+const EXTENSIONS: Partial<Record<Action, string>> = {
+  pin: "pins",
+  unpin: "pins",
+  delete: "deleting paths",
 };
 
 export interface HintContext {
@@ -46,11 +66,18 @@ export function permissionHint(error: unknown, ctx: HintContext): string | undef
         ? ` Reading the cache configuration needs "r": a push-only token cannot read it.`
         : ctx.action === "configure-retention"
           ? ` Drop --retention-period/--reset-retention-period if you only need "cr".`
-          : "";
+          : ctx.action === "delete"
+            ? ` Mint one with: garretadm make-token --sub <NAME> --validity <DURATION> --delete ${ctx.cache}`
+            : "";
     return `hint: the token of ${who} can see cache "${ctx.cache}" but lacks ${NEEDS[ctx.action]}.${extra}`;
   }
   if (error.status === 404 && error.body?.error === "NoSuchCache") {
     return `hint: create it with: garret cache create ${ctx.serverName}:${ctx.cache}`;
+  }
+  const extension = EXTENSIONS[ctx.action];
+  if (extension && (error.status === 405 || (error.status === 404 && error.body?.error === "NotFound"))) {
+    const orMissing = ctx.action === "unpin" && error.status === 404 ? "there is no such pin, or " : "";
+    return `hint: ${orMissing}${who} does not support ${extension} (a garret extension; atticd has none).`;
   }
   return undefined;
 }

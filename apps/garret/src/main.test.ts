@@ -25,6 +25,9 @@ describe("command table", () => {
     expect(findCommand(["push", "c", "p"])?.name).toBe("push");
     expect(findCommand(["cache", "create", "c"])?.rest).toEqual(["c"]);
     expect(findCommand(["cache"])).toBeUndefined();
+    expect(findCommand(["pin", "add", "c", "n", "p"])?.rest).toEqual(["c", "n", "p"]);
+    expect(findCommand(["pin", "c"])).toBeUndefined();
+    expect(findCommand(["delete", "c", "p"])?.name).toBe("delete");
     expect(findCommand(["nope"])).toBeUndefined();
   });
 
@@ -49,6 +52,10 @@ describe("command table", () => {
     const f = fakeCtx();
     expect(await main(["--help"], f.ctx)).toBe(0);
     expect(f.out()).toContain("cache configure");
+    expect(f.out()).toMatch(/pin add .*\[garretd, needs cr\]/);
+    const p = fakeCtx();
+    expect(await main(["pin", "add", "--help"], p.ctx)).toBe(0);
+    expect(p.out()).toMatch(/Usage: garret pin add CACHE NAME PATHS\.\.\. .*\n\nA pin is a named GC root/);
     const g = fakeCtx();
     expect(await main(["--version"], g.ctx)).toBe(0);
     expect(g.out()).toBe("garret 9.9.9\n");

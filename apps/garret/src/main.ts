@@ -4,8 +4,10 @@
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { cacheConfigure, cacheCreate, cacheDestroy, cacheInfo } from "./commands/cache.ts";
+import { deletePaths } from "./commands/delete.ts";
 import { getClosure } from "./commands/get-closure.ts";
 import { login } from "./commands/login.ts";
+import { pinAdd, pinList, pinRemove } from "./commands/pin.ts";
 import { push } from "./commands/push.ts";
 import { use } from "./commands/use.ts";
 import { watchStore } from "./commands/watch-store.ts";
@@ -19,6 +21,8 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 interface Command {
   usage: string;
   summary: string;
+  /** More text for `--help`, after the usage line. */
+  details?: string;
   options: Options;
   /** [min, max] positionals */
   arity: [number, number];
@@ -141,7 +145,7 @@ const COMMANDS: Record<string, Command> = {
   },
   "cache info": {
     usage: "garret cache info CACHE",
-    summary: "Show a cache's configuration",
+    summary: "Show a cache's configuration (and garretd's statistics)",
     options: {},
     arity: [1, 1],
     run: (ctx, [cache]) => cacheInfo(ctx, cache as string),
@@ -152,6 +156,47 @@ const COMMANDS: Record<string, Command> = {
     options: { "no-confirm": { type: "boolean" } },
     arity: [1, 1],
     run: (ctx, [cache], v) => cacheDestroy(ctx, cache as string, bool(v, "no-confirm")),
+  },
+  "pin add": {
+    usage: "garret pin add CACHE NAME PATHS... [--expires DURATION | --expires-at ISO-TIME]",
+    summary: "Pin store paths (and their closure) against retention [garretd, needs cr]",
+    details:
+      "A pin is a named GC root: until it expires, its paths and their closure in the cache are kept\n" +
+      "whatever the retention period. Adding a pin with an existing name replaces it.\n" +
+      "PATHS may be store paths or symlinks to them (./result). Without --expires/--expires-at\n" +
+      'the pin never expires. DURATION as in "30d", "2 weeks", "1y"; ISO-TIME as in 2027-01-01T00:00:00Z.',
+    options: { expires: { type: "string" }, "expires-at": { type: "string" } },
+    arity: [3, Number.POSITIVE_INFINITY],
+    run: (ctx, [cache, name, ...paths], v) =>
+      pinAdd(ctx, storeDir(ctx), cache as string, name as string, paths, {
+        expires: str(v, "expires"),
+        expiresAt: str(v, "expires-at"),
+      }),
+  },
+  "pin list": {
+    usage: "garret pin list CACHE [--json]",
+    summary: "List a cache's pins [garretd, needs cr]",
+    options: { json: { type: "boolean" } },
+    arity: [1, 1],
+    run: (ctx, [cache], v) => pinList(ctx, cache as string, bool(v, "json")),
+  },
+  "pin remove": {
+    usage: "garret pin remove CACHE NAME",
+    summary: "Remove a pin; its paths fall under retention again [garretd, needs cr]",
+    options: {},
+    arity: [2, 2],
+    run: (ctx, [cache, name]) => pinRemove(ctx, cache as string, name as string),
+  },
+  delete: {
+    usage: "garret delete CACHE PATHS...",
+    summary: "Delete store paths from a cache [garretd, needs d]",
+    details:
+      "PATHS may be store paths, symlinks to them (./result) or bare store path hashes; they need\n" +
+      "not exist locally. Each path leaves the cache at once (other paths that reference it keep\n" +
+      "their own entries); its data is freed at the next garbage collection unless shared.",
+    options: {},
+    arity: [2, Number.POSITIVE_INFINITY],
+    run: (ctx, [cache, ...paths]) => deletePaths(ctx, storeDir(ctx), cache as string, paths),
   },
   "get-closure": {
     usage: "garret get-closure PATH [--include-outputs]",
@@ -169,17 +214,21 @@ export function helpText(version: string): string {
     `garret ${version}: client for garretd and atticd binary caches\n\n` +
     `Usage: garret <command> [options]\n\nCommands:\n${lines.join("\n")}\n\n` +
     `A CACHE is "name" (on the default server) or "server:name".\n` +
+    `Commands marked [garretd] use garret extensions that atticd does not have.\n` +
     `Run "garret <command> --help" for a command's options.\n`
   );
 }
 
-/** Finds the command for argv (two words for `cache <sub>`), returning it and the remaining args. */
+/** Words that only introduce two-word commands (`cache create`, `pin add`). */
+const GROUPS = new Set(["cache", "pin"]);
+
+/** Finds the command for argv (two words for a group's commands), returning it and the remaining args. */
 export function findCommand(argv: string[]): { name: string; command: Command; rest: string[] } | undefined {
   const [first, second] = argv;
   if (first === undefined) return undefined;
   const two = `${first} ${second ?? ""}`;
   if (COMMANDS[two]) return { name: two, command: COMMANDS[two] as Command, rest: argv.slice(2) };
-  if (COMMANDS[first] && first !== "cache")
+  if (COMMANDS[first] && !GROUPS.has(first))
     return { name: first, command: COMMANDS[first] as Command, rest: argv.slice(1) };
   return undefined;
 }
@@ -220,14 +269,15 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   const found = findCommand(argv);
   if (!found) {
     ctx.stderr.write(
-      `error: unknown command "${argv.slice(0, argv[0] === "cache" ? 2 : 1).join(" ")}"\n\n${helpText(ctx.version)}`,
+      `error: unknown command "${argv.slice(0, GROUPS.has(argv[0] ?? "") ? 2 : 1).join(" ")}"\n\n${helpText(ctx.version)}`,
     );
     return 2;
   }
   try {
     const { args, values, help } = parseCommandArgs(found.command, found.rest);
     if (help) {
-      ctx.stdout.write(`${found.command.summary}\n\nUsage: ${found.command.usage}\n`);
+      const details = found.command.details ? `\n${found.command.details}\n` : "";
+      ctx.stdout.write(`${found.command.summary}\n\nUsage: ${found.command.usage}\n${details}`);
       return 0;
     }
     return await found.command.run(ctx, args, values);

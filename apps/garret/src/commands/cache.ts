@@ -2,12 +2,15 @@
  * `garret cache create|configure|info|destroy` (attic `client/src/command/cache.rs`).
  * Unlike attic, `configure` sends `retention_period` only when a retention flag is given, so it does
  * not need the `cq` permission or reset the retention to Global as a side effect (attic#144).
+ * `info` adds garretd's statistics (`GET /_api/v1/caches/{cache}/stats`) below attic's fields; atticd
+ * answers that route with 404 NotFound, and then only attic's fields are printed.
  */
 import { createInterface } from "node:readline";
-import { type CacheConfigPatch, parseDurationSeconds } from "@garret/protocol";
-import type { CacheConfigResponse } from "../api-client.ts";
-import { type CliContext, connect, UsageError } from "../context.ts";
+import { type CacheConfigPatch, type CacheStats, parseDurationSeconds } from "@garret/protocol";
+import { ApiError, type CacheConfigResponse } from "../api-client.ts";
+import { type CliContext, connect, HintedError, UsageError } from "../context.ts";
 import { parsePriority } from "../options.ts";
+import { formatBytes } from "../progress.ts";
 
 export interface CreateFlags {
   public: boolean;
@@ -84,7 +87,32 @@ export async function cacheConfigure(
   return 0;
 }
 
-export function formatInfo(config: CacheConfigResponse): string {
+/** Bytes as `2.00 GiB (2147483648 bytes)`: the exact figure stays greppable. */
+function bytes(n: number): string {
+  return n < 1024 ? `${n} B` : `${formatBytes(n)} (${n} bytes)`;
+}
+
+function statsRows(stats: CacheStats): [string, string][] {
+  const gc = stats.last_gc;
+  return [
+    ["Objects", String(stats.objects)],
+    ["NAR Bytes", bytes(stats.nar_bytes)],
+    ["Chunks", String(stats.chunks)],
+    ["Stored Bytes", bytes(stats.stored_bytes)],
+    // NAR bytes per stored byte: compression counts in as well as deduplication.
+    ["Dedup Ratio", stats.stored_bytes > 0 ? `${(stats.nar_bytes / stats.stored_bytes).toFixed(2)}x` : "n/a"],
+    ["Pins", String(stats.pins)],
+    ["Closure Retention", String(stats.closure_retention)],
+    [
+      "Last GC",
+      gc === null
+        ? "never"
+        : `${gc.finished_at} (${gc.objects} objects, ${gc.nars} NARs, ${gc.chunks} chunks, ${formatBytes(gc.bytes)} freed)`,
+    ],
+  ];
+}
+
+export function formatInfo(config: CacheConfigResponse, stats?: CacheStats): string {
   const retention =
     config.retention_period === undefined || config.retention_period === "Global"
       ? "Global Default"
@@ -99,6 +127,7 @@ export function formatInfo(config: CacheConfigResponse): string {
     ["Upstream Cache Keys", JSON.stringify(config.upstream_cache_key_names ?? [])],
     ["Retention Period", retention],
   ];
+  if (stats) rows.push(...statsRows(stats));
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padStart(width)}: ${v}\n`).join("");
 }
@@ -106,7 +135,18 @@ export function formatInfo(config: CacheConfigResponse): string {
 export async function cacheInfo(ctx: CliContext, cacheRef: string): Promise<number> {
   const conn = await connect(ctx, cacheRef);
   const config = await conn.call("read", (c) => c.getCacheConfig(conn.cache));
-  ctx.stdout.write(formatInfo(config));
+  let stats: CacheStats | undefined;
+  try {
+    const api = config.api_endpoint ? conn.client.withEndpoint(config.api_endpoint) : conn.client;
+    stats = await conn.call("read", () => api.getCacheStats(conn.cache));
+  } catch (e) {
+    const original = e instanceof HintedError ? e.original : e;
+    // Any 404, not just attic's JSON NotFound: a proxy in front of atticd may answer with its own page.
+    if (!(original instanceof ApiError && original.status === 404)) {
+      ctx.stderr.write(`⚠️  could not read the statistics of "${conn.cache}": ${(e as Error).message}\n`);
+    }
+  }
+  ctx.stdout.write(formatInfo(config, stats));
   return 0;
 }
 
