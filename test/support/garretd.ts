@@ -52,6 +52,8 @@ export interface GarretdHandle {
   mintToken(sub: string, grants: Record<string, string[]>, validitySeconds?: number): Promise<string>;
   runMode(mode: string): Promise<{ code: number; stdout: string; stderr: string }>;
   logs(): string;
+  /** The running process's id (undefined while stopped). */
+  readonly pid: number | undefined;
   /** Sends `signal` to the process and waits for it to exit; data and config stay. */
   kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Stops the process (SIGTERM) but keeps its database, storage and config. */
@@ -229,6 +231,10 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
         });
         proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
       });
+    },
+    get pid() {
+      const proc = child as ChildProcess | null;
+      return proc && proc.exitCode === null && proc.signalCode === null ? proc.pid : undefined;
     },
     async kill(signal) {
       const proc = child as ChildProcess | null;
