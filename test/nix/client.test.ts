@@ -5,7 +5,8 @@
  * path → `use` into a temporary config → Nix substitutes into a fresh store with signatures
  * required → read-only and anonymous pushes refused → push 10 paths from --stdin → make public →
  * retention 1 s + garbage-collector-once removes the objects → --force-preamble push → info →
- * destroy. Then `watch-store` pushes a path built after it started.
+ * destroy. Then `watch-store` pushes a path built after it started. garret's extensions are exercised
+ * before the destroy: pin add/list/remove, statistics in `cache info`, `delete` (403 without `d`).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -286,6 +287,38 @@ describeWithNix(`garret client (attic's integration flow, ${db})`, () => {
     const pulled = await substituteFresh([path]);
     expect(pulled.code, pulled.stderr).toBe(0);
     await expectSameAsLocal([path], pulled.storeRoot);
+  });
+
+  it("pins a path, shows garretd's statistics, deletes a path (garret extensions)", async () => {
+    const [fresh] = await buildMany({ seed: `${seed}-extensions`, count: 1 });
+    const path = fresh as string;
+    const hash = path.slice("/nix/store/".length, "/nix/store/".length + 32);
+    expect((await garret(["push", "test", path])).code).toBe(0);
+
+    const pin = await garret(["pin", "add", "test", "keep", path, "--expires", "1d"]);
+    expect(pin.code, pin.stderr).toBe(0);
+    const list = await garret(["pin", "list", "test"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`^keep  expires \\S+  by root\n  ${path}\n$`));
+    const info = await garret(["cache", "info", "test"]);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/ {16}Pins: 1\n/);
+    expect(info.stdout).toMatch(/ {13}Objects: [1-9]\d*\n/);
+    expect(info.stdout).toContain("Dedup Ratio: ");
+    expect(info.stdout).toContain("Last GC: ");
+    expect((await garret(["pin", "remove", "test", "keep"])).code).toBe(0);
+    const none = await garret(["pin", "list", "test"]);
+    expect(none.stdout).toBe("");
+    expect(none.stderr).toContain('No pins in "test"');
+
+    const denied = await garret(["delete", "readonly:test", path]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain(`lacks "d" (delete paths)`);
+    expect((await api(`/test/${hash}.narinfo`)).status).toBe(200);
+    const del = await garret(["delete", "test", path]);
+    expect(del.code, del.stderr).toBe(0);
+    expect(del.stderr).toContain(`Deleted ${path}`);
+    expect((await api(`/test/${hash}.narinfo`)).status).toBe(404);
   });
 
   it("shows info, asks before destroying, destroys", async () => {
