@@ -9,6 +9,7 @@
 
 import { ConfigError, loadConfig } from "../config/config.ts";
 import { cachesCommand } from "./caches.ts";
+import { checkCommand } from "./check.ts";
 import { type AdmCommand, type AdmContext, AdmError, type AdmIo, UsageError } from "./command.ts";
 import { openAdmDatabase } from "./database.ts";
 import { gcCommand } from "./gc.ts";
@@ -18,6 +19,7 @@ import { tokensCommand } from "./tokens.ts";
 export type { AdmIo } from "./command.ts";
 
 export const COMMANDS: Readonly<Record<string, AdmCommand>> = {
+  check: checkCommand,
   "make-token": makeTokenCommand,
   tokens: tokensCommand,
   caches: cachesCommand,
