@@ -3,7 +3,9 @@
  * `nar/<hash>.nar` (GET and HEAD), as Nix's HttpBinaryCacheStore reads them; and garret's
  * `DELETE <hash>.narinfo`, which removes the path from the cache (needs `d`).
  */
+import type { ServerResponse } from "node:http";
 import { formatNixCacheInfo } from "@garret/nix";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { authorizeCache } from "../services/authorize-cache.ts";
@@ -11,13 +13,18 @@ import { deletePath } from "../services/delete-path.ts";
 import { getNarDownload } from "../services/nar-download.ts";
 import { getNarInfo } from "../services/narinfo.ts";
 import { cacheConfigGet } from "./cache-config.ts";
+import { writeNarBody } from "./nar-body.ts";
 import { cacheParam, hashWithSuffix } from "./params.ts";
 
 export const binaryCacheRoutes = new Hono<AppEnv>()
   .get("/:cache/nix-cache-info", async (c) => {
     const { cache } = await authorizeCache(c.get("deps"), c.get("token"), cacheParam(c), ["r"]);
     c.set("publicCache", cache.isPublic);
-    const text = formatNixCacheInfo({ storeDir: cache.storeDir, priority: cache.priority, wantMassQuery: true });
+    const text = formatNixCacheInfo({
+      storeDir: cache.storeDir,
+      priority: cache.priority,
+      wantMassQuery: true,
+    });
     return c.body(text, 200, { "content-type": "text/x-nix-cache-info" });
   })
   .get("/:cache/attic-cache-info", cacheConfigGet)
@@ -25,13 +32,23 @@ export const binaryCacheRoutes = new Hono<AppEnv>()
     const name = cacheParam(c);
     const hash = hashWithSuffix(c.req.param("file"), "nar");
     const head = c.req.method === "HEAD";
-    const download = await getNarDownload(c.get("deps"), c.get("token"), name, hash, { head });
+    const download = await getNarDownload(c.get("deps"), c.get("token"), name, hash, {
+      head,
+      withCredentials: c.req.header("authorization") !== undefined,
+    });
     c.set("publicCache", download.isPublic);
     if (download.kind === "redirect") return c.redirect(download.url, 307);
     const body = download.body();
-    return c.body(ReadableStream.from(body) as ReadableStream, 200, {
-      "content-type": "application/x-nix-nar",
-    });
+    const headers = { "content-type": "application/x-nix-nar" };
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (!head && outgoing) {
+      // Under @hono/node-server: the body goes to the socket directly (nar-body.ts says why).
+      if (download.isPublic) c.header("x-attic-cache-visibility", "public");
+      const prepared = c.body(null, 200, headers);
+      await writeNarBody(outgoing, 200, prepared.headers, body);
+      return RESPONSE_ALREADY_SENT;
+    }
+    return c.body(ReadableStream.from(body) as ReadableStream, 200, headers);
   })
   .get("/:cache/:file", async (c) => {
     const name = cacheParam(c);

@@ -31,7 +31,7 @@ export async function getNarDownload(
   token: AtticToken | null,
   cacheName: string,
   storePathHash: string,
-  opts: { head: boolean },
+  opts: { head: boolean; withCredentials: boolean },
 ): Promise<NarDownload> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
   const found = await findObjectForDownload(deps.db, cache.id, storePathHash);
@@ -50,7 +50,16 @@ export async function getNarDownload(
   deps.access.record(object.id);
 
   const [only] = present;
-  if (only && present.length === 1 && deps.settings.s3Redirect && deps.storage.kind === "s3") {
+  // Redirect only requests that carried no credentials: curl (Nix's downloader) up to 8.11 can
+  // send netrc credentials on to the redirect target, which both leaks the token to the storage
+  // host and makes S3 refuse the presigned request ("only one auth mechanism allowed").
+  if (
+    only &&
+    present.length === 1 &&
+    deps.settings.s3Redirect &&
+    deps.storage.kind === "s3" &&
+    !opts.withCredentials
+  ) {
     const url = await deps.storage.presign(parseRemoteFile(only.remoteFile), 600);
     if (url) return { kind: "redirect", url, isPublic: cache.isPublic };
   }
