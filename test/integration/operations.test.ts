@@ -30,13 +30,14 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-const CACHE_BODY = JSON.stringify({
-  keypair: "Generate",
-  is_public: false,
-  store_dir: "/nix/store",
-  priority: 41,
-  upstream_cache_key_names: [],
-});
+const cacheBody = (isPublic: boolean) =>
+  JSON.stringify({
+    keypair: "Generate",
+    is_public: isPublic,
+    store_dir: "/nix/store",
+    priority: 41,
+    upstream_cache_key_names: [],
+  });
 
 async function readyz(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${url}/readyz`);
@@ -60,33 +61,41 @@ describe("garretd on S3 with [garret] log-level and metrics-listen", () => {
     const metricsUrl = `http://127.0.0.1:${metricsPort}`;
 
     const root = httpRequester(server.url, config.rootToken);
-    expect((await root("/_api/v1/cache-config/ops", { method: "POST", body: CACHE_BODY })).status).toBe(200);
-    const reader = await config.mintToken("reader", { ops: ["r"] });
+    // Public, so an anonymous NAR download is redirected to a presigned URL (requests with
+    // credentials are streamed instead); the private one is for refused tokens.
+    expect((await root("/_api/v1/cache-config/ops", { method: "POST", body: cacheBody(true) })).status).toBe(
+      200,
+    );
+    expect(
+      (await root("/_api/v1/cache-config/closed", { method: "POST", body: cacheBody(false) })).status,
+    ).toBe(200);
+    const reader = await config.mintToken("reader", { closed: ["r"] });
     const refused = `${config.rootToken.slice(0, -6)}AAAAAA`;
     const nar = makeNar({ type: "regular", contents: lcgBytes(10_000, 9) });
     const pushed = await pushNar(root, "ops", { nar, name: "observed" });
     expect(pushed.status).toBe(200);
-    const info = parseNarInfo(
-      await (await httpRequester(server.url, reader)(`/ops/${pushed.hash}.narinfo`, {})).text(),
-    );
-    const redirect = await fetch(`${server.url}/ops/${info.url}`, {
-      headers: { authorization: `Bearer ${reader}` },
-      redirect: "manual",
-    });
+    const info = parseNarInfo(await (await root(`/ops/${pushed.hash}.narinfo`, {})).text());
+    const redirect = await fetch(`${server.url}/ops/${info.url}`, { redirect: "manual" });
     expect(redirect.status).toBe(307);
     const presigned = new URL(redirect.headers.get("location") ?? "");
     expect(presigned.searchParams.get("X-Amz-Signature")).toBeTruthy();
     expect((await fetch(presigned)).status).toBe(200);
-    expect((await httpRequester(server.url, refused)(`/ops/${pushed.hash}.narinfo`, {})).status).toBe(401);
+    expect((await httpRequester(server.url, reader)("/closed/nix-cache-info", {})).status).toBe(200);
+    expect((await httpRequester(server.url, refused)("/closed/nix-cache-info", {})).status).toBe(401);
+    const streamedNar = makeNar({ type: "regular", contents: lcgBytes(50_000, 11) });
+    const streamed = await pushNar(root, "ops", { nar: streamedNar, name: "streamed", stream: true });
+    expect(streamed.status).toBe(200);
 
     // Metrics: not on the main listener, parsed from the metrics address, counters moved.
     expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
     const m = parsePrometheus(await (await fetch(`${metricsUrl}/metrics`)).text());
-    expect(m.value("garret_http_requests_total", { route: "/_api/v1/upload-path", status: "200" })).toBe(1);
+    expect(m.value("garret_http_requests_total", { route: "/_api/v1/upload-path", status: "200" })).toBe(2);
     expect(m.value("garret_http_requests_total", { route: "/:cache/nar/:file", status: "307" })).toBe(1);
-    expect(m.value("garret_http_requests_total", { route: "/:cache/:file", status: "401" })).toBe(1);
-    expect(m.value("garret_http_request_duration_seconds_count", { route: "/:cache/:file" })).toBe(2);
-    expect(m.value("garret_upload_received_bytes_total")).toBe(nar.length);
+    expect(m.value("garret_http_requests_total", { route: "/:cache/nix-cache-info", status: "401" })).toBe(1);
+    expect(m.value("garret_http_requests_total", { route: "/:cache/nix-cache-info", status: "200" })).toBe(1);
+    expect(m.value("garret_http_request_duration_seconds_count", { route: "/:cache/:file" })).toBe(1);
+    // The streamed (chunked) upload is counted as well as the one with a Content-Length.
+    expect(m.value("garret_upload_received_bytes_total")).toBe(nar.length + streamedNar.length);
     expect(m.value("garret_storage_written_bytes_total")).toBeGreaterThan(0);
     expect(m.value("garret_storage_operations_total", { op: "presign" })).toBe(1);
     expect(m.value("garret_http_response_bytes_total", { route: "/:cache/:file" })).toBeGreaterThan(0);

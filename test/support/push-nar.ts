@@ -27,7 +27,14 @@ export interface PushedPath {
 export async function pushNar(
   request: RequestFn,
   cache: string,
-  opts: { nar?: Buffer; contents?: string; name?: string; hash?: string } = {},
+  opts: {
+    nar?: Buffer;
+    contents?: string;
+    name?: string;
+    hash?: string;
+    /** Send the NAR as a stream (chunked transfer encoding, no Content-Length), as the attic client does. */
+    stream?: boolean;
+  } = {},
 ): Promise<PushedPath> {
   const nar = opts.nar ?? narOfFile(opts.contents ?? `contents of ${opts.name ?? "a path"}`);
   const hash = opts.hash ?? randomStorePathHash();
@@ -44,10 +51,19 @@ export async function pushNar(
     nar_hash: sha256Hex(nar),
     nar_size: nar.length,
   };
+  const body = opts.stream
+    ? new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < nar.length; i += 8192) controller.enqueue(nar.subarray(i, i + 8192));
+          controller.close();
+        },
+      })
+    : nar;
   const res = await request("/_api/v1/upload-path", {
     method: "PUT",
     headers: { "x-attic-nar-info": JSON.stringify(info), "content-type": "application/octet-stream" },
-    body: nar,
-  });
+    body,
+    ...(opts.stream && { duplex: "half" }),
+  } as RequestInit);
   return { hash, storePath, nar, status: res.status, body: (await res.json()) as Record<string, unknown> };
 }

@@ -28,7 +28,11 @@ export function httpMetrics(metrics: GarretMetrics): MiddlewareHandler<AppEnv> {
     const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
     const socket = env?.incoming?.socket;
     const written0 = socket?.bytesWritten ?? 0;
-    const bodyBytes = countBodyBytes(c.req.header("content-length"), env?.incoming);
+    const bodyBytes = countBodyBytes(
+      c.req.header("content-length"),
+      c.req.header("transfer-encoding") !== undefined,
+      env?.incoming,
+    );
     metrics.httpInFlight.inc();
     if (upload) metrics.uploadsInProgress.inc();
     let done = false;
@@ -67,11 +71,13 @@ export function httpMetrics(metrics: GarretMetrics): MiddlewareHandler<AppEnv> {
  */
 function countBodyBytes(
   contentLength: string | undefined,
+  chunked: boolean,
   incoming: IncomingMessage | undefined,
 ): () => number {
   const declared = Number(contentLength);
   if (contentLength !== undefined && Number.isSafeInteger(declared) && declared >= 0) return () => declared;
-  if (!incoming) return () => 0;
+  // HTTP/1.1: without Content-Length or Transfer-Encoding a request has no body.
+  if (!incoming || !chunked) return () => 0;
   let bytes = incoming.readableLength;
   const push = incoming.push;
   incoming.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {
