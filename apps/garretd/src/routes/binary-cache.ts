@@ -45,7 +45,8 @@ export const binaryCacheRoutes = new Hono<AppEnv>()
       // Under @hono/node-server: the body goes to the socket directly (nar-body.ts says why).
       if (download.isPublic) c.header("x-attic-cache-visibility", "public");
       const prepared = c.body(null, 200, headers);
-      await writeNarBody(outgoing, 200, prepared.headers, body);
+      // Not awaited: the metrics middleware counts the transfer when the response finishes.
+      void writeNarBody(outgoing, 200, prepared.headers, body);
       return RESPONSE_ALREADY_SENT;
     }
     return c.body(ReadableStream.from(body) as ReadableStream, 200, headers);
