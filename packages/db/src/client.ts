@@ -67,6 +67,12 @@ export interface Db {
    * serialized against each other, so session-level advisory locks still exclude in-process callers.
    */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * One statement on any pooled connection, rows as the driver returns them (no ORM mapping). With
+   * a `name`, Postgres parses and plans it once per connection (a named prepared statement), which
+   * is what the hot read paths want; the same name must always carry the same text.
+   */
+  query<T extends Record<string, unknown>>(text: string, params: unknown[], name?: string): Promise<T[]>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -130,6 +136,12 @@ function createPostgresDb(config: Extract<DbConfig, { kind: "postgres" }>): Db {
         client.release(failed);
       }
     },
+    async query<T extends Record<string, unknown>>(text: string, params: unknown[], name?: string) {
+      const result = await pool.query<T>(
+        name === undefined ? { text, values: params } : { name, text, values: params },
+      );
+      return result.rows;
+    },
     async ping() {
       await pool.query("SELECT 1");
     },
@@ -179,6 +191,9 @@ async function createPgliteDb(config: Extract<DbConfig, { kind: "pglite" }>): Pr
       const run = sessionQueue.then(() => fn(pgliteSession(client)));
       sessionQueue = run.catch(() => undefined);
       return run;
+    },
+    async query<T extends Record<string, unknown>>(text: string, params: unknown[]) {
+      return (await client.query<T>(text, params)).rows;
     },
     async ping() {
       await client.query("SELECT 1");

@@ -4,6 +4,7 @@
  * `api/v1/upload_path.rs`).
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { parseJsonStringArray } from "../json-text.ts";
 import { chunk, chunkref, type NarRow, nar, type ObjectRow, object } from "../schema.ts";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
@@ -40,19 +41,97 @@ export interface UpsertObject {
   createdBy: string | null;
 }
 
-/** The object and its NAR, if the NAR is valid: everything a narinfo needs, in one round trip. */
+/**
+ * The object and its NAR, if the NAR is valid: everything a narinfo needs, in one round trip.
+ * Every narinfo lookup runs this, so outside a transaction it is a named prepared statement mapped
+ * by hand: drizzle's query building and row mapping cost more CPU than Postgres spent answering.
+ */
 export async function findObjectWithNar(
   db: Executor,
   cacheId: number,
   storePathHash: string,
 ): Promise<ObjectWithNar | null> {
-  const rows = await ormOf(db)
-    .select({ object, nar })
-    .from(object)
-    .innerJoin(nar, and(eq(nar.id, object.narId), eq(nar.state, "V")))
-    .where(and(eq(object.cacheId, cacheId), eq(object.storePathHash, storePathHash)))
-    .limit(1);
-  return rows[0] ?? null;
+  if (!("orm" in db)) {
+    const rows = await ormOf(db)
+      .select({ object, nar })
+      .from(object)
+      .innerJoin(nar, and(eq(nar.id, object.narId), eq(nar.state, "V")))
+      .where(and(eq(object.cacheId, cacheId), eq(object.storePathHash, storePathHash)))
+      .limit(1);
+    return rows[0] ?? null;
+  }
+  const [row] = await db.query<ObjectWithNarRow>(
+    OBJECT_WITH_NAR_SQL,
+    [cacheId, storePathHash],
+    "garret_object_with_nar",
+  );
+  return row === undefined ? null : objectWithNarOf(row);
+}
+
+const OBJECT_WITH_NAR_SQL = `
+  SELECT o.id, o.cache_id, o.nar_id, o.store_path_hash, o.store_path, o."references", o.system,
+    o.deriver, o.sigs, o.ca, o.created_at, o.last_accessed_at, o.created_by,
+    n.state AS n_state, n.nar_hash AS n_nar_hash, n.nar_size AS n_nar_size,
+    n.compression AS n_compression, n.holders_count AS n_holders_count,
+    n.created_at AS n_created_at, n.num_chunks AS n_num_chunks, n.leased_at AS n_leased_at
+  FROM object o JOIN nar n ON n.id = o.nar_id AND n.state = 'V'
+  WHERE o.cache_id = $1 AND o.store_path_hash = $2
+  LIMIT 1`;
+
+interface ObjectWithNarRow extends Record<string, unknown> {
+  id: number | string;
+  cache_id: number | string;
+  nar_id: number | string;
+  store_path_hash: string;
+  store_path: string;
+  references: string;
+  system: string | null;
+  deriver: string | null;
+  sigs: string;
+  ca: string | null;
+  created_at: Date;
+  last_accessed_at: Date | null;
+  created_by: string | null;
+  n_state: NarRow["state"];
+  n_nar_hash: string;
+  n_nar_size: number | string;
+  n_compression: string;
+  n_holders_count: number;
+  n_created_at: Date;
+  n_num_chunks: number;
+  n_leased_at: Date | null;
+}
+
+function objectWithNarOf(r: ObjectWithNarRow): ObjectWithNar {
+  const narId = Number(r.nar_id);
+  return {
+    object: {
+      id: Number(r.id),
+      cacheId: Number(r.cache_id),
+      narId,
+      storePathHash: r.store_path_hash,
+      storePath: r.store_path,
+      references: parseJsonStringArray(r.references),
+      system: r.system,
+      deriver: r.deriver,
+      sigs: parseJsonStringArray(r.sigs),
+      ca: r.ca,
+      createdAt: r.created_at,
+      lastAccessedAt: r.last_accessed_at,
+      createdBy: r.created_by,
+    },
+    nar: {
+      id: narId,
+      state: r.n_state,
+      narHash: r.n_nar_hash,
+      narSize: Number(r.n_nar_size),
+      compression: r.n_compression,
+      holdersCount: r.n_holders_count,
+      createdAt: r.n_created_at,
+      numChunks: r.n_num_chunks,
+      leasedAt: r.n_leased_at,
+    },
+  };
 }
 
 /**
