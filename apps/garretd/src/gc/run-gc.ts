@@ -37,6 +37,7 @@ import {
 } from "@garret/db";
 import { parseRemoteFile, type StorageBackend } from "@garret/storage";
 import type { Logger } from "../log.ts";
+import { forgetObjects } from "../services/object-memo.ts";
 
 const STORAGE_DELETE_CONCURRENCY = 20;
 /** Store paths a dry run lists. */
@@ -169,6 +170,7 @@ async function collect(
   let objects = 0;
   for (;;) {
     const batch = await deleteExpiredBatch(session);
+    if (batch.deleted > 0) forgetObjects();
     objects += batch.deleted;
     if (batch.done) break;
   }

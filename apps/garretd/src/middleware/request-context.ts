@@ -2,7 +2,7 @@
  * The per-request pipeline ahead of every route, in atticd's order: request id → Host check
  * (`allowed-hosts`) → request state (Host, X-Forwarded-Proto) → token (never rejects: a bad or
  * revoked token is anonymous) → handler → `X-Attic-Cache-Visibility: public` when the handler served a public
- * cache → access log line. One middleware instead of five keeps the narinfo hot path short.
+ * cache → access log line. Requests that may write objects clear the narinfo memo when done. One middleware instead of five keeps the narinfo hot path short.
  */
 import { randomUUID } from "node:crypto";
 import { parseAuthorizationHeader } from "@garret/token";
@@ -10,7 +10,10 @@ import type { MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requestError } from "../errors.ts";
+import { forgetObjects } from "../services/object-memo.ts";
 
+/** Methods of every route that writes objects (uploads, narinfo PUT, path and cache deletion). */
+const OBJECT_WRITES: ReadonlySet<string> = new Set(["PUT", "PATCH", "DELETE"]);
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
@@ -34,7 +37,12 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
     const token = raw === null ? null : await deps.tokens.verify(raw);
     c.set("token", token && deps.revocations.isRevoked(token) ? null : token);
 
-    await next();
+    try {
+      await next();
+    } finally {
+      // Reads its own writes: whatever this request changed, narinfo lookups now see (object-memo.ts).
+      if (OBJECT_WRITES.has(c.req.method)) forgetObjects();
+    }
 
     if (c.get("publicCache")) c.res.headers.set("x-attic-cache-visibility", "public");
     if (debug) {

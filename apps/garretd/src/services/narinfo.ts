@@ -6,12 +6,13 @@
  *   Compression: zstd
  *   NarHash: sha256:baeabdb75c223d171800c17b05c5e7e8e9980723a90eb6ffcc632a305afc5a42
  *   NarSize: 144
- *   References: 
+ *   References:
  *   Sig: mycache:<base64>
  *
  * Ed25519 is deterministic, so a signature over the same fingerprint with the same key never
  * changes: signatures are memoised by (key, fingerprint), which takes signing off the hot path
- * while a key rotation still takes effect at once (the key is part of the memo key).
+ * while a key rotation still takes effect at once (the key is part of the memo key). The rows
+ * themselves come from a memo that lives at most a second (object-memo.ts states the bound).
  */
 import { findObjectWithNar } from "@garret/db";
 import { fingerprint, formatNarInfo, parseSecretKey } from "@garret/nix";
@@ -19,6 +20,7 @@ import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
+import { memoGeneration, recallObject, rememberObject } from "./object-memo.ts";
 
 /** Compression names a narinfo may carry for data garret (or atticd) stored. */
 export const SERVABLE_COMPRESSIONS: ReadonlySet<string> = new Set(["none", "zstd", "br", "xz", "bzip2"]);
@@ -49,7 +51,13 @@ export async function getNarInfo(
   storePathHash: string,
 ): Promise<NarInfoResult> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
-  const found = await findObjectWithNar(deps.db, cache.id, storePathHash);
+  const now = performance.now();
+  let found = recallObject(cache.id, storePathHash, now) ?? null;
+  if (!found) {
+    const generation = memoGeneration();
+    found = await findObjectWithNar(deps.db, cache.id, storePathHash);
+    if (found) rememberObject(cache.id, storePathHash, found, now, generation);
+  }
   if (!found) throw new AtticError("NoSuchObject", { canDiscover: true });
   const { object, nar } = found;
   if (!SERVABLE_COMPRESSIONS.has(nar.compression)) {
