@@ -92,7 +92,8 @@ describe("secrets never reach the logs (real process, debug level, S3 redirects)
   afterAll(() => g?.stop());
 
   it("prints no token, signing secret, S3 secret key or presigned signature", async () => {
-    await createCache(g.url, g.rootToken, "logs", false);
+    // Public: presigned redirects go only to requests without credentials.
+    await createCache(g.url, g.rootToken, "logs", true);
     const p = makePath("logs-path", 300_000, 9);
     expect(await putPath(g.url, g.rootToken, "logs", p)).toBe(200);
     const reader = await g.mintToken("reader", { logs: ["r"] });
@@ -122,6 +123,12 @@ describe("secrets never reach the logs (real process, debug level, S3 redirects)
         if (location) seen.push(location);
         await res.arrayBuffer();
       }
+    }
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${g.url}/logs/nar/${p.hash}.nar`, { redirect: "manual" });
+      const location = res.headers.get("location");
+      if (location) seen.push(location);
+      await res.arrayBuffer();
     }
     // Basic auth, as Nix sends a netrc token.
     await fetch(`${g.url}/logs/${p.hash}.narinfo`, {

@@ -14,7 +14,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createDb, type Db } from "@garret/db";
 import { expect } from "vitest";
-import { makeNar, lcgBytes } from "../support/nar.ts";
+import { lcgBytes, makeNar } from "../support/nar.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
 const NIX32 = "0123456789abcdfghijklmnpqrsvwxyz";
