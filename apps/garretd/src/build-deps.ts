@@ -47,6 +47,7 @@ export function storageConfigFrom(config: Config): StorageConfig {
         region: config.storage.region,
         bucket: config.storage.bucket,
         endpoint: config.storage.endpoint,
+        requestTimeoutMs: config.garret.storageRequestTimeoutMs,
         credentials: config.storage.credentials && {
           accessKeyId: config.storage.credentials.accessKeyId,
           secretAccessKey: config.storage.credentials.secretAccessKey.expose(),
