@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { Db } from "@garret/db";
 import { createStorage, parseRemoteFile, type StorageBackend } from "@garret/storage";
-import type { Config } from "../config/config.ts";
+import { storageConfigFrom } from "../build-deps.ts";
 import { type AdmCommand, UsageError } from "./command.ts";
 
 const USAGE = `Usage: garretadm check [--quick] [--repair]
@@ -49,24 +49,6 @@ interface ChunkLink {
   state: string | null;
   remoteFile: string | null;
   fileHash: string | null;
-}
-
-function storageOf(config: Config): Promise<StorageBackend> {
-  const s = config.storage;
-  return createStorage(
-    s.type === "local"
-      ? { type: "local", path: s.path }
-      : {
-          type: "s3",
-          region: s.region,
-          bucket: s.bucket,
-          endpoint: s.endpoint,
-          credentials: s.credentials && {
-            accessKeyId: s.credentials.accessKeyId,
-            secretAccessKey: s.credentials.secretAccessKey.expose(),
-          },
-        },
-  );
 }
 
 /** The problem with one chunk, or null when it is sound. */
@@ -105,7 +87,7 @@ export const checkCommand: AdmCommand = {
       return 0;
     }
     const config = ctx.loadConfig();
-    const storage = await storageOf(config);
+    const storage = await createStorage(storageConfigFrom(config));
     const db = await ctx.openDatabase(config);
     try {
       return await check(db, storage, ctx.io.stdout, values.quick ?? false, values.repair ?? false);
