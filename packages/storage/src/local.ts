@@ -10,7 +10,12 @@
  * reader or a crash never sees half an object.
  */
 import { randomUUID } from "node:crypto";
-import { createWriteStream, type Dirent, constants as fsConstants } from "node:fs";
+import {
+  createWriteStream,
+  type Dirent,
+  constants as fsConstants,
+  readFile as readFileCallback,
+} from "node:fs";
 import {
   access,
   mkdir,
@@ -133,7 +138,7 @@ export class LocalStorage implements StorageBackend {
   async getBuffer(file: RemoteFile): Promise<Buffer> {
     const name = this.nameOf("getBuffer", file);
     try {
-      return await readFile(this.pathOf("getBuffer", name));
+      return await readWhole(this.pathOf("getBuffer", name));
     } catch (err) {
       throw fsError("getBuffer", name, err);
     }
@@ -232,6 +237,17 @@ export class LocalStorage implements StorageBackend {
       await rename(join(this.root, entry.name), path);
     }
   }
+}
+
+/**
+ * The callback `readFile`: NAR downloads read every chunk whole, and the promise version (a
+ * FileHandle, one promise per open/fstat/read/close) cost several times more main-thread time per
+ * chunk than the read itself.
+ */
+function readWhole(path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    readFileCallback(path, (err, data) => (err ? reject(err) : resolve(data)));
+  });
 }
 
 function tempPathFor(path: string): string {

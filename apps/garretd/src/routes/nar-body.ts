@@ -9,7 +9,6 @@
  * Failures after the status line (a chunk file vanishing mid-stream) destroy the connection, so the
  * client sees a truncated chunked body, never a short NAR that looks complete.
  */
-import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 
 const COALESCE_BYTES = 256 * 1024;
@@ -57,14 +56,14 @@ export async function writeNarBody(
 }
 
 /** Resolves on "drain", or when the response closes first (client gone). */
-async function drained(outgoing: ServerResponse): Promise<void> {
-  const ac = new AbortController();
-  try {
-    await Promise.race([
-      once(outgoing, "drain", { signal: ac.signal }),
-      once(outgoing, "close", { signal: ac.signal }),
-    ]);
-  } finally {
-    ac.abort();
-  }
+function drained(outgoing: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      outgoing.off("drain", done);
+      outgoing.off("close", done);
+      resolve();
+    };
+    outgoing.on("drain", done);
+    outgoing.on("close", done);
+  });
 }
