@@ -68,6 +68,12 @@ export async function findObjectWithNar(
   return row === undefined ? null : objectWithNarOf(row);
 }
 
+const CHUNKS_FOR_DOWNLOAD_SQL = `
+  SELECT c.id, c.remote_file, c.remote_file_id, c.file_size
+  FROM chunkref r LEFT JOIN chunk c ON c.id = r.chunk_id AND c.state = 'V'
+  WHERE r.nar_id = $1
+  ORDER BY r.seq`;
+
 const OBJECT_WITH_NAR_SQL = `
   SELECT o.id, o.cache_id, o.nar_id, o.store_path_hash, o.store_path, o."references", o.system,
     o.deriver, o.sigs, o.ca, o.created_at, o.last_accessed_at, o.created_by,
@@ -136,8 +142,8 @@ function objectWithNarOf(r: ObjectWithNarRow): ObjectWithNar {
 
 /**
  * The object, its valid NAR and the NAR's chunks in order. The chunk list is read with a lean
- * statement returning only what serving needs: mapping full rows through the ORM cost more than
- * the query itself for NARs of thousands of chunks.
+ * statement returning only what serving needs (a named prepared statement outside transactions):
+ * mapping full rows through the ORM cost more than the query itself for NARs of thousands of chunks.
  */
 export async function findObjectForDownload(
   db: Executor,
@@ -147,17 +153,23 @@ export async function findObjectForDownload(
   const found = await findObjectWithNar(db, cacheId, storePathHash);
   if (!found) return null;
   // One row per chunkref; the chunk side is NULL when the chunk is missing or not valid.
-  const result = await ormOf(db).execute(sql`
-    SELECT c.id, c.remote_file, c.remote_file_id, c.file_size
-    FROM ${chunkref} r LEFT JOIN ${chunk} c ON c.id = r.chunk_id AND c.state = 'V'
-    WHERE r.nar_id = ${found.nar.id}
-    ORDER BY r.seq`);
-  const chunks = rowsOf<{
+  type Row = {
     id: number | string | null;
     remote_file: string | null;
     remote_file_id: string | null;
     file_size: number | string | null;
-  }>(result).map((r) =>
+  };
+  const rows =
+    "orm" in db
+      ? await db.query<Row>(CHUNKS_FOR_DOWNLOAD_SQL, [found.nar.id], "garret_chunks_for_download")
+      : rowsOf<Row>(
+          await ormOf(db).execute(sql`
+            SELECT c.id, c.remote_file, c.remote_file_id, c.file_size
+            FROM ${chunkref} r LEFT JOIN ${chunk} c ON c.id = r.chunk_id AND c.state = 'V'
+            WHERE r.nar_id = ${found.nar.id}
+            ORDER BY r.seq`),
+        );
+  const chunks = rows.map((r) =>
     r.id === null
       ? null
       : {
