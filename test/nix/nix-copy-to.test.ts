@@ -81,38 +81,39 @@ describeWithNix("nix copy --to, Nix pull", () => {
       await g?.stop();
     });
 
-    it.each(["xz", "zstd", "none"] as const)(
-      "pushes the closure with compression=%s and Nix substitutes it with signatures required",
-      async (compression) => {
-        const cache = `copy-${compression}`;
-        const publicKey = await createCache(g, cache);
-        const pushToken = await g.mintToken("pusher", { [cache]: ["r", "w"] });
-        const started = performance.now();
-        const pushed = await nixCopyTo({
-          cacheUrl: `${g.url}/${cache}`,
-          paths: [closure.app, closure.big],
-          token: pushToken,
-          compression,
-        });
-        const ms = Math.round(performance.now() - started);
-        expect(pushed.code, pushed.stderr).toBe(0);
-        console.log(
-          `nix copy --to (${db} + ${storage}, compression=${compression}, ${closurePaths.length} paths): ${ms} ms`,
-        );
-        expect(await missingPaths(g, cache, closurePaths)).toEqual([]);
+    it.each([
+      "xz",
+      "zstd",
+      "none",
+    ] as const)("pushes the closure with compression=%s and Nix substitutes it with signatures required", async (compression) => {
+      const cache = `copy-${compression}`;
+      const publicKey = await createCache(g, cache);
+      const pushToken = await g.mintToken("pusher", { [cache]: ["r", "w"] });
+      const started = performance.now();
+      const pushed = await nixCopyTo({
+        cacheUrl: `${g.url}/${cache}`,
+        paths: [closure.app, closure.big],
+        token: pushToken,
+        compression,
+      });
+      const ms = Math.round(performance.now() - started);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      console.log(
+        `nix copy --to (${db} + ${storage}, compression=${compression}, ${closurePaths.length} paths): ${ms} ms`,
+      );
+      expect(await missingPaths(g, cache, closurePaths)).toEqual([]);
 
-        const readToken = await g.mintToken("puller", { [cache]: ["r"] });
-        const pulled = await pullIntoFreshStore({
-          cacheUrl: `${g.url}/${cache}`,
-          publicKey,
-          token: readToken,
-          paths: [closure.app, closure.big],
-          mode: "copy",
-        });
-        expect(pulled.code, pulled.stderr).toBe(0);
-        expect(pulled.verified.sort()).toEqual(closurePaths);
-      },
-    );
+      const readToken = await g.mintToken("puller", { [cache]: ["r"] });
+      const pulled = await pullIntoFreshStore({
+        cacheUrl: `${g.url}/${cache}`,
+        publicKey,
+        token: readToken,
+        paths: [closure.app, closure.big],
+        mode: "copy",
+      });
+      expect(pulled.code, pulled.stderr).toBe(0);
+      expect(pulled.verified.sort()).toEqual(closurePaths);
+    });
 
     it("refuses a read-only token and no token, and stores nothing", async () => {
       const cache = "copy-refused";

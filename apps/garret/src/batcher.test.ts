@@ -38,7 +38,10 @@ describe("Batcher", () => {
     let release: () => void = () => {};
     const b = new Batcher<number>(async (x) => {
       log.push(`start ${x.join()}`);
-      if (x[0] === 1) await new Promise<void>((r) => (release = r));
+      if (x[0] === 1)
+        await new Promise<void>((r) => {
+          release = r;
+        });
       log.push(`end ${x.join()}`);
     });
     b.add(1);

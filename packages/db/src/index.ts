@@ -1,17 +1,30 @@
 /** @garret/db: atticd-compatible schema, migrations and queries over Postgres or PGlite. */
-export { createDb, dumpPgliteDataDir, tables } from "./client.ts";
+
 export type { Db, DbConfig, DbTx, Orm, SqlSession, Tables } from "./client.ts";
+export { createDb, dumpPgliteDataDir, tables } from "./client.ts";
 export { parseJsonStringArray } from "./json-text.ts";
+export type { MigrateOptions, MigrateResult, Migration } from "./migrate.ts";
 export {
   ATTICD_SCHEMA_MIGRATION,
   MigrationError,
   migrate,
-  readMigrations,
   REQUIRED_ATTICD_MIGRATION,
+  readMigrations,
 } from "./migrate.ts";
-export type { MigrateOptions, MigrateResult, Migration } from "./migrate.ts";
-export { deleteCache, findCache, insertCache, updateCache } from "./queries/caches.ts";
+export type { CacheSettings } from "./queries/cache-settings.ts";
+export { ATTICD_CACHE_SETTINGS, getCacheSettings, setCacheSettings } from "./queries/cache-settings.ts";
+export type { CacheStats, LastGcRun } from "./queries/cache-stats.ts";
+export { getCacheStats, getLastGcRun } from "./queries/cache-stats.ts";
 export type { CachePatch, NewCache } from "./queries/caches.ts";
+export { deleteCache, findCache, insertCache, updateCache } from "./queries/caches.ts";
+export type { LeasedChunk } from "./queries/chunk-batches.ts";
+export {
+  deleteChunks,
+  findAndLockChunks,
+  insertPendingChunks,
+  validateChunks,
+} from "./queries/chunk-batches.ts";
+export type { ChunkRefInput, NewPendingChunk } from "./queries/chunks.ts";
 export {
   deleteChunk,
   findAndLockChunk,
@@ -20,49 +33,8 @@ export {
   releaseChunks,
   validateChunk,
 } from "./queries/chunks.ts";
-export type { ChunkRefInput, NewPendingChunk } from "./queries/chunks.ts";
 export type { Executor } from "./queries/executor.ts";
-export { deleteNar, findAndLockNar, insertNar, releaseNar, validateNar } from "./queries/nars.ts";
-export type { NewNar } from "./queries/nars.ts";
-export {
-  bumpLastAccessed,
-  findObjectForDownload,
-  findObjectWithNar,
-  getMissingPaths,
-  upsertObject,
-} from "./queries/objects.ts";
-export type { ObjectForDownload, ObjectWithNar, ServableChunk, UpsertObject } from "./queries/objects.ts";
-export * as schema from "./schema.ts";
-export { CHUNK_STATES, NAR_STATES } from "./schema.ts";
-export type { CacheRow, ChunkRefRow, ChunkRow, ChunkState, NarRow, NarState, ObjectRow } from "./schema.ts";
-export {
-  cacheHasNarHash,
-  claimPendingUpload,
-  findPendingUpload,
-  insertPendingUpload,
-} from "./queries/pending-uploads.ts";
-export type { NewPendingUpload, PendingUpload, PendingUploadRow } from "./queries/pending-uploads.ts";
-export {
-  findTokenRecord,
-  insertTokenRecord,
-  listRevokedSubjects,
-  listTokenRecords,
-  loadRevocations,
-  revokeSubject,
-  revokeTokenRecord,
-} from "./queries/tokens.ts";
-export type {
-  ListTokensOptions,
-  NewTokenRecord,
-  RevocationSnapshot,
-  RevokedSubject,
-  TokenOrigin,
-  TokenRecord,
-} from "./queries/tokens.ts";
-export { ATTICD_CACHE_SETTINGS, getCacheSettings, setCacheSettings } from "./queries/cache-settings.ts";
-export type { CacheSettings } from "./queries/cache-settings.ts";
-export { getCacheStats, getLastGcRun } from "./queries/cache-stats.ts";
-export type { CacheStats, LastGcRun } from "./queries/cache-stats.ts";
+export type { GcEstimate, GcRunRecord, Tombstone } from "./queries/gc.ts";
 export {
   collectQueuedNars,
   deleteExpiredBatch,
@@ -85,12 +57,46 @@ export {
   tryLockGc,
   unlockGc,
 } from "./queries/gc.ts";
-export type { GcEstimate, GcRunRecord, Tombstone } from "./queries/gc.ts";
-export { deletePin, findPin, listPins, upsertPin } from "./queries/pins.ts";
-export type { PinInput, PinRow } from "./queries/pins.ts";
-export { deleteObjectByHash } from "./queries/object-deletion.ts";
-export { deleteChunks, findAndLockChunks, insertPendingChunks, validateChunks } from "./queries/chunk-batches.ts";
-export type { LeasedChunk } from "./queries/chunk-batches.ts";
 export { LEASE_SQL, resetAbandonedLeases } from "./queries/leases.ts";
-export { listCaches, recentObjects, storeTotals } from "./queries/store-overview.ts";
+export type { NewNar } from "./queries/nars.ts";
+export { deleteNar, findAndLockNar, insertNar, releaseNar, validateNar } from "./queries/nars.ts";
+export { deleteObjectByHash } from "./queries/object-deletion.ts";
+export type { ObjectForDownload, ObjectWithNar, ServableChunk, UpsertObject } from "./queries/objects.ts";
+export {
+  bumpLastAccessed,
+  findObjectForDownload,
+  findObjectWithNar,
+  getMissingPaths,
+  upsertObject,
+} from "./queries/objects.ts";
+export type { NewPendingUpload, PendingUpload, PendingUploadRow } from "./queries/pending-uploads.ts";
+export {
+  cacheHasNarHash,
+  claimPendingUpload,
+  findPendingUpload,
+  insertPendingUpload,
+} from "./queries/pending-uploads.ts";
+export type { PinInput, PinRow } from "./queries/pins.ts";
+export { deletePin, findPin, listPins, upsertPin } from "./queries/pins.ts";
 export type { CacheListing, RecentObject, StoreTotals } from "./queries/store-overview.ts";
+export { listCaches, recentObjects, storeTotals } from "./queries/store-overview.ts";
+export type {
+  ListTokensOptions,
+  NewTokenRecord,
+  RevocationSnapshot,
+  RevokedSubject,
+  TokenOrigin,
+  TokenRecord,
+} from "./queries/tokens.ts";
+export {
+  findTokenRecord,
+  insertTokenRecord,
+  listRevokedSubjects,
+  listTokenRecords,
+  loadRevocations,
+  revokeSubject,
+  revokeTokenRecord,
+} from "./queries/tokens.ts";
+export type { CacheRow, ChunkRefRow, ChunkRow, ChunkState, NarRow, NarState, ObjectRow } from "./schema.ts";
+export * as schema from "./schema.ts";
+export { CHUNK_STATES, NAR_STATES } from "./schema.ts";

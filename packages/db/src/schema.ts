@@ -15,6 +15,8 @@
  *   chunk (1, 'V', 'sha256:baeabdb7…5a42', 144, 'sha256:…', 93, 'zstd',
  *          '{"Local":{"name":"0b6e….chunk"}}', 'local:0b6e….chunk', 0, now)
  */
+
+import { sql } from "drizzle-orm";
 import {
   bigint,
   bigserial,
@@ -29,7 +31,6 @@ import {
   uniqueIndex,
   varchar,
 } from "drizzle-orm/pg-core";
-import { sql } from "drizzle-orm";
 import { jsonStringArray } from "./json-text.ts";
 
 /**

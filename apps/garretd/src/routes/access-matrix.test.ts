@@ -91,7 +91,9 @@ describe("access matrix: get-missing-paths and upload-path", () => {
     ["anon", "pub", 403, "AccessError"],
     ["pushOnly", "priv", 200, undefined],
     ["rw", "missing", 401, "Unauthorized"],
-  ] as Array<[Who, string, number, string | undefined]>)("get-missing-paths as %s on %s → %i", async (who, cache, status, error) => {
+  ] as Array<
+    [Who, string, number, string | undefined]
+  >)("get-missing-paths as %s on %s → %i", async (who, cache, status, error) => {
     const r = await call("POST", "/_api/v1/get-missing-paths", who, missing(cache));
     expect(r.status).toBe(status);
     if (error) expect(r.error).toBe(error);
@@ -103,7 +105,9 @@ describe("access matrix: get-missing-paths and upload-path", () => {
     ["ro", "priv", 403, "AccessError"],
     ["anon", "pub", 403, "AccessError"],
     ["other", "priv", 401, "Unauthorized"],
-  ] as Array<[Who, string, number, string]>)("upload-path as %s on %s → %i", async (who, cache, status, error) => {
+  ] as Array<
+    [Who, string, number, string]
+  >)("upload-path as %s on %s → %i", async (who, cache, status, error) => {
     const info = {
       cache,
       store_path_hash: HASH,
@@ -145,7 +149,9 @@ describe("access matrix: administration", () => {
   it("configure needs cr, and cq when retention is given", async () => {
     expect((await call("PATCH", "/_api/v1/cache-config/priv", "ro", { priority: 50 })).status).toBe(403);
     expect((await call("PATCH", "/_api/v1/cache-config/priv", "anon", { priority: 50 })).status).toBe(401);
-    expect((await call("PATCH", "/_api/v1/cache-config/priv", "configure", { priority: 50 })).status).toBe(200);
+    expect((await call("PATCH", "/_api/v1/cache-config/priv", "configure", { priority: 50 })).status).toBe(
+      200,
+    );
     const noCq = await call("PATCH", "/_api/v1/cache-config/priv", "configure", {
       priority: 51,
       retention_period: { Period: 60 },
@@ -179,7 +185,12 @@ describe("access matrix: administration", () => {
 
 describe("request errors", () => {
   it("unknown routes and suffixes are 404 NotFound JSON", async () => {
-    for (const path of ["/_api/v1/nope", "/priv/foo.ls", `/priv/${HASH}.narinfo.xz`, `/priv/nar/${HASH}.nar.zst`]) {
+    for (const path of [
+      "/_api/v1/nope",
+      "/priv/foo.ls",
+      `/priv/${HASH}.narinfo.xz`,
+      `/priv/nar/${HASH}.nar.zst`,
+    ]) {
       const r = await call("GET", path, "ro");
       expect(r.status, path).toBe(404);
       expect(r.error, path).toBe("NotFound");
@@ -199,7 +210,10 @@ describe("request errors", () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe("RequestError");
-    const wrongShape = await call("POST", "/_api/v1/get-missing-paths", "rw", { cache: "priv", store_path_hashes: "x" });
+    const wrongShape = await call("POST", "/_api/v1/get-missing-paths", "rw", {
+      cache: "priv",
+      store_path_hashes: "x",
+    });
     expect(wrongShape.status).toBe(400);
   });
   it("a bad token is anonymous, not an error", async () => {

@@ -1,6 +1,6 @@
 /** `POST /_api/v1/get-missing-paths`: which of these store path hashes the cache lacks. */
 import { getMissingPaths } from "@garret/db";
-import { type GetMissingPathsResponse, GetMissingPathsRequestSchema } from "@garret/protocol";
+import { GetMissingPathsRequestSchema, type GetMissingPathsResponse } from "@garret/protocol";
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { authorizeCache } from "../services/authorize-cache.ts";

@@ -20,6 +20,7 @@ export function hashWithSuffix(file: string, suffix: string): string {
   const dot = file.indexOf(".");
   if (dot < 0 || file.slice(dot + 1) !== suffix) throw new AtticError("NotFound");
   const hash = file.slice(0, dot);
-  if (!isValidStorePathHash(hash)) throw new AtticError("InvalidStorePathHash", { detail: "not a store path hash" });
+  if (!isValidStorePathHash(hash))
+    throw new AtticError("InvalidStorePathHash", { detail: "not a store path hash" });
   return hash;
 }

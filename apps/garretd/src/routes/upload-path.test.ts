@@ -4,14 +4,20 @@
  * must leave nothing visible behind.
  */
 import { readdir } from "node:fs/promises";
-import { brotliDecompressSync } from "node:zlib";
 import { join } from "node:path";
-import { zstdDecompressSync } from "../../../../test/support/zstd.ts";
+import { brotliDecompressSync } from "node:zlib";
 import { fingerprint, parseNarInfo, verifySignature } from "@garret/nix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
 import { expectSameBytes } from "../../../../test/support/bytes.ts";
-import { lcgBytes, makeNar, narOfFile, randomStorePathHash, sha256Hex } from "../../../../test/support/nar.ts";
+import {
+  lcgBytes,
+  makeNar,
+  narOfFile,
+  randomStorePathHash,
+  sha256Hex,
+} from "../../../../test/support/nar.ts";
+import { zstdDecompressSync } from "../../../../test/support/zstd.ts";
 
 let t: TestApp;
 let publicKey: string;
@@ -171,13 +177,21 @@ describe("upload-path", () => {
 
 describe("upload-path rejects bad input and leaves nothing visible", () => {
   const cases: Array<[string, (nar: Buffer) => Partial<Upload>, RegExp]> = [
-    ["a wrong NAR hash", (nar) => ({ narHash: sha256Hex(Buffer.concat([nar, Buffer.from("x")])) }), /Bad NAR Hash or Size/],
+    [
+      "a wrong NAR hash",
+      (nar) => ({ narHash: sha256Hex(Buffer.concat([nar, Buffer.from("x")])) }),
+      /Bad NAR Hash or Size/,
+    ],
     ["a wrong NAR size", (nar) => ({ narSize: nar.length + 8 }), /Bad NAR Hash or Size/],
     ["a truncated body", (nar) => ({ body: nar.subarray(0, nar.length - 16) }), /Bad NAR Hash or Size/],
-    ["a malformed NAR with a matching hash", () => {
-      const junk = Buffer.from("this is not a nix archive at all!");
-      return { nar: junk };
-    }, /Invalid NAR/],
+    [
+      "a malformed NAR with a matching hash",
+      () => {
+        const junk = Buffer.from("this is not a nix archive at all!");
+        return { nar: junk };
+      },
+      /Invalid NAR/,
+    ],
     ["an invalid hash format", () => ({ narHash: "md5:abc" }), /Invalid NAR hash/],
   ];
   it.each(cases)("%s → 400 RequestError", async (_name, mutate, message) => {
@@ -221,12 +235,25 @@ describe("upload-path rejects bad input and leaves nothing visible", () => {
 
   it.each([
     ["no NAR info at all", {}, /X-Attic-Nar-Info must be set/],
-    ["a preamble size that is not a number", { "x-attic-nar-info-preamble-size": "12a" }, /valid unsigned integer/],
-    ["a preamble larger than max-nar-info-size", { "x-attic-nar-info-preamble-size": "99999999" }, /too large/],
+    [
+      "a preamble size that is not a number",
+      { "x-attic-nar-info-preamble-size": "12a" },
+      /valid unsigned integer/,
+    ],
+    [
+      "a preamble larger than max-nar-info-size",
+      { "x-attic-nar-info-preamble-size": "99999999" },
+      /too large/,
+    ],
     ["malformed NAR info JSON", { "x-attic-nar-info": "{" }, /Invalid NAR info JSON/],
     ["NAR info of the wrong shape", { "x-attic-nar-info": '{"cache":"up"}' }, /Invalid NAR info/],
   ] as Array<[string, Record<string, string>, RegExp]>)("%s → 400", async (_n, headers, message) => {
-    const res = await t.request("/_api/v1/upload-path", { method: "PUT", token: t.rootToken, headers, body: "x" });
+    const res = await t.request("/_api/v1/upload-path", {
+      method: "PUT",
+      token: t.rootToken,
+      headers,
+      body: "x",
+    });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: string; message: string };
     expect(body.error).toBe("RequestError");
@@ -234,15 +261,25 @@ describe("upload-path rejects bad input and leaves nothing visible", () => {
   });
 
   it("leaves no NAR rows behind after failures", async () => {
-    const rows = await t.db.withSession((s) => s.query<{ n: number }>("SELECT count(*)::int AS n FROM nar WHERE state <> 'V'"));
+    const rows = await t.db.withSession((s) =>
+      s.query<{ n: number }>("SELECT count(*)::int AS n FROM nar WHERE state <> 'V'"),
+    );
     expect(rows[0]?.n).toBe(0);
   });
 });
 
 describe("NARs stored as one chunk", () => {
   it.each([
-    ["brotli (streams cannot be concatenated, so never chunked)", { compression: { type: "brotli" as const } }, 300_000],
-    ["threshold 0, streamed through compression above 16 MiB", { chunking: { narSizeThreshold: 0, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 } }, 17_000_000],
+    [
+      "brotli (streams cannot be concatenated, so never chunked)",
+      { compression: { type: "brotli" as const } },
+      300_000,
+    ],
+    [
+      "threshold 0, streamed through compression above 16 MiB",
+      { chunking: { narSizeThreshold: 0, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 } },
+      17_000_000,
+    ],
   ])("%s", async (_name, settings, size) => {
     const app = await createTestApp({ settings });
     try {
@@ -265,7 +302,9 @@ describe("NARs stored as one chunk", () => {
         body: nar,
       });
       expect(res.status, await res.clone().text()).toBe(200);
-      const chunks = await app.db.withSession((s) => s.query<{ n: number }>("SELECT count(*)::int AS n FROM chunk"));
+      const chunks = await app.db.withSession((s) =>
+        s.query<{ n: number }>("SELECT count(*)::int AS n FROM chunk"),
+      );
       expect(chunks[0]?.n).toBe(1);
       const text = await (await app.request(`/whole/${hash}.narinfo`, { token: app.rootToken })).text();
       const served = await app.request(`/whole/nar/${hash}.nar`, { token: app.rootToken });

@@ -5,7 +5,7 @@
  * existence from callers without any permission on it.
  */
 import type { CacheRow } from "@garret/db";
-import { type Permission, type PermissionLetter, canDiscover, emptyPermission } from "@garret/protocol";
+import { canDiscover, emptyPermission, type Permission, type PermissionLetter } from "@garret/protocol";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";

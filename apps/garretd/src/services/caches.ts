@@ -114,7 +114,8 @@ export async function configureCache(
   if (patch.is_public !== undefined) update.isPublic = patch.is_public;
   if (patch.store_dir !== undefined) update.storeDir = patch.store_dir;
   if (patch.priority !== undefined) update.priority = patch.priority;
-  if (patch.upstream_cache_key_names !== undefined) update.upstreamCacheKeyNames = patch.upstream_cache_key_names;
+  if (patch.upstream_cache_key_names !== undefined)
+    update.upstreamCacheKeyNames = patch.upstream_cache_key_names;
   if (patch.retention_period !== undefined) update.retentionPeriod = retentionColumn(patch.retention_period);
   const closureRetention = patch.garret_closure_retention;
   if (Object.keys(update).length === 0 && closureRetention === undefined) {

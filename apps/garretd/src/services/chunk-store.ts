@@ -136,7 +136,8 @@ export class ChunkUploads {
   }
 
   private async storeBatch(batch: PendingBatch): Promise<void> {
-    const { deps, compression } = this;
+    const deps = this.deps;
+    const compression = this.compression;
     const hashes = batch.data.map((d) => `sha256:${createHash("sha256").update(d).digest("hex")}`);
     const existing = await findAndLockChunks(deps.db, hashes, compression);
     for (const c of existing.values()) this.held.push(c.id);
@@ -155,14 +156,24 @@ export class ChunkUploads {
       const size = (batch.data[i] as Uint8Array).length;
       const reused = existing.get(hash);
       if (reused) {
-        this.stored[batch.firstSeq + i] = { chunkId: reused.id, size, fileSize: reused.fileSize ?? 0, deduplicated: true };
+        this.stored[batch.firstSeq + i] = {
+          chunkId: reused.id,
+          size,
+          fileSize: reused.fileSize ?? 0,
+          deduplicated: true,
+        };
         return;
       }
       const made = fresh.get(hash);
       if (!made?.id || !made.file) throw new Error("chunk batch lost a chunk");
       const repeat = firstUse.has(hash);
       firstUse.add(hash);
-      this.stored[batch.firstSeq + i] = { chunkId: made.id, size, fileSize: made.file.length, deduplicated: repeat };
+      this.stored[batch.firstSeq + i] = {
+        chunkId: made.id,
+        size,
+        fileSize: made.file.length,
+        deduplicated: repeat,
+      };
     });
   }
 
@@ -170,7 +181,8 @@ export class ChunkUploads {
   private async storeFresh(
     fresh: Map<string, { data: Uint8Array; name: string; id?: number; file?: Uint8Array }>,
   ): Promise<void> {
-    const { deps, compression } = this;
+    const deps = this.deps;
+    const compression = this.compression;
     const entries = [...fresh.entries()];
     const compressing = Promise.all(entries.map(([, c]) => deps.compressor.compress(c.data)));
     compressing.catch(() => {});
@@ -202,12 +214,16 @@ export class ChunkUploads {
           await deps.storage.put(l.c.name, l.c.file);
         }
       };
-      await Promise.all(Array.from({ length: Math.min(deps.settings.uploadConcurrency, located.length) }, writer));
+      await Promise.all(
+        Array.from({ length: Math.min(deps.settings.uploadConcurrency, located.length) }, writer),
+      );
       await validateChunks(
         deps.db,
         located.map((l) => ({
           id: l.c.id as number,
-          fileHash: `sha256:${createHash("sha256").update(l.c.file as Uint8Array).digest("hex")}`,
+          fileHash: `sha256:${createHash("sha256")
+            .update(l.c.file as Uint8Array)
+            .digest("hex")}`,
           fileSize: (l.c.file as Uint8Array).length,
         })),
       );

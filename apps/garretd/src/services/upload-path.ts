@@ -14,8 +14,8 @@
  *    On failure the pending NAR row is deleted; chunks already stored become orphans that GC reaps.
  */
 import { createHash } from "node:crypto";
-import { pipeline } from "node:stream/promises";
 import { PassThrough, Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { createCompressStream, FastCdcChunker, nixCompressionName } from "@garret/chunking";
 import {
   deleteNar,
@@ -29,9 +29,9 @@ import {
   validateNar,
 } from "@garret/db";
 import {
+  formatSha256Hex,
   NarValidator,
   NixFormatError,
-  formatSha256Hex,
   parseSha256,
   parseStorePath,
   parseStorePathBaseName,
@@ -61,12 +61,20 @@ export function checkNarInfo(info: UploadPathNarInfo): CheckedNarInfo {
   }
   // These are copied into narinfo lines verbatim: a line break would let the uploader add lines
   // (a second `URL:`, say) to what every client of the cache reads.
-  for (const [field, value] of [["system", info.system], ["ca", info.ca], ...info.sigs.map((v) => ["sigs", v])]) {
-    if (typeof value === "string" && /[\r\n\0]/.test(value)) throw requestError(`${field} contains a line break`);
+  for (const [field, value] of [
+    ["system", info.system],
+    ["ca", info.ca],
+    ...info.sigs.map((v) => ["sigs", v]),
+  ]) {
+    if (typeof value === "string" && /[\r\n\0]/.test(value))
+      throw requestError(`${field} contains a line break`);
   }
   try {
     const slash = info.store_path.lastIndexOf("/");
-    const parsed = parseStorePath(info.store_path, slash > 0 ? info.store_path.slice(0, slash) : "/nix/store");
+    const parsed = parseStorePath(
+      info.store_path,
+      slash > 0 ? info.store_path.slice(0, slash) : "/nix/store",
+    );
     if (parsed.hash !== info.store_path_hash) {
       throw requestError("store_path does not match store_path_hash");
     }
@@ -274,7 +282,12 @@ async function uploadWholeNarStreaming(
       const check = new NarCheck();
       for await (const piece of body) check.update(piece);
       check.finish(narHashHex, info.nar_size);
-      chunk = { chunkId: existing.id, size: info.nar_size, fileSize: existing.fileSize ?? 0, deduplicated: true };
+      chunk = {
+        chunkId: existing.id,
+        size: info.nar_size,
+        fileSize: existing.fileSize ?? 0,
+        deduplicated: true,
+      };
     } else {
       const row = await insertStoredChunk(deps, narHashHex, info.nar_size, compression, async (name) => {
         const check = new NarCheck();

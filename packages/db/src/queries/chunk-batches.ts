@@ -6,8 +6,8 @@
  */
 import { sql } from "drizzle-orm";
 import { chunk } from "../schema.ts";
-import { type Executor, ormOf, rowsOf } from "./executor.ts";
 import type { NewPendingChunk } from "./chunks.ts";
+import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
 export interface LeasedChunk {
   id: number;
@@ -46,7 +46,9 @@ export async function findAndLockChunks(
     UPDATE ${chunk} SET holders_count = ${chunk.holdersCount} + 1
     FROM picked WHERE ${chunk.id} = picked.id
     RETURNING ${chunk.id} AS id, ${chunk.chunkHash} AS chunk_hash, ${chunk.fileSize} AS file_size`);
-  for (const row of rowsOf<{ id: number | string; chunk_hash: string; file_size: number | string | null }>(result)) {
+  for (const row of rowsOf<{ id: number | string; chunk_hash: string; file_size: number | string | null }>(
+    result,
+  )) {
     found.set(row.chunk_hash, {
       id: Number(row.id),
       chunkHash: row.chunk_hash,
@@ -57,11 +59,16 @@ export async function findAndLockChunks(
 }
 
 /** Inserts pending (`P`) chunk rows in one statement; ids come back in input order. */
-export async function insertPendingChunks(db: Executor, inputs: readonly NewPendingChunk[]): Promise<number[]> {
+export async function insertPendingChunks(
+  db: Executor,
+  inputs: readonly NewPendingChunk[],
+): Promise<number[]> {
   if (inputs.length === 0) return [];
   const rows = await ormOf(db)
     .insert(chunk)
-    .values(inputs.map((input) => ({ ...input, state: "P" as const, holdersCount: 0, createdAt: sql`now()` })))
+    .values(
+      inputs.map((input) => ({ ...input, state: "P" as const, holdersCount: 0, createdAt: sql`now()` })),
+    )
     .returning({ id: chunk.id, remoteFileId: chunk.remoteFileId });
   const byLocation = new Map(rows.map((r) => [r.remoteFileId, r.id]));
   return inputs.map((input) => {
@@ -99,5 +106,7 @@ export async function validateChunks(
 /** Deletes chunk rows (a failed batch's pending rows) in one statement. */
 export async function deleteChunks(db: Executor, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
-  await ormOf(db).execute(sql`DELETE FROM ${chunk} WHERE ${chunk.id} = ANY(${sql.param([...ids])}::bigint[])`);
+  await ormOf(db).execute(
+    sql`DELETE FROM ${chunk} WHERE ${chunk.id} = ANY(${sql.param([...ids])}::bigint[])`,
+  );
 }

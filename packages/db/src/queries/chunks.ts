@@ -70,7 +70,13 @@ export async function validateChunk(
 ): Promise<ChunkRow | null> {
   const rows = await ormOf(db)
     .update(chunk)
-    .set({ state: "V", fileHash: file.fileHash, fileSize: file.fileSize, holdersCount: 1, leasedAt: sql`now()` })
+    .set({
+      state: "V",
+      fileHash: file.fileHash,
+      fileSize: file.fileSize,
+      holdersCount: 1,
+      leasedAt: sql`now()`,
+    })
     .where(and(eq(chunk.id, id), eq(chunk.state, "P")))
     .returning();
   return rows[0] ?? null;
