@@ -29,7 +29,11 @@ export interface StorageBackend {
    * `notFound = true`.
    */
   get(file: RemoteFile): Promise<Readable>;
-  getBuffer(file: RemoteFile): Promise<Buffer>;
+  /**
+   * Reads an object whole. `expectedSize` (the recorded file size) is a hint that lets a backend
+   * skip asking for the size; a file of any other size is still read correctly.
+   */
+  getBuffer(file: RemoteFile, expectedSize?: number): Promise<Buffer>;
   exists(file: RemoteFile): Promise<boolean>;
   /** Idempotent: deleting a missing object succeeds (GC retries deletions). */
   delete(file: RemoteFile): Promise<void>;

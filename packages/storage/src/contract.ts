@@ -53,6 +53,19 @@ export function storageContract(name: string, make: () => Promise<ContractSubjec
       expect((await readAll(await backend().get(fileOf(name)))).equals(body)).toBe(true);
     });
 
+    it("reads an object whole whatever size hint getBuffer is given", async () => {
+      const name = fresh();
+      const body = randomBytes(70_000);
+      await backend().put(name, body);
+      for (const hint of [body.length, 0, 10, body.length - 1, body.length + 1, body.length * 3]) {
+        expect((await backend().getBuffer(fileOf(name), hint)).equals(body)).toBe(true);
+      }
+      const empty = fresh();
+      await backend().put(empty, new Uint8Array(0));
+      expect((await backend().getBuffer(fileOf(empty), 0)).length).toBe(0);
+      expect((await backend().getBuffer(fileOf(empty), 5)).length).toBe(0);
+    });
+
     it("stores empty objects and Uint8Array views at an offset", async () => {
       const empty = fresh();
       await backend().put(empty, new Uint8Array(0));

@@ -11,9 +11,12 @@
  */
 import { randomUUID } from "node:crypto";
 import {
+  close as closeCallback,
   createWriteStream,
   type Dirent,
   constants as fsConstants,
+  open as openCallback,
+  read as readCallback,
   readFile as readFileCallback,
 } from "node:fs";
 import {
@@ -135,10 +138,15 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  async getBuffer(file: RemoteFile): Promise<Buffer> {
+  async getBuffer(file: RemoteFile, expectedSize?: number): Promise<Buffer> {
     const name = this.nameOf("getBuffer", file);
+    const path = this.pathOf("getBuffer", name);
     try {
-      return await readWhole(this.pathOf("getBuffer", name));
+      if (expectedSize !== undefined && Number.isSafeInteger(expectedSize) && expectedSize >= 0) {
+        const data = await readExpected(path, expectedSize);
+        if (data !== null) return data;
+      }
+      return await readWhole(path);
     } catch (err) {
       throw fsError("getBuffer", name, err);
     }
@@ -247,6 +255,31 @@ export class LocalStorage implements StorageBackend {
 function readWhole(path: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     readFileCallback(path, (err, data) => (err ? reject(err) : resolve(data)));
+  });
+}
+
+/**
+ * Open, one read of `size + 1` bytes, close: no fstat. Null when the file turned out larger than
+ * expected (the caller then reads it whole); a shorter file is returned as it is.
+ */
+function readExpected(path: string, size: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    openCallback(path, "r", (openErr, fd) => {
+      if (openErr) return reject(openErr);
+      const buf = Buffer.allocUnsafe(size + 1);
+      let filled = 0;
+      const finish = (err: Error | null, result: Buffer | null) =>
+        closeCallback(fd, (closeErr) => (err || closeErr ? reject(err ?? closeErr) : resolve(result)));
+      const step = () =>
+        readCallback(fd, buf, filled, buf.length - filled, null, (readErr, n) => {
+          if (readErr) return finish(readErr, null);
+          filled += n;
+          if (n === 0) return finish(null, buf.subarray(0, filled));
+          if (filled > size) return finish(null, null);
+          step();
+        });
+      step();
+    });
   });
 }
 

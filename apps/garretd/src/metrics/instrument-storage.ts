@@ -39,9 +39,9 @@ export function instrumentStorage(inner: StorageBackend, metrics: GarretMetrics)
         return result;
       }),
     get: (file: RemoteFile) => track("get", async () => countReads(await inner.get(file))),
-    getBuffer: (file) =>
+    getBuffer: (file, expectedSize) =>
       track("getBuffer", async () => {
-        const buf = await inner.getBuffer(file);
+        const buf = await inner.getBuffer(file, expectedSize);
         metrics.storageReadBytes.inc(buf.length);
         return buf;
       }),

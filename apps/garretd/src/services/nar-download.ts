@@ -101,7 +101,8 @@ type ChunkData = Buffer | Readable;
 
 function readChunk(storage: StorageBackend, chunk: ServableChunk): Promise<ChunkData> {
   const file = parseRemoteFile(chunk.remoteFile);
-  return (chunk.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT ? storage.get(file) : storage.getBuffer(file);
+  if ((chunk.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT) return storage.get(file);
+  return storage.getBuffer(file, chunk.fileSize ?? undefined);
 }
 
 /** Yields chunk contents in order, keeping up to `prefetch` reads in flight; `first` is chunk 0, already read. */
