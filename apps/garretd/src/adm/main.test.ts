@@ -215,7 +215,7 @@ describe("garretadm argument and configuration errors", () => {
     expect((await run([...base, "--sub", "a", "--validity", "1y", "--read", "x"])).code).toBe(2);
     const unknown = await run(["make-tokens"]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('unknown command "make-tokens"; commands: make-token');
+    expect(unknown.stderr).toMatch(/unknown command "make-tokens"; commands: .*make-token/);
     expect((await run([])).stderr).toContain("no command given");
     expect((await run(["--verbose", "make-token"])).stderr).toContain('unknown option "--verbose"');
   });
