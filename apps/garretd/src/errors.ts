@@ -60,6 +60,20 @@ const UNAVAILABLE_CODES = new Set([
   "TimeoutError",
 ]);
 
+/**
+ * A write that lost its cache to a concurrent destroy: the object's foreign key to `cache` fails.
+ * The caller was authorized when the request began, so it learns the cache is gone (404).
+ */
+function isCacheGone(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const { code, constraint } = e as { code?: unknown; constraint?: unknown };
+    if (code === "23503" && (constraint === "fk_object_cache" || e.message.includes("fk_object_cache"))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 export interface ClassifiedError {
   status: number;
   body: ErrorBody;
@@ -78,6 +92,7 @@ export function classifyError(err: unknown): ClassifiedError {
       internal: ERROR_STATUS[kind] >= 500 && kind !== "IncompleteNar",
     };
   }
+  if (isCacheGone(err)) return classifyError(new AtticError("NoSuchCache", { canDiscover: true }));
   if (isUnavailable(err)) {
     const kind: ErrorKind = "ServiceUnavailable";
     return {
