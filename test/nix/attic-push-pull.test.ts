@@ -39,6 +39,17 @@ async function createCache(g: GarretdHandle, name: string): Promise<string> {
   return ((await cfg.json()) as { public_key: string }).public_key;
 }
 
+/** Runs an upload and, if the connection fails, reports the server's last log lines with it. */
+async function withServerLog<T>(g: GarretdHandle, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new Error(`upload failed: ${String(err)}\n--- garretd log ---\n${g.logs().slice(-4000)}`, {
+      cause: err,
+    });
+  }
+}
+
 describeWithNix("attic API push, Nix pull", () => {
   let closure: TestClosure;
   let infos: PathInfo[];
@@ -105,12 +116,9 @@ describeWithNix("attic API push, Nix pull", () => {
 
       const variant = await buildClosure({ seed: "attic-push", bigMB: 24, variant: "v2" });
       const [changed] = await queryPathInfo([variant.big]);
-      const r = await atticUpload({
-        url: g.url,
-        token: g.rootToken,
-        cache: "second",
-        info: changed as PathInfo,
-      });
+      const r = await withServerLog(g, () =>
+        atticUpload({ url: g.url, token: g.rootToken, cache: "second", info: changed as PathInfo }),
+      );
       expect(r.status).toBe(200);
       const frac = (r.body as { frac_deduplicated: number }).frac_deduplicated;
       console.log(`changed big path: ${(frac * 100).toFixed(1)}% of its NAR deduplicated`);

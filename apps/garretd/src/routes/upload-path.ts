@@ -19,10 +19,17 @@ import { requestBodySource } from "./request-body.ts";
 export const uploadPathRoutes = new Hono<AppEnv>().put("/", async (c) => {
   const deps = c.get("deps");
   const reader = new ByteReader(requestBodySource(c));
-  const info = parseNarInfo(await readNarInfoText(c, reader, deps.settings.maxNarInfoSize));
-  const checked = checkNarInfo(info);
-  const result = await uploadPath(deps, c.get("token"), checked, reader.rest(info.nar_size));
-  return c.json(result);
+  try {
+    const info = parseNarInfo(await readNarInfoText(c, reader, deps.settings.maxNarInfoSize));
+    const checked = checkNarInfo(info);
+    const result = await uploadPath(deps, c.get("token"), checked, reader.rest(info.nar_size));
+    if (!(await reader.drain())) c.header("connection", "close");
+    return c.json(result);
+  } catch (err) {
+    // Read what little is left so the error reaches the client on a connection that stays usable.
+    await reader.drain().catch(() => false);
+    throw err;
+  }
 });
 
 async function readNarInfoText(c: Context<AppEnv>, reader: ByteReader, maxSize: number): Promise<string> {

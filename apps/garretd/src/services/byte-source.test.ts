@@ -31,3 +31,16 @@ describe("ByteReader", () => {
     expect((await r.readExact(2))?.toString()).toBe("ab");
   });
 });
+
+describe("ByteReader.drain", () => {
+  it("consumes the rest of a stream within the limit", async () => {
+    const r = new ByteReader(pieces("abc", "def"));
+    expect((await r.readExact(2))?.toString()).toBe("ab");
+    expect(await r.drain(10)).toBe(true);
+    expect(await r.readExact(1)).toBeNull();
+  });
+  it("reports a remainder larger than the limit", async () => {
+    const r = new ByteReader(pieces("abcdef", "ghijkl"));
+    expect(await r.drain(4)).toBe(false);
+  });
+});

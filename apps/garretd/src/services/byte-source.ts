@@ -47,6 +47,22 @@ export class ByteReader {
     }
   }
 
+  /**
+   * Reads and discards what is left of the stream, up to `limit` bytes; false if more remains.
+   * A handler that answers before the request body has ended (even just the final chunk of a
+   * chunked body) makes Node close the connection after the response, and a keep-alive client
+   * that already reused it for its next upload sees "other side closed".
+   */
+  async drain(limit = 1024 * 1024): Promise<boolean> {
+    let left = limit;
+    for (;;) {
+      const piece = await this.nextPiece();
+      if (piece === null) return true;
+      left -= piece.length;
+      if (left < 0) return false;
+    }
+  }
+
   private async nextPiece(): Promise<Uint8Array | null> {
     if (this.leftover) {
       const l = this.leftover;
