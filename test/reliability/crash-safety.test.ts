@@ -19,6 +19,7 @@ import {
   openHandleDb,
   pool,
   putPath,
+  putPathNixCopy,
   servedState,
   storageFiles,
   storeState,
@@ -114,6 +115,46 @@ describe(`SIGKILL during uploads and GC (${db} + local storage)`, () => {
     expectFullyCollected(after, await storageFiles(g.storageDir as string));
     await g.startProcess();
     for (const p of acked) expect(await servedState(g.url, "crash", p), p.storePath).toBe("ok");
+  });
+
+  it("keeps every acknowledged `nix copy --to` upload after a SIGKILL, and GC reaps the pending rest", async () => {
+    await createCache(g.url, g.rootToken, "nixcopy");
+    const paths = Array.from({ length: 32 }, (_, i) =>
+      makePath(`nixcopy-${i}`, 150_000 + ((i * 283_117) % 1_800_000), 3000 + i, i % 4 === 0 ? 9 : undefined),
+    );
+    let done = 0;
+    let killed = false;
+    const statuses = await pool(paths, 8, async (p) => {
+      if (killed) return null;
+      const status = await putPathNixCopy(g.url, g.rootToken, "nixcopy", p);
+      if (status === 200) done++;
+      if (done >= 8 && !killed) {
+        killed = true;
+        await g.kill("SIGKILL");
+      }
+      return status;
+    });
+    expect(killed).toBe(true);
+    expect(
+      statuses.filter((s) => s !== 200 && s !== null),
+      "only 200 or a cut connection",
+    ).toEqual([]);
+    const nixAcked = paths.filter((_, i) => statuses[i] === 200);
+    const nixCut = paths.filter((_, i) => statuses[i] !== 200);
+    expect(nixAcked.length).toBeGreaterThanOrEqual(8);
+    expect(nixCut.length).toBeGreaterThan(0);
+    expectConsistent(await withDb(g, (s) => s), await storageFiles(g.storageDir as string));
+
+    await g.startProcess();
+    for (const p of nixAcked) expect(await servedState(g.url, "nixcopy", p), p.storePath).toBe("ok");
+    for (const p of nixCut) {
+      expect(["absent", "ok"], p.storePath).toContain(await servedState(g.url, "nixcopy", p));
+    }
+    await g.stopProcess();
+    await collect(g);
+    expectFullyCollected(await withDb(g, (s) => s), await storageFiles(g.storageDir as string));
+    await g.startProcess();
+    for (const p of nixAcked) expect(await servedState(g.url, "nixcopy", p), p.storePath).toBe("ok");
   });
 
   it("a collector killed mid-run leaves a consistent store that the next run finishes", async () => {

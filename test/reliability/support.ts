@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createDb, type Db } from "@garret/db";
+import { toNixBase32 } from "@garret/nix";
 import { expect } from "vitest";
 import { lcgBytes, makeNar } from "../support/nar.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
@@ -91,6 +92,52 @@ export async function putPath(
     });
     await res.arrayBuffer();
     return res.status;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Uploads a path the way `nix copy --to http://…?compression=none` does: the NAR to
+ * `nar/<filehash>.nar`, then its narinfo, with the token as the Basic password. The status of the
+ * narinfo PUT is the acknowledgement; null when a connection was cut.
+ */
+export async function putPathNixCopy(
+  url: string,
+  token: string,
+  cache: string,
+  p: TestPath,
+): Promise<number | null> {
+  const nix32 = toNixBase32(Buffer.from(p.narHash.slice("sha256:".length), "hex"));
+  const headers = { authorization: `Basic ${Buffer.from(`:${token}`).toString("base64")}` };
+  try {
+    const nar = await fetch(`${url}/${cache}/nar/${nix32}.nar`, {
+      method: "PUT",
+      headers: { ...headers, "content-type": "application/x-nix-nar" },
+      body: p.nar,
+      signal: AbortSignal.timeout(120_000),
+    });
+    await nar.arrayBuffer();
+    if (nar.status !== 200 && nar.status !== 204) return nar.status;
+    const narinfo = [
+      `StorePath: ${p.storePath}`,
+      `URL: nar/${nix32}.nar`,
+      "Compression: none",
+      `FileHash: sha256:${nix32}`,
+      `FileSize: ${p.nar.length}`,
+      `NarHash: sha256:${nix32}`,
+      `NarSize: ${p.nar.length}`,
+      "References: ",
+      "",
+    ].join("\n");
+    const res = await fetch(`${url}/${cache}/${p.hash}.narinfo`, {
+      method: "PUT",
+      headers: { ...headers, "content-type": "text/x-nix-narinfo" },
+      body: narinfo,
+      signal: AbortSignal.timeout(120_000),
+    });
+    await res.arrayBuffer();
+    return res.status === 204 ? 200 : res.status;
   } catch {
     return null;
   }
