@@ -5,28 +5,15 @@
  * reports what would go and deletes nothing.
  */
 import { spawn } from "node:child_process";
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storageFileNames } from "../support/cache-api.ts";
 import { type DbKind, GARRETD_BIN, type GarretdHandle, startGarretd } from "../support/garretd.ts";
 import { lcgBytes, makeNar, randomStorePathHash, sha256Hex } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
 const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
-
-async function filesIn(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name !== "VERSION") out.push(e.name);
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
 
 for (const db of dbs) {
   describe(`attic GC scenario [${db}]`, () => {
@@ -114,7 +101,7 @@ for (const db of dbs) {
       expect(
         (await api("PATCH", "/_api/v1/cache-config/test", { retention_period: { Period: 1 } })).status,
       ).toBe(200);
-      const filesBefore = await filesIn(g.storageDir as string);
+      const filesBefore = await storageFileNames(g.storageDir as string);
       // Retention compares whole seconds of age: wait until every upload is more than 1 s old.
       await sleep(Math.max(0, uploadedAt + 1_100 - Date.now()));
 
@@ -122,7 +109,7 @@ for (const db of dbs) {
       expect(dry.code, dry.stderr).toBe(0);
       expect(dry.stdout).toContain("garbage collection dry run: 3 objects, 2 NARs");
       for (const h of hashes) expect(dry.stdout).toContain(`/nix/store/${h}-gc-scenario`);
-      expect(await filesIn(g.storageDir as string)).toEqual(filesBefore);
+      expect(await storageFileNames(g.storageDir as string)).toEqual(filesBefore);
 
       const gc = await collectOnce();
       expect(gc.code, gc.stderr).toBe(0);
@@ -133,7 +120,7 @@ for (const db of dbs) {
       const nar = await api("GET", `/other/nar/${sharedHash}.nar`);
       expect(nar.status).toBe(200);
       expect(zstdDecompressSync(nar.body)).toEqual(nars[0]);
-      const left = await filesIn(g.storageDir as string);
+      const left = await storageFileNames(g.storageDir as string);
       expect(left.length).toBeGreaterThan(0);
       expect(left.length).toBeLessThan(filesBefore.length);
 
@@ -141,7 +128,7 @@ for (const db of dbs) {
       expect((await api("DELETE", "/_api/v1/cache-config/other")).status).toBe(200);
       const last = await collectOnce();
       expect(last.code, last.stderr).toBe(0);
-      expect(await filesIn(g.storageDir as string)).toEqual([]);
+      expect(await storageFileNames(g.storageDir as string)).toEqual([]);
     });
   });
 }

@@ -4,29 +4,16 @@
  * path at once both succeed and the path is served intact.
  */
 
-import { readdir } from "node:fs/promises";
 import { request } from "node:http";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectSameBytes } from "../support/bytes.ts";
+import { storageFileNames } from "../support/cache-api.ts";
 import { type DbKind, type GarretdHandle, startGarretd } from "../support/garretd.ts";
 import { lcgBytes, makeNar, randomStorePathHash, sha256Hex } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
 const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
-
-async function filesIn(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name !== "VERSION") out.push(e.name);
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 function narInfoFor(cache: string, hash: string, nar: Buffer) {
   return {
@@ -97,7 +84,7 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
     try {
       const gc = await g.runMode("garbage-collector-once");
       expect(gc.code, gc.stderr).toBe(0);
-      expect(await filesIn(g.storageDir as string)).toEqual([]);
+      expect(await storageFileNames(g.storageDir as string)).toEqual([]);
     } finally {
       await g.startProcess();
     }

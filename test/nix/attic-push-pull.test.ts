@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atticUpload } from "../support/attic-upload.ts";
+import { createCacheOver } from "../support/cache-api.ts";
 import { type DbKind, type GarretdHandle, type StorageKind, startGarretd } from "../support/garretd.ts";
 import {
   buildClosure,
@@ -19,25 +20,6 @@ import { postgresTestUrl } from "../support/postgres.ts";
 
 const matrix: Array<[DbKind, StorageKind]> = [["pglite", "local"]];
 if (postgresTestUrl()) matrix.push(["postgres", "s3"]);
-
-async function createCache(g: GarretdHandle, name: string): Promise<string> {
-  const res = await fetch(`${g.url}/_api/v1/cache-config/${name}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${g.rootToken}`, "content-type": "application/json" },
-    body: JSON.stringify({
-      keypair: "Generate",
-      is_public: false,
-      store_dir: "/nix/store",
-      priority: 41,
-      upstream_cache_key_names: [],
-    }),
-  });
-  expect(res.status).toBe(200);
-  const cfg = await fetch(`${g.url}/_api/v1/cache-config/${name}`, {
-    headers: { authorization: `Bearer ${g.rootToken}` },
-  });
-  return ((await cfg.json()) as { public_key: string }).public_key;
-}
 
 /** Runs an upload and, if the connection fails, reports the server's last log lines with it. */
 async function withServerLog<T>(g: GarretdHandle, fn: () => Promise<T>): Promise<T> {
@@ -64,7 +46,7 @@ describeWithNix("attic API push, Nix pull", () => {
     let publicKey: string;
     beforeAll(async () => {
       g = await startGarretd({ db, storage });
-      publicKey = await createCache(g, "main");
+      publicKey = await createCacheOver(g.url, g.rootToken, "main");
     });
     afterAll(async () => {
       await g?.stop();
@@ -109,7 +91,7 @@ describeWithNix("attic API push, Nix pull", () => {
     });
 
     it("deduplicates the big path across caches and reuses chunks of a changed version", async () => {
-      await createCache(g, "second");
+      await createCacheOver(g.url, g.rootToken, "second");
       const big = infos.find((i) => i.path === closure.big) as PathInfo;
       const again = await atticUpload({ url: g.url, token: g.rootToken, cache: "second", info: big });
       expect(again.body).toEqual({ kind: "Deduplicated", frac_deduplicated: null });

@@ -8,6 +8,7 @@
 import { readdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atticUpload } from "../support/attic-upload.ts";
+import { createCacheOver } from "../support/cache-api.ts";
 import { type DbKind, type GarretdHandle, type StorageKind, startGarretd } from "../support/garretd.ts";
 import {
   buildClosure,
@@ -22,25 +23,6 @@ import { postgresTestUrl } from "../support/postgres.ts";
 
 const matrix: Array<[DbKind, StorageKind]> = [["pglite", "local"]];
 if (postgresTestUrl()) matrix.push(["postgres", "s3"]);
-
-async function createCache(g: GarretdHandle, name: string): Promise<string> {
-  const res = await fetch(`${g.url}/_api/v1/cache-config/${name}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${g.rootToken}`, "content-type": "application/json" },
-    body: JSON.stringify({
-      keypair: "Generate",
-      is_public: false,
-      store_dir: "/nix/store",
-      priority: 41,
-      upstream_cache_key_names: [],
-    }),
-  });
-  expect(res.status).toBe(200);
-  const cfg = await fetch(`${g.url}/_api/v1/cache-config/${name}`, {
-    headers: { authorization: `Bearer ${g.rootToken}` },
-  });
-  return ((await cfg.json()) as { public_key: string }).public_key;
-}
 
 async function countFiles(dir: string): Promise<number> {
   let n = 0;
@@ -87,7 +69,7 @@ describeWithNix("nix copy --to, Nix pull", () => {
       "none",
     ] as const)("pushes the closure with compression=%s and Nix substitutes it with signatures required", async (compression) => {
       const cache = `copy-${compression}`;
-      const publicKey = await createCache(g, cache);
+      const publicKey = await createCacheOver(g.url, g.rootToken, cache);
       const pushToken = await g.mintToken("pusher", { [cache]: ["r", "w"] });
       const started = performance.now();
       const pushed = await nixCopyTo({
@@ -117,7 +99,7 @@ describeWithNix("nix copy --to, Nix pull", () => {
 
     it("refuses a read-only token and no token, and stores nothing", async () => {
       const cache = "copy-refused";
-      await createCache(g, cache);
+      await createCacheOver(g.url, g.rootToken, cache);
       const readOnly = await g.mintToken("reader", { [cache]: ["r"] });
       for (const token of [readOnly, undefined]) {
         const pushed = await nixCopyTo({
@@ -133,8 +115,8 @@ describeWithNix("nix copy --to, Nix pull", () => {
     });
 
     it("shares storage between nix copy pushes and attic API pushes of the same path", async () => {
-      await createCache(g, "shared-nix");
-      await createCache(g, "shared-attic");
+      await createCacheOver(g.url, g.rootToken, "shared-nix");
+      await createCacheOver(g.url, g.rootToken, "shared-attic");
       const pushToken = await g.mintToken("pusher", { "shared-nix": ["r", "w"] });
       const push = (path: string) =>
         nixCopyTo({ cacheUrl: `${g.url}/shared-nix`, paths: [path], token: pushToken, compression: "zstd" });
