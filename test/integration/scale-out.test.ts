@@ -4,7 +4,8 @@
  * twice at once; an upload through one API server is served by the other (narinfo, NAR through the
  * presigned redirect, status page, metrics); GC runs in one place at a time (the advisory lock makes
  * a collector skip while another holds it; two one-shot collectors started together both finish,
- * each having run or skipped). Without Postgres (GARRET_TEST_POSTGRES_URL) the embedded PGlite database cannot be
+ * each having run or skipped). Both API servers keep narinfo in memory and forget it when the database's
+ * change notifications say another writer changed it. Without Postgres (GARRET_TEST_POSTGRES_URL) the embedded PGlite database cannot be
  * shared, and the test shows a second process is refused instead of corrupting it.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -131,6 +132,49 @@ if (postgresTestUrl()) {
       const metricsA = parsePrometheus(await (await fetch(`${a.url}/metrics`)).text());
       expect(metricsA.value("garret_upload_received_bytes_total")).toBeGreaterThanOrEqual(nar.length);
       expect(metricsA.value("garret_storage_written_bytes_total")).toBeGreaterThan(0);
+    });
+
+    it("keeps narinfo in memory while the change feed is live, and forgets on any writer's change", async () => {
+      const viaA = httpRequester(a.url, config.rootToken);
+      const viaB = httpRequester(b.url, config.rootToken);
+      const feedLive = async (p: GarretdProcess) =>
+        parsePrometheus(await (await fetch(`${p.url}/metrics`)).text()).value("garret_change_feed_live");
+      expect(await feedLive(a)).toBe(1);
+      expect(await feedLive(b)).toBe(1);
+      const nar = makeNar({ type: "regular", contents: lcgBytes(50_000, 9) });
+      const pushed = await pushNar(viaA, "shared", { nar, name: "memoised" });
+      expect(pushed.status, JSON.stringify(pushed.body)).toBe(200);
+      const narinfo = `/shared/${pushed.hash}.narinfo`;
+      expect((await viaB(narinfo, {})).status).toBe(200);
+
+      // A writer that does not notify (the trigger disabled for it) leaves B's memo in place well
+      // past the 1 s fallback bound: B really answers from memory.
+      const sql = new pg.Client({ connectionString: databaseUrl });
+      await sql.connect();
+      try {
+        await sql.query("BEGIN");
+        await sql.query('ALTER TABLE object DISABLE TRIGGER "garret-object-deleted"');
+        await sql.query("DELETE FROM object WHERE store_path_hash = $1", [pushed.hash]);
+        await sql.query('ALTER TABLE object ENABLE TRIGGER "garret-object-deleted"');
+        await sql.query("COMMIT");
+        await new Promise((r) => setTimeout(r, 1500));
+        expect((await viaB(narinfo, {})).status).toBe(200);
+
+        // Any change that notifies makes both servers forget at once.
+        await sql.query("UPDATE cache SET priority = 40 WHERE name = 'shared'");
+        await expect.poll(async () => (await viaB(narinfo, {})).status, { timeout: 5000 }).toBe(404);
+        expect((await viaA(narinfo, {})).status).toBe(404);
+
+        // A path deleted through A is gone from B as soon as the notification arrives.
+        const again = await pushNar(viaA, "shared", { nar, name: "memoised-again" });
+        expect(again.status, JSON.stringify(again.body)).toBe(200);
+        const againInfo = `/shared/${again.hash}.narinfo`;
+        expect((await viaB(againInfo, {})).status).toBe(200);
+        expect((await viaA(againInfo, { method: "DELETE" })).status).toBe(200);
+        await expect.poll(async () => (await viaB(againInfo, {})).status, { timeout: 5000 }).toBe(404);
+      } finally {
+        await sql.end();
+      }
     });
 
     it("runs GC in one place at a time: a collector skips while another holds the lock", async () => {

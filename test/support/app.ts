@@ -20,6 +20,7 @@ import { createGarretMetrics } from "../../apps/garretd/src/metrics/garret-metri
 import { instrumentStorage } from "../../apps/garretd/src/metrics/instrument-storage.ts";
 import { createAccessRecorder } from "../../apps/garretd/src/services/access-recorder.ts";
 import { createCacheDirectory } from "../../apps/garretd/src/services/cache-directory.ts";
+import { createObjectMemo } from "../../apps/garretd/src/services/object-memo.ts";
 import { createRevocationList } from "../../apps/garretd/src/services/revocations.ts";
 import { type ServerSettings, testSettings } from "../../apps/garretd/src/settings.ts";
 import { grant } from "./grants.ts";
@@ -59,6 +60,7 @@ export async function createTestApp(
     log,
     clock: () => new Date(),
     caches: createCacheDirectory(db, 0),
+    objectMemo: createObjectMemo(),
     access: createAccessRecorder(db, log, { intervalMs: 60_000 }),
     revocations: createRevocationList(db, log, { intervalMs: 60_000 }),
     metrics,

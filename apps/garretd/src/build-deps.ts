@@ -17,6 +17,8 @@ import { startStoreGauges } from "./metrics/store-gauges.ts";
 import { lockDataDirectory } from "./pglite-lock.ts";
 import { createAccessRecorder } from "./services/access-recorder.ts";
 import { createCacheDirectory } from "./services/cache-directory.ts";
+import { startChangeFeed } from "./services/change-feed.ts";
+import { createObjectMemo } from "./services/object-memo.ts";
 import { createRevocationList } from "./services/revocations.ts";
 import type { ServerSettings } from "./settings.ts";
 
@@ -106,6 +108,9 @@ export async function buildDeps(
   // Serve no request before the first load, so a revoked token never works after a restart.
   await revocations.refresh();
   const storeGauges = startStoreGauges(db, metrics, log, config.garret.metricsRefreshMs);
+  const caches = createCacheDirectory(db);
+  const objectMemo = createObjectMemo();
+  const changeFeed = await startChangeFeed(db, { objects: objectMemo, caches }, log, metrics);
   return {
     settings: settingsFromConfig(config),
     db,
@@ -114,11 +119,13 @@ export async function buildDeps(
     compressor,
     log,
     clock: () => new Date(),
-    caches: createCacheDirectory(db),
+    caches,
+    objectMemo,
     access,
     revocations,
     metrics,
     async close() {
+      await changeFeed.close();
       await storeGauges.close();
       revocations.close();
       await access.close();

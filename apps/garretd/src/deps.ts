@@ -10,6 +10,7 @@ import type { Logger } from "./log.ts";
 import type { GarretMetrics } from "./metrics/garret-metrics.ts";
 import type { AccessRecorder } from "./services/access-recorder.ts";
 import type { CacheDirectory } from "./services/cache-directory.ts";
+import type { ObjectMemo } from "./services/object-memo.ts";
 import type { RevocationList } from "./services/revocations.ts";
 import type { ServerSettings } from "./settings.ts";
 
@@ -22,6 +23,8 @@ export interface Deps {
   log: Logger;
   clock: () => Date;
   caches: CacheDirectory;
+  /** narinfo rows and texts kept in memory (object-memo.ts). */
+  objectMemo: ObjectMemo;
   access: AccessRecorder;
   /** Revoked tokens and subjects, checked after every token verification. */
   revocations: RevocationList;

@@ -73,9 +73,20 @@ export interface Db {
    * is what the hot read paths want; the same name must always carry the same text.
    */
   query<T extends Record<string, unknown>>(text: string, params: unknown[], name?: string): Promise<T[]>;
+  /**
+   * Delivers the payloads of NOTIFYs on `channel`. `onState(true)` is called once notifications
+   * flow, `onState(false)` whenever some may have been missed (connection lost or unresponsive); the
+   * listener reconnects by itself until the returned function stops it.
+   */
+  listen(channel: string, handlers: ChangeHandlers): Promise<() => Promise<void>>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ChangeHandlers {
+  onNotify(payload: string): void;
+  onState(listening: boolean): void;
 }
 
 const INT8_OID = 20;
@@ -91,10 +102,11 @@ export async function createDb(config: DbConfig): Promise<Db> {
 
 function createPostgresDb(config: Extract<DbConfig, { kind: "postgres" }>): Db {
   const statementTimeout = config.statementTimeoutMs ?? 60_000;
+  const connectTimeout = config.connectTimeoutMs ?? 10_000;
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize ?? 10,
-    connectionTimeoutMillis: config.connectTimeoutMs ?? 10_000,
+    connectionTimeoutMillis: connectTimeout,
     idleTimeoutMillis: 30_000,
     statement_timeout: statementTimeout,
     // Client-side backstop for a peer that vanished without closing the socket.
@@ -142,12 +154,91 @@ function createPostgresDb(config: Extract<DbConfig, { kind: "postgres" }>): Db {
       );
       return result.rows;
     },
+    listen: (channel, handlers) =>
+      listenPostgres(
+        { connectionString: config.url, connectionTimeoutMillis: connectTimeout },
+        channel,
+        handlers,
+      ),
     async ping() {
       await pool.query("SELECT 1");
     },
     async close() {
       await pool.end();
     },
+  };
+}
+
+/** How often a listening connection proves it is alive, and how long it may take to answer. */
+const LISTEN_HEARTBEAT_MS = 2_000;
+const LISTEN_RETRY_MAX_MS = 5_000;
+
+/**
+ * LISTEN on a dedicated connection (a pooled one would be handed to other queries). A connection
+ * that dies silently would drop notifications unnoticed, so it runs `SELECT 1` every
+ * LISTEN_HEARTBEAT_MS and counts a late answer as lost: callers learn of a gap within about two
+ * heartbeats.
+ */
+async function listenPostgres(
+  connection: pg.ClientConfig,
+  channel: string,
+  handlers: ChangeHandlers,
+): Promise<() => Promise<void>> {
+  let stopped = false;
+  let client: pg.Client | null = null;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let delay = 250;
+
+  const lost = (failed: pg.Client) => {
+    if (client !== failed) return;
+    client = null;
+    clearInterval(heartbeat);
+    handlers.onState(false);
+    failed.end().catch(() => undefined);
+    if (!stopped) {
+      retry = setTimeout(connect, delay);
+      delay = Math.min(delay * 2, LISTEN_RETRY_MAX_MS);
+    }
+  };
+
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({
+      ...connection,
+      keepAlive: true,
+      query_timeout: LISTEN_HEARTBEAT_MS,
+      application_name: "garret-listen",
+    });
+    client = next;
+    next.on("error", () => lost(next));
+    next.on("end", () => lost(next));
+    next.on("notification", (message) => {
+      if (message.channel === channel) handlers.onNotify(message.payload ?? "");
+    });
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    } catch {
+      lost(next);
+      return;
+    }
+    if (stopped || client !== next) return;
+    delay = 250;
+    handlers.onState(true);
+    heartbeat = setInterval(() => {
+      next.query("SELECT 1").catch(() => lost(next));
+    }, LISTEN_HEARTBEAT_MS);
+    heartbeat.unref();
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    clearInterval(heartbeat);
+    const current = client;
+    client = null;
+    await current?.end().catch(() => undefined);
   };
 }
 
@@ -194,6 +285,12 @@ async function createPgliteDb(config: Extract<DbConfig, { kind: "pglite" }>): Pr
     },
     async query<T extends Record<string, unknown>>(text: string, params: unknown[]) {
       return (await client.query<T>(text, params)).rows;
+    },
+    async listen(channel, handlers) {
+      // One in-process database: notifications cannot be missed while it is open.
+      const unlisten = await client.listen(channel, (payload) => handlers.onNotify(payload));
+      handlers.onState(true);
+      return unlisten;
     },
     async ping() {
       await client.query("SELECT 1");

@@ -1,6 +1,6 @@
 /** @garret/db: atticd-compatible schema, migrations and queries over Postgres or PGlite. */
 
-export type { Db, DbConfig, DbTx, Orm, SqlSession, Tables } from "./client.ts";
+export type { ChangeHandlers, Db, DbConfig, DbTx, Orm, SqlSession, Tables } from "./client.ts";
 export { createDb, dumpPgliteDataDir, tables } from "./client.ts";
 export { parseJsonStringArray } from "./json-text.ts";
 export type { MigrateOptions, MigrateResult, Migration } from "./migrate.ts";
@@ -64,6 +64,7 @@ export { deleteObjectByHash } from "./queries/object-deletion.ts";
 export type { ObjectForDownload, ObjectWithNar, ServableChunk, UpsertObject } from "./queries/objects.ts";
 export {
   bumpLastAccessed,
+  findChunksForDownload,
   findObjectForDownload,
   findObjectWithNar,
   getMissingPaths,

@@ -97,6 +97,7 @@ export function gc(t: TestApp, opts: Partial<GcOptions> = {}): Promise<GcSummary
     defaultRetentionSeconds: 0,
     pendingGraceSeconds: 6 * 3600,
     now: new Date(),
+    onObjectsDeleted: () => t.deps.objectMemo.forget(),
     ...opts,
   });
 }

@@ -37,7 +37,6 @@ import {
 } from "@garret/db";
 import { parseRemoteFile, type StorageBackend } from "@garret/storage";
 import type { Logger } from "../log.ts";
-import { forgetObjects } from "../services/object-memo.ts";
 
 const STORAGE_DELETE_CONCURRENCY = 20;
 /** Store paths a dry run lists. */
@@ -53,6 +52,11 @@ export interface GcOptions {
   dryRun?: boolean;
   /** Examine every NAR and chunk, not only queued and recent ones (the first run always does). */
   fullSweep?: boolean;
+  /**
+   * Called after each batch of deleted objects, so this process's narinfo memo forgets at once
+   * rather than when the change notification arrives.
+   */
+  onObjectsDeleted?: () => void;
 }
 
 export interface GcSummary {
@@ -170,7 +174,7 @@ async function collect(
   let objects = 0;
   for (;;) {
     const batch = await deleteExpiredBatch(session);
-    if (batch.deleted > 0) forgetObjects();
+    if (batch.deleted > 0) opts.onObjectsDeleted?.();
     objects += batch.deleted;
     if (batch.done) break;
   }

@@ -41,6 +41,10 @@ export function createGarretMetrics() {
       ["route"],
     ),
     httpInFlight: registry.gauge("garret_http_requests_in_flight", "HTTP requests being handled now."),
+    changeFeedLive: registry.gauge(
+      "garret_change_feed_live",
+      "1 while database change notifications flow, so lookups are kept in memory; 0 while they are kept at most 1 s.",
+    ),
     uploadsInProgress: registry.gauge(
       "garret_uploads_in_progress",
       "NAR uploads being received now (attic upload-path and nix copy PUTs): the upload queue depth.",

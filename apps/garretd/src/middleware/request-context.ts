@@ -10,7 +10,6 @@ import type { MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requestError } from "../errors.ts";
-import { forgetObjects } from "../services/object-memo.ts";
 
 /** Methods of every route that writes objects (uploads, narinfo PUT, path and cache deletion). */
 const OBJECT_WRITES: ReadonlySet<string> = new Set(["PUT", "PATCH", "DELETE"]);
@@ -41,7 +40,7 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
       await next();
     } finally {
       // Reads its own writes: whatever this request changed, narinfo lookups now see (object-memo.ts).
-      if (OBJECT_WRITES.has(c.req.method)) forgetObjects();
+      if (OBJECT_WRITES.has(c.req.method)) deps.objectMemo.forget();
     }
 
     if (c.get("publicCache")) c.res.headers.set("x-attic-cache-visibility", "public");

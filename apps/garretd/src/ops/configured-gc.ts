@@ -8,10 +8,11 @@ import type { Config } from "../config/config.ts";
 import { type GcSummary, runGarbageCollection } from "../gc/run-gc.ts";
 import type { Logger } from "../log.ts";
 import type { GarretMetrics } from "../metrics/garret-metrics.ts";
+import type { ObjectMemo } from "../services/object-memo.ts";
 
 export async function runConfiguredGc(
   config: Config,
-  deps: { db: Db; storage: StorageBackend; log: Logger; metrics?: GarretMetrics },
+  deps: { db: Db; storage: StorageBackend; log: Logger; metrics?: GarretMetrics; objectMemo?: ObjectMemo },
   opts: { dryRun?: boolean; now?: Date } = {},
 ): Promise<GcSummary> {
   try {
@@ -20,6 +21,7 @@ export async function runConfiguredGc(
       pendingGraceSeconds: config.garret.gcPendingGraceSeconds,
       now: opts.now ?? new Date(),
       dryRun: opts.dryRun ?? false,
+      onObjectsDeleted: () => deps.objectMemo?.forget(),
     });
     deps.metrics?.recordGc(summary);
     return summary;

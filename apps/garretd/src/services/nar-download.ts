@@ -7,13 +7,14 @@
  * instead of importing a truncated NAR. Chunks are fetched ahead, in parallel, while streaming.
  */
 import type { Readable } from "node:stream";
-import { findObjectForDownload, type ServableChunk } from "@garret/db";
+import { findChunksForDownload, type ServableChunk } from "@garret/db";
 import type { StorageBackend } from "@garret/storage";
 import { parseRemoteFile } from "@garret/storage";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
+import { MEMO_CHUNK_LIST_LIMIT } from "./object-memo.ts";
 import { SERVABLE_COMPRESSIONS } from "./narinfo.ts";
 
 export type NarDownload =
@@ -34,17 +35,14 @@ export async function getNarDownload(
   opts: { head: boolean; withCredentials: boolean },
 ): Promise<NarDownload> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
-  const found = await findObjectForDownload(deps.db, cache.id, storePathHash);
-  if (!found) throw new AtticError("NoSuchObject", { canDiscover: true });
-  const { object, nar, chunks } = found;
+  const entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
+  if (!entry) throw new AtticError("NoSuchObject", { canDiscover: true });
+  const { object, nar } = entry.value;
   if (!SERVABLE_COMPRESSIONS.has(nar.compression)) {
     throw new AtticError("InvalidCompressionType", { detail: nar.compression });
   }
-  if (chunks.length !== nar.numChunks) {
-    throw new Error(`NAR ${nar.id} has ${chunks.length} chunk references, expected ${nar.numChunks}`);
-  }
-  const present = chunks.filter((c): c is ServableChunk => c !== null);
-  if (present.length !== chunks.length) throw new AtticError("IncompleteNar");
+  const present = entry.chunks ?? (await servableChunks(deps, nar.id, nar.numChunks));
+  if (present.length <= MEMO_CHUNK_LIST_LIMIT) entry.chunks = present;
 
   await ensureChunksExist(deps.storage, present);
   deps.access.record(object.id);
@@ -73,6 +71,17 @@ export async function getNarDownload(
     compression: nar.compression,
     body: () => (opts.head ? emptyBody() : streamChunks(deps.storage, present, prefetch, first)),
   };
+}
+
+/** The NAR's chunks, all of them valid, or IncompleteNar. */
+async function servableChunks(deps: Deps, narId: number, numChunks: number): Promise<ServableChunk[]> {
+  const chunks = await findChunksForDownload(deps.db, narId);
+  if (chunks.length !== numChunks) {
+    throw new Error(`NAR ${narId} has ${chunks.length} chunk references, expected ${numChunks}`);
+  }
+  const present = chunks.filter((c): c is ServableChunk => c !== null);
+  if (present.length !== chunks.length) throw new AtticError("IncompleteNar");
+  return present;
 }
 
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}

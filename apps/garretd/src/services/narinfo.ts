@@ -11,16 +11,16 @@
  *
  * Ed25519 is deterministic, so a signature over the same fingerprint with the same key never
  * changes: signatures are memoised by (key, fingerprint), which takes signing off the hot path
- * while a key rotation still takes effect at once (the key is part of the memo key). The rows
- * themselves come from a memo that lives at most a second (object-memo.ts states the bound).
+ * while a key rotation still takes effect at once (the key is part of the memo key). The rows, and
+ * the text built from them, come from the object memo when they can (object-memo.ts states the
+ * staleness bound).
  */
-import { findObjectWithNar } from "@garret/db";
+import type { ObjectWithNar } from "@garret/db";
 import { fingerprint, formatNarInfo, parseSecretKey } from "@garret/nix";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
-import { memoGeneration, recallObject, rememberObject } from "./object-memo.ts";
 
 /** Compression names a narinfo may carry for data garret (or atticd) stored. */
 export const SERVABLE_COMPRESSIONS: ReadonlySet<string> = new Set(["none", "zstd", "br", "xz", "bzip2"]);
@@ -51,20 +51,21 @@ export async function getNarInfo(
   storePathHash: string,
 ): Promise<NarInfoResult> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
-  const now = performance.now();
-  let found = recallObject(cache.id, storePathHash, now) ?? null;
-  if (!found) {
-    const generation = memoGeneration();
-    found = await findObjectWithNar(deps.db, cache.id, storePathHash);
-    if (found) rememberObject(cache.id, storePathHash, found, now, generation);
+  const entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
+  if (!entry) throw new AtticError("NoSuchObject", { canDiscover: true });
+  if (entry.text === undefined || entry.keypair !== cache.keypair) {
+    entry.text = buildNarInfo(entry.value, storePathHash, cache.keypair);
+    entry.keypair = cache.keypair;
   }
-  if (!found) throw new AtticError("NoSuchObject", { canDiscover: true });
-  const { object, nar } = found;
+  return { text: entry.text, isPublic: cache.isPublic };
+}
+
+function buildNarInfo({ object, nar }: ObjectWithNar, storePathHash: string, keypair: string): string {
   if (!SERVABLE_COMPRESSIONS.has(nar.compression)) {
     throw new AtticError("InvalidCompressionType", { detail: nar.compression });
   }
   const print = fingerprint(object.storePath, nar.narHash, nar.narSize, object.references);
-  const text = formatNarInfo({
+  return formatNarInfo({
     storePath: object.storePath,
     url: `nar/${storePathHash}.nar`,
     compression: nar.compression,
@@ -73,8 +74,7 @@ export async function getNarInfo(
     references: object.references,
     system: object.system ?? undefined,
     deriver: object.deriver ?? undefined,
-    sigs: [signFingerprint(cache.keypair, print)],
+    sigs: [signFingerprint(keypair, print)],
     ca: object.ca ?? undefined,
   });
-  return { text, isPublic: cache.isPublic };
 }

@@ -1,7 +1,10 @@
-/** The narinfo row memo: entries live MEMO_TTL_MS, a forget drops them, and reads that raced a forget are not kept. */
+/**
+ * The narinfo row memo: entries live FALLBACK_TTL_MS (LIVE_TTL_MS while the change feed is live), a
+ * forget drops them, reads that raced a forget are not kept, and the feed dropping forgets everything.
+ */
 import type { ObjectWithNar } from "@garret/db";
 import { describe, expect, it } from "vitest";
-import { forgetObjects, MEMO_TTL_MS, memoGeneration, recallObject, rememberObject } from "./object-memo.ts";
+import { createObjectMemo, FALLBACK_TTL_MS } from "./object-memo.ts";
 
 function row(id: number): ObjectWithNar {
   const at = new Date(0);
@@ -36,28 +39,50 @@ function row(id: number): ObjectWithNar {
 }
 
 describe("object memo", () => {
-  it("returns an entry until MEMO_TTL_MS after it was read, per cache and hash", () => {
-    forgetObjects();
-    rememberObject(1, "aaa", row(1), 1000, memoGeneration());
-    expect(recallObject(1, "aaa", 1000 + MEMO_TTL_MS - 1)?.object.id).toBe(1);
-    expect(recallObject(2, "aaa", 1000)).toBeUndefined();
-    expect(recallObject(1, "bbb", 1000)).toBeUndefined();
-    expect(recallObject(1, "aaa", 1000 + MEMO_TTL_MS)).toBeUndefined();
-    expect(recallObject(1, "aaa", 1000)).toBeUndefined();
+  it("returns an entry until FALLBACK_TTL_MS after it was read, per cache and hash", () => {
+    const memo = createObjectMemo();
+    memo.remember(1, "aaa", row(1), 1000, memo.generation());
+    expect(memo.recall(1, "aaa", 1000 + FALLBACK_TTL_MS - 1)?.value.object.id).toBe(1);
+    expect(memo.recall(2, "aaa", 1000)).toBeUndefined();
+    expect(memo.recall(1, "bbb", 1000)).toBeUndefined();
+    expect(memo.recall(1, "aaa", 1000 + FALLBACK_TTL_MS)).toBeUndefined();
+    expect(memo.recall(1, "aaa", 1000)).toBeUndefined();
   });
 
-  it("forgets everything on a write of this process", () => {
-    rememberObject(1, "aaa", row(1), 0, memoGeneration());
-    forgetObjects();
-    expect(recallObject(1, "aaa", 1)).toBeUndefined();
+  it("keeps entries for the live TTL while the change feed is live, and forgets all when it drops", () => {
+    const memo = createObjectMemo(60_000);
+    memo.setLive(true);
+    memo.remember(1, "aaa", row(1), 0, memo.generation());
+    expect(memo.recall(1, "aaa", 59_999)?.value.object.id).toBe(1);
+    expect(memo.recall(1, "aaa", 60_000)).toBeUndefined();
+    memo.remember(1, "aaa", row(1), 0, memo.generation());
+    memo.setLive(false);
+    expect(memo.recall(1, "aaa", 1)).toBeUndefined();
+    memo.remember(1, "aaa", row(1), 0, memo.generation());
+    expect(memo.recall(1, "aaa", FALLBACK_TTL_MS)).toBeUndefined();
+  });
+
+  it("forgets everything on a write", () => {
+    const memo = createObjectMemo();
+    memo.remember(1, "aaa", row(1), 0, memo.generation());
+    memo.forget();
+    expect(memo.recall(1, "aaa", 1)).toBeUndefined();
   });
 
   it("does not keep a read that started before a write finished", () => {
-    const before = memoGeneration();
-    forgetObjects();
-    rememberObject(1, "aaa", row(1), 0, before);
-    expect(recallObject(1, "aaa", 1)).toBeUndefined();
-    rememberObject(1, "aaa", row(2), 0, memoGeneration());
-    expect(recallObject(1, "aaa", 1)?.object.id).toBe(2);
+    const memo = createObjectMemo();
+    const before = memo.generation();
+    memo.forget();
+    memo.remember(1, "aaa", row(1), 0, before);
+    expect(memo.recall(1, "aaa", 1)).toBeUndefined();
+    memo.remember(1, "aaa", row(2), 0, memo.generation());
+    expect(memo.recall(1, "aaa", 1)?.value.object.id).toBe(2);
+  });
+
+  it("keeps memos apart: two instances share nothing", () => {
+    const a = createObjectMemo();
+    const b = createObjectMemo();
+    a.remember(1, "aaa", row(1), 0, a.generation());
+    expect(b.recall(1, "aaa", 1)).toBeUndefined();
   });
 });

@@ -1,67 +1,101 @@
 /**
- * A short-lived per-process memo of the (object, valid NAR) rows narinfo lookups read, keyed by
- * (cache id, store path hash). Nix asks for the same narinfos over and over (every substituter
- * query of a closure, every client of a CI fleet), and the database round trip is most of a
- * lookup's cost.
+ * A per-process memo of the (object, valid NAR) rows narinfo lookups read, keyed by (cache id,
+ * store path hash), with the narinfo text last built from them and, for NARs of at most
+ * `MEMO_CHUNK_LIST_LIMIT` chunks, the NAR's chunk list for downloads. Nix asks for the same narinfos
+ * over and over (every substituter query of a closure, every machine of a fleet), and the database
+ * round trip is most of a lookup's cost.
  *
- * Staleness bound: an entry is used for at most `MEMO_TTL_MS` after it was read. Writes made by
- * this process (uploads, path deletion, garbage collection) clear the memo at once, so a process
- * always reads its own writes; a write made by another replica (or by garretadm) becomes visible
- * here within `MEMO_TTL_MS`. That is the same kind of race a client already has between fetching a
- * narinfo and its NAR, widened by at most one second. Only hits are memoised: a path uploaded
- * anywhere is never reported missing because of the memo.
+ * Staleness bound: writes of this process (uploads, path deletion, garbage collection) forget at
+ * once, so a process always reads its own writes. Writes anywhere else reach it through the change
+ * feed (change-feed.ts: database triggers and LISTEN), which forgets within milliseconds of their
+ * commit. While the feed is live an entry may be kept `liveTtlMs`; while it is not (starting up,
+ * connection lost) entries live at most `FALLBACK_TTL_MS`, which bounds staleness as before the
+ * feed existed. Only hits are kept: a path uploaded anywhere is never reported missing because of
+ * the memo.
  *
- * Authorization is not memoised: every lookup still resolves the cache and checks the token, and
- * the signature is computed from the cache's current key, so key rotation and visibility changes
- * apply immediately.
+ * Authorization is not memoised: every lookup still resolves the cache and checks the token. The
+ * text is reused only while the cache's key is the one it was signed with.
  */
-import type { ObjectWithNar } from "@garret/db";
+import { findObjectWithNar, type Db, type ObjectWithNar, type ServableChunk } from "@garret/db";
 
-export const MEMO_TTL_MS = 1000;
+export const FALLBACK_TTL_MS = 1000;
+export const LIVE_TTL_MS = 10 * 60_000;
 const MEMO_LIMIT = 50_000;
+/**
+ * Longer chunk lists are read per download: they would make the memo's memory depend on NAR sizes
+ * (a 1 GiB NAR has ~16,000 chunks), and the query is small next to such a transfer.
+ */
+export const MEMO_CHUNK_LIST_LIMIT = 512;
 
-interface Entry {
-  value: ObjectWithNar;
-  expires: number;
+export interface MemoEntry {
+  readonly value: ObjectWithNar;
+  readonly expires: number;
+  /** The narinfo built from `value`, and the signing key it was built with. */
+  text?: string;
+  keypair?: string;
+  /** The NAR's chunks, kept once read if every one was valid and there are few enough. */
+  chunks?: ServableChunk[];
 }
 
-let entries = new Map<string, Entry>();
-/** Bumped by every forget, so a read that raced a write of this process is not memoised. */
-let generation = 0;
-
-function keyOf(cacheId: number, storePathHash: string): string {
-  return `${cacheId}/${storePathHash}`;
+export interface ObjectMemo {
+  recall(cacheId: number, storePathHash: string, now: number): MemoEntry | undefined;
+  /** Take before reading the database; pass to remember with what was read. */
+  generation(): number;
+  remember(
+    cacheId: number,
+    storePathHash: string,
+    value: ObjectWithNar,
+    now: number,
+    readGeneration: number,
+  ): MemoEntry;
+  /** The memoised entry, or the rows read from the database (and kept); undefined if there is no such object. */
+  load(db: Db, cacheId: number, storePathHash: string): Promise<MemoEntry | undefined>;
+  /** Called after every object write this process makes or hears of: the next lookup reads the database. */
+  forget(): void;
+  /** The change feed says whether it is live: entries kept from now on live `LIVE_TTL_MS` or `FALLBACK_TTL_MS`. */
+  setLive(live: boolean): void;
 }
 
-export function recallObject(cacheId: number, storePathHash: string, now: number): ObjectWithNar | undefined {
-  const key = keyOf(cacheId, storePathHash);
-  const entry = entries.get(key);
-  if (entry === undefined) return undefined;
-  if (entry.expires > now) return entry.value;
-  entries.delete(key);
-  return undefined;
-}
-
-/** Take before reading the database; pass to rememberObject with what was read. */
-export function memoGeneration(): number {
-  return generation;
-}
-
-export function rememberObject(
-  cacheId: number,
-  storePathHash: string,
-  value: ObjectWithNar,
-  now: number,
-  readGeneration: number,
-): void {
-  if (readGeneration !== generation) return;
-  // Dropping everything at the limit keeps the cost O(1) per call; the memo refills within a second.
-  if (entries.size >= MEMO_LIMIT) entries = new Map();
-  entries.set(keyOf(cacheId, storePathHash), { value, expires: now + MEMO_TTL_MS });
-}
-
-/** Called after every object write of this process: the next lookup reads the database. */
-export function forgetObjects(): void {
-  generation++;
-  if (entries.size > 0) entries = new Map();
+export function createObjectMemo(liveTtlMs = LIVE_TTL_MS): ObjectMemo {
+  let entries = new Map<string, MemoEntry>();
+  // Bumped by every forget, so a read that raced a write is not kept.
+  let generation = 0;
+  let ttlMs = FALLBACK_TTL_MS;
+  const keyOf = (cacheId: number, storePathHash: string) => `${cacheId}/${storePathHash}`;
+  return {
+    recall(cacheId, storePathHash, now) {
+      const key = keyOf(cacheId, storePathHash);
+      const entry = entries.get(key);
+      if (entry === undefined) return undefined;
+      if (entry.expires > now) return entry;
+      entries.delete(key);
+      return undefined;
+    },
+    generation: () => generation,
+    async load(db, cacheId, storePathHash) {
+      const now = performance.now();
+      const hit = this.recall(cacheId, storePathHash, now);
+      if (hit) return hit;
+      const readGeneration = generation;
+      const found = await findObjectWithNar(db, cacheId, storePathHash);
+      return found ? this.remember(cacheId, storePathHash, found, now, readGeneration) : undefined;
+    },
+    remember(cacheId, storePathHash, value, now, readGeneration) {
+      const entry: MemoEntry = { value, expires: now + ttlMs };
+      if (readGeneration !== generation) return entry;
+      // Dropping everything at the limit keeps the cost O(1) per call; hot entries come back at once.
+      if (entries.size >= MEMO_LIMIT) entries = new Map();
+      entries.set(keyOf(cacheId, storePathHash), entry);
+      return entry;
+    },
+    forget() {
+      generation++;
+      if (entries.size > 0) entries = new Map();
+    },
+    setLive(live) {
+      ttlMs = live ? liveTtlMs : FALLBACK_TTL_MS;
+      // Entries kept while live may have missed changes once the feed dropped.
+      if (!live) this.forget();
+    },
+  };
 }

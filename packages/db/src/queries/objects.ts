@@ -152,6 +152,11 @@ export async function findObjectForDownload(
 ): Promise<ObjectForDownload | null> {
   const found = await findObjectWithNar(db, cacheId, storePathHash);
   if (!found) return null;
+  return { ...found, chunks: await findChunksForDownload(db, found.nar.id) };
+}
+
+/** The NAR's chunks in chunkref order; null where the chunk is missing or not valid. */
+export async function findChunksForDownload(db: Executor, narId: number): Promise<Array<ServableChunk | null>> {
   // One row per chunkref; the chunk side is NULL when the chunk is missing or not valid.
   type Row = {
     id: number | string | null;
@@ -161,15 +166,15 @@ export async function findObjectForDownload(
   };
   const rows =
     "orm" in db
-      ? await db.query<Row>(CHUNKS_FOR_DOWNLOAD_SQL, [found.nar.id], "garret_chunks_for_download")
+      ? await db.query<Row>(CHUNKS_FOR_DOWNLOAD_SQL, [narId], "garret_chunks_for_download")
       : rowsOf<Row>(
           await ormOf(db).execute(sql`
             SELECT c.id, c.remote_file, c.remote_file_id, c.file_size
             FROM ${chunkref} r LEFT JOIN ${chunk} c ON c.id = r.chunk_id AND c.state = 'V'
-            WHERE r.nar_id = ${found.nar.id}
+            WHERE r.nar_id = ${narId}
             ORDER BY r.seq`),
         );
-  const chunks = rows.map((r) =>
+  return rows.map((r) =>
     r.id === null
       ? null
       : {
@@ -179,7 +184,6 @@ export async function findObjectForDownload(
           fileSize: r.file_size === null ? null : Number(r.file_size),
         },
   );
-  return { ...found, chunks };
 }
 
 /**
