@@ -34,6 +34,11 @@ export interface StorageBackend {
    * skip asking for the size; a file of any other size is still read correctly.
    */
   getBuffer(file: RemoteFile, expectedSize?: number): Promise<Buffer>;
+  /**
+   * Local only: several objects read whole and concatenated in order, in one batch off the main
+   * thread (NAR downloads). Any object missing fails the whole read (StorageError, `notFound`).
+   */
+  readConcatenated?(files: RemoteFile[]): Promise<Buffer>;
   exists(file: RemoteFile): Promise<boolean>;
   /** Idempotent: deleting a missing object succeeds (GC retries deletions). */
   delete(file: RemoteFile): Promise<void>;

@@ -35,6 +35,7 @@ import { dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { LocalStorageConfig, StorageBackend } from "./backend.ts";
+import { BatchReadError, type BatchReader, createBatchReader } from "./batch-reader.ts";
 import { assertObjectName, objectNameProblem } from "./object-name.ts";
 import { type RemoteFile, remoteFileId } from "./remote-file.ts";
 import { StorageError } from "./storage-error.ts";
@@ -46,6 +47,8 @@ const TEMP_PREFIX = ".tmp-";
 export class LocalStorage implements StorageBackend {
   readonly kind = "local";
   readonly root: string;
+
+  private batchReader: BatchReader | undefined;
 
   private constructor(root: string) {
     this.root = root;
@@ -149,6 +152,25 @@ export class LocalStorage implements StorageBackend {
       return await readWhole(path);
     } catch (err) {
       throw fsError("getBuffer", name, err);
+    }
+  }
+
+  async readConcatenated(files: RemoteFile[]): Promise<Buffer> {
+    const names = files.map((file) => this.nameOf("readConcatenated", file));
+    const paths = names.map((name) => this.pathOf("readConcatenated", name));
+    this.batchReader ??= createBatchReader();
+    try {
+      return await this.batchReader.read(paths);
+    } catch (err) {
+      if (err instanceof BatchReadError) {
+        const name = names[err.failure.index] ?? "(batch)";
+        throw fsError(
+          "readConcatenated",
+          name,
+          Object.assign(new Error(err.message), { code: err.failure.code }),
+        );
+      }
+      throw fsError("readConcatenated", names[0] ?? "(batch)", err);
     }
   }
 

@@ -107,6 +107,54 @@ describe("local storage layout", () => {
   });
 });
 
+describe("local storage batch reads (readConcatenated)", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await tempDir();
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("returns the objects concatenated in order, whatever their sizes, from several reads at once", async () => {
+    const backend = await createStorage({ type: "local", path: join(dir, "batch") });
+    const bodies = [0, 1, 17, 65_536, 300_001, 3].map((n, i) => Buffer.alloc(n, 97 + i));
+    const files = [];
+    for (const body of bodies) {
+      const name = `${randomUUID()}.chunk`;
+      await backend.put(name, body);
+      files.push({ Local: { name } });
+    }
+    const reads = await Promise.all(
+      [files, [...files].reverse(), files.slice(2, 3), []].map((list) => backend.readConcatenated?.(list)),
+    );
+    expect(reads[0]?.equals(Buffer.concat(bodies))).toBe(true);
+    expect(reads[1]?.equals(Buffer.concat([...bodies].reverse()))).toBe(true);
+    expect(reads[2]?.equals(bodies[2] as Buffer)).toBe(true);
+    expect(reads[3]?.length).toBe(0);
+  });
+
+  it("fails the whole read with notFound naming the missing object, and keeps working after", async () => {
+    const backend = await createStorage({ type: "local", path: join(dir, "missing") });
+    const present = `${randomUUID()}.chunk`;
+    await backend.put(present, Buffer.from("here"));
+    const missing = `${randomUUID()}.chunk`;
+    const err = await backend
+      .readConcatenated?.([{ Local: { name: present } }, { Local: { name: missing } }])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).toMatchObject({ notFound: true, key: missing });
+    expect((await backend.readConcatenated?.([{ Local: { name: present } }]))?.toString()).toBe("here");
+  });
+
+  it("refuses names that would leave the storage root", async () => {
+    const backend = await createStorage({ type: "local", path: join(dir, "escape") });
+    await expect(backend.readConcatenated?.([{ Local: { name: "../../etc/passwd" } }])).rejects.toThrow(
+      StorageError,
+    );
+  });
+});
+
 describe("s3 storage", () => {
   let server: Awaited<ReturnType<typeof startS3rver>>;
   beforeAll(async () => {

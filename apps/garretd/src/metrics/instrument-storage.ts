@@ -45,6 +45,14 @@ export function instrumentStorage(inner: StorageBackend, metrics: GarretMetrics)
         metrics.storageReadBytes.inc(buf.length);
         return buf;
       }),
+    ...(inner.readConcatenated && {
+      readConcatenated: (files: RemoteFile[]) =>
+        track("readConcatenated", async () => {
+          const buf = (await inner.readConcatenated?.(files)) as Buffer;
+          metrics.storageReadBytes.inc(buf.length);
+          return buf;
+        }),
+    }),
     exists: (file) => track("exists", () => inner.exists(file)),
     delete: (file) => track("delete", () => inner.delete(file)),
     presign: (file, seconds) => track("presign", () => inner.presign(file, seconds)),

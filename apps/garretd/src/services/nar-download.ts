@@ -14,8 +14,8 @@ import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
-import { MEMO_CHUNK_LIST_LIMIT } from "./object-memo.ts";
 import { SERVABLE_COMPRESSIONS } from "./narinfo.ts";
+import { MEMO_CHUNK_LIST_LIMIT } from "./object-memo.ts";
 
 export type NarDownload =
   | { kind: "redirect"; url: string; isPublic: boolean }
@@ -23,6 +23,10 @@ export type NarDownload =
 
 /** Chunks above this size are streamed from storage instead of read whole (threshold-0 NARs). */
 const BUFFERED_CHUNK_LIMIT = 8 * 1024 * 1024;
+/** A batch read stops at this many bytes or chunks, whichever comes first. */
+const BATCH_BYTES = 512 * 1024;
+const BATCH_MAX_CHUNKS = 128;
+const BATCHES_IN_FLIGHT = 2;
 const EXISTENCE_CHECK_CONCURRENCY = 32;
 const VERIFIED_TTL_MS = 5 * 60_000;
 const verifiedChunks = new Map<number, number>();
@@ -61,15 +65,18 @@ export async function getNarDownload(
     const url = await deps.storage.presign(parseRemoteFile(only.remoteFile), 600);
     if (url) return { kind: "redirect", url, isPublic: cache.isPublic };
   }
-  const prefetch = deps.settings.downloadPrefetch;
+  const units = readUnits(deps.storage, present);
+  // Batches are large; chunk-by-chunk reads need more of them in flight to hide their latency.
+  const prefetch = units.some((u) => u.length > 1) ? BATCHES_IN_FLIGHT : deps.settings.downloadPrefetch;
   // Storage that stopped answering must fail the request before the status line, even when the
   // existence check was skipped (verified recently): the first read is awaited here.
-  const first = opts.head || !only ? undefined : await readChunk(deps.storage, only);
+  const [firstUnit] = units;
+  const first = opts.head || !firstUnit ? undefined : await readUnit(deps.storage, firstUnit);
   return {
     kind: "stream",
     isPublic: cache.isPublic,
     compression: nar.compression,
-    body: () => (opts.head ? emptyBody() : streamChunks(deps.storage, present, prefetch, first)),
+    body: () => (opts.head ? emptyBody() : streamUnits(deps.storage, units, prefetch, first)),
   };
 }
 
@@ -108,16 +115,54 @@ async function ensureChunksExist(storage: StorageBackend, chunks: ServableChunk[
 
 type ChunkData = Buffer | Readable;
 
-function readChunk(storage: StorageBackend, chunk: ServableChunk): Promise<ChunkData> {
-  const file = parseRemoteFile(chunk.remoteFile);
-  if ((chunk.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT) return storage.get(file);
-  return storage.getBuffer(file, chunk.fileSize ?? undefined);
+/**
+ * What one read fetches: consecutive small chunks together when the backend reads batches
+ * (local storage: one worker round trip and one buffer per ~BATCH_BYTES), else one chunk.
+ */
+type ReadUnit = ServableChunk[];
+
+function readUnits(storage: StorageBackend, chunks: ServableChunk[]): ReadUnit[] {
+  if (!storage.readConcatenated) return chunks.map((c) => [c]);
+  const units: ReadUnit[] = [];
+  let batch: ServableChunk[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (batch.length > 0) units.push(batch);
+    batch = [];
+    bytes = 0;
+  };
+  for (const chunk of chunks) {
+    const size = chunk.fileSize;
+    if (size === null || size > BUFFERED_CHUNK_LIMIT) {
+      flush();
+      units.push([chunk]);
+      continue;
+    }
+    batch.push(chunk);
+    bytes += size;
+    if (bytes >= BATCH_BYTES || batch.length >= BATCH_MAX_CHUNKS) flush();
+  }
+  flush();
+  return units;
 }
 
-/** Yields chunk contents in order, keeping up to `prefetch` reads in flight; `first` is chunk 0, already read. */
-async function* streamChunks(
+function readUnit(storage: StorageBackend, unit: ReadUnit): Promise<ChunkData> {
+  const [only] = unit;
+  if (unit.length === 1 && only) {
+    const file = parseRemoteFile(only.remoteFile);
+    if ((only.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT) return storage.get(file);
+    if (only.fileSize === null || !storage.readConcatenated)
+      return storage.getBuffer(file, only.fileSize ?? undefined);
+  }
+  return (storage.readConcatenated as NonNullable<StorageBackend["readConcatenated"]>)(
+    unit.map((c) => parseRemoteFile(c.remoteFile)),
+  );
+}
+
+/** Yields the units' contents in order, keeping up to `prefetch` reads in flight; `first` is unit 0, already read. */
+async function* streamUnits(
   storage: StorageBackend,
-  chunks: ServableChunk[],
+  units: ReadUnit[],
   prefetch: number,
   first?: ChunkData,
 ): AsyncGenerator<Uint8Array> {
@@ -125,15 +170,15 @@ async function* streamChunks(
   const queue: Pending[] = first === undefined ? [] : [Promise.resolve(first)];
   let next = queue.length;
   const start = (): void => {
-    const p: Pending = readChunk(storage, chunks[next++] as ServableChunk);
+    const p: Pending = readUnit(storage, units[next++] as ReadUnit);
     p.catch(() => {});
     queue.push(p);
   };
   try {
-    while (next < chunks.length && queue.length < Math.max(1, prefetch)) start();
+    while (next < units.length && queue.length < Math.max(1, prefetch)) start();
     while (queue.length > 0) {
       const data = await (queue.shift() as Pending);
-      if (next < chunks.length) start();
+      if (next < units.length) start();
       if (Buffer.isBuffer(data)) {
         yield data;
       } else {

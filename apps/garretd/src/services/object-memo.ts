@@ -16,7 +16,7 @@
  * Authorization is not memoised: every lookup still resolves the cache and checks the token. The
  * text is reused only while the cache's key is the one it was signed with.
  */
-import { findObjectWithNar, type Db, type ObjectWithNar, type ServableChunk } from "@garret/db";
+import { type Db, findObjectWithNar, type ObjectWithNar, type ServableChunk } from "@garret/db";
 
 export const FALLBACK_TTL_MS = 1000;
 export const LIVE_TTL_MS = 10 * 60_000;

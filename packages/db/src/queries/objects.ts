@@ -156,7 +156,10 @@ export async function findObjectForDownload(
 }
 
 /** The NAR's chunks in chunkref order; null where the chunk is missing or not valid. */
-export async function findChunksForDownload(db: Executor, narId: number): Promise<Array<ServableChunk | null>> {
+export async function findChunksForDownload(
+  db: Executor,
+  narId: number,
+): Promise<Array<ServableChunk | null>> {
   // One row per chunkref; the chunk side is NULL when the chunk is missing or not valid.
   type Row = {
     id: number | string | null;

@@ -1,0 +1,91 @@
+/**
+ * Reads several local files whole into one buffer on worker threads (batch-read-worker.mjs). A NAR
+ * download is the concatenation of its chunk files, tens of kilobytes each; reading them one by
+ * one with `fs` promises costs the main thread three thread-pool round trips per file (open, read,
+ * close), which profiles showed as a third of a download's CPU. A batch costs one message each way
+ * and hands back one buffer that goes to the socket in one write.
+ *
+ * Workers are started on first use and do not keep the process alive. A worker that dies fails
+ * the reads it had taken and is replaced on the next read.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+
+const WORKER_URL = new URL("./batch-read-worker.mjs", import.meta.url);
+
+export interface BatchReadFailure {
+  /** Position in `paths` of the file that could not be read. */
+  index: number;
+  /** errno code (`ENOENT`, …), or `ESHORT` when a file shrank while being read. */
+  code: string;
+  message: string;
+}
+
+export class BatchReadError extends Error {
+  constructor(readonly failure: BatchReadFailure) {
+    super(failure.message);
+    this.name = "BatchReadError";
+  }
+}
+
+export interface BatchReader {
+  /** The files' contents, concatenated in order. */
+  read(paths: string[]): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+type Reply = { id: number; buffer: ArrayBuffer; sizes: number[] } | { id: number; error: BatchReadFailure };
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, { resolve(b: Buffer): void; reject(e: Error): void }>;
+}
+
+export function createBatchReader(threads = Math.min(2, availableParallelism())): BatchReader {
+  const slots: Array<Slot | undefined> = new Array(threads).fill(undefined);
+  let nextId = 0;
+  let turn = 0;
+  let closed = false;
+
+  const start = (position: number): Slot => {
+    const worker = new Worker(WORKER_URL);
+    worker.unref();
+    const slot: Slot = { worker, pending: new Map() };
+    const failAll = (err: Error) => {
+      if (slots[position] === slot) slots[position] = undefined;
+      for (const p of slot.pending.values()) p.reject(err);
+      slot.pending.clear();
+    };
+    worker.on("message", (reply: Reply) => {
+      const p = slot.pending.get(reply.id);
+      if (!p) return;
+      slot.pending.delete(reply.id);
+      if ("error" in reply) p.reject(new BatchReadError(reply.error));
+      else p.resolve(Buffer.from(reply.buffer));
+      if (slot.pending.size === 0) worker.unref();
+    });
+    worker.on("error", failAll);
+    worker.on("exit", (code) => failAll(new Error(`batch read worker exited (${code})`)));
+    slots[position] = slot;
+    return slot;
+  };
+
+  return {
+    read(paths) {
+      if (closed) return Promise.reject(new Error("batch reader is closed"));
+      const position = turn++ % threads;
+      const slot = slots[position] ?? start(position);
+      const id = nextId++;
+      return new Promise<Buffer>((resolve, reject) => {
+        slot.pending.set(id, { resolve, reject });
+        // Referenced while it owes an answer, so a process waiting only on this read stays up.
+        slot.worker.ref();
+        slot.worker.postMessage({ id, paths });
+      });
+    },
+    async close() {
+      closed = true;
+      await Promise.all(slots.map((slot) => slot?.worker.terminate()));
+    },
+  };
+}
