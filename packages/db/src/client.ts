@@ -7,11 +7,10 @@
  * `db.orm` while a transaction callback is running waits for that transaction to finish. Code
  * inside `transaction()` must therefore use the `tx` it is given, never `db`.
  */
-import { PGlite, type Transaction as PGliteTransaction, types as pgliteTypes } from "@electric-sql/pglite";
+import type { PGlite, Transaction as PGliteTransaction } from "@electric-sql/pglite";
 import type { ExtractTablesWithRelations } from "drizzle-orm";
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
 import { cache, chunk, chunkref, nar, object } from "./schema.ts";
 
@@ -267,10 +266,15 @@ function pgSession(client: pg.PoolClient): SqlSession {
 }
 
 async function createPgliteDb(config: Extract<DbConfig, { kind: "pglite" }>): Promise<Db> {
+  // Loaded only when used: PGlite's module alone is ~35 MiB of memory a Postgres server never needs.
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("drizzle-orm/pglite"),
+  ]);
   const client = await PGlite.create({
     ...(config.dataDir === undefined ? {} : { dataDir: config.dataDir }),
     ...(config.loadDataDir === undefined ? {} : { loadDataDir: config.loadDataDir }),
-    parsers: { [pgliteTypes.INT8]: parseInt8 },
+    parsers: { [INT8_OID]: parseInt8 },
   });
   const orm = drizzlePglite({ client, schema: tables }) as unknown as Orm;
   let sessionQueue: Promise<unknown> = Promise.resolve();
@@ -312,7 +316,7 @@ export async function dumpPgliteDataDir(db: Db): Promise<Blob> {
   return client.dumpDataDir("none");
 }
 
-function pgliteSession(client: PGlite | PGliteTransaction): SqlSession {
+function pgliteSession(client: PGlite | PGliteTransaction, topLevel = true): SqlSession {
   return {
     async query<T extends Record<string, unknown>>(text: string, params?: unknown[]) {
       const result = await client.query<T>(text, params);
@@ -322,8 +326,8 @@ function pgliteSession(client: PGlite | PGliteTransaction): SqlSession {
       await client.exec(text);
     },
     async transaction(fn) {
-      if (!(client instanceof PGlite)) throw new Error("SqlSession.transaction is not reentrant");
-      return client.transaction((tx) => fn(pgliteSession(tx)));
+      if (!topLevel || !("transaction" in client)) throw new Error("SqlSession.transaction is not reentrant");
+      return client.transaction((tx) => fn(pgliteSession(tx, false)));
     },
   };
 }

@@ -52,6 +52,8 @@ export interface StorageBackend {
    * are the bucket's lifecycle rule's job.)
    */
   removeAbandonedWrites?(olderThan: Date): Promise<number>;
+  /** S3 only: closes the client's connections, for one-shot commands that should exit at once. */
+  destroy?(): void;
 }
 
 export interface LocalStorageConfig {

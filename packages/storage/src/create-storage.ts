@@ -1,7 +1,6 @@
 /** Opens the backend a `[storage]` config describes. */
 import type { StorageBackend, StorageConfig } from "./backend.ts";
 import { LocalStorage } from "./local.ts";
-import { S3Storage } from "./s3.ts";
 
 /**
  * Local storage is prepared on open (directory, VERSION, v0 layout migration). S3 makes no request
@@ -9,5 +8,7 @@ import { S3Storage } from "./s3.ts";
  */
 export async function createStorage(config: StorageConfig): Promise<StorageBackend> {
   if (config.type === "local") return LocalStorage.open(config);
+  // Loaded only when used: the AWS SDK is ~20 MiB of memory a local-storage server never needs.
+  const { S3Storage } = await import("./s3.ts");
   return new S3Storage(config);
 }

@@ -4,6 +4,4 @@ export { createStorage } from "./create-storage.ts";
 export { LocalStorage } from "./local.ts";
 export { objectNameProblem } from "./object-name.ts";
 export { parseRemoteFile, type RemoteFile, remoteFileId, serializeRemoteFile } from "./remote-file.ts";
-export { S3Storage } from "./s3.ts";
-export { PART_SIZE } from "./s3-multipart.ts";
 export { StorageError, type StorageErrorOptions } from "./storage-error.ts";

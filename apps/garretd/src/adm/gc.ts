@@ -4,7 +4,7 @@
  * collector holds the lock it does nothing and says so (exit 0). `--dry-run` lists what would go.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { createStorage, S3Storage, type StorageBackend } from "@garret/storage";
+import { createStorage, type StorageBackend } from "@garret/storage";
 import { storageConfigFrom } from "../build-deps.ts";
 import { formatDryRun } from "../gc/dry-run-report.ts";
 import { createLogger } from "../log.ts";
@@ -66,7 +66,7 @@ export const gcCommand: AdmCommand = {
       }
       return 0;
     } finally {
-      if (storage instanceof S3Storage) storage.destroy();
+      storage?.destroy?.();
       await db.close();
     }
   },

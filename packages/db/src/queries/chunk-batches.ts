@@ -7,7 +7,8 @@
 import { sql } from "drizzle-orm";
 import { chunk } from "../schema.ts";
 import type { NewPendingChunk } from "./chunks.ts";
-import { type Executor, ormOf, rowsOf } from "./executor.ts";
+import type { Db } from "../client.ts";
+import { type Executor, ormOf } from "./executor.ts";
 
 export interface LeasedChunk {
   id: number;
@@ -26,29 +27,19 @@ export interface LeasedChunk {
  * `state = 'V'` once the lock is granted (Postgres re-checks it), so it is never leased.
  */
 export async function findAndLockChunks(
-  db: Executor,
+  db: Db,
   hashes: readonly string[],
   compression: string,
 ): Promise<Map<string, LeasedChunk>> {
   const distinct = [...new Set(hashes)];
   const found = new Map<string, LeasedChunk>();
   if (distinct.length === 0) return found;
-  const result = await ormOf(db).execute(sql`
-    WITH candidates AS (
-      SELECT DISTINCT ON (c.chunk_hash) c.id FROM ${chunk} c
-      WHERE c.chunk_hash = ANY(${sql.param(distinct)}::text[]) AND c.compression = ${compression} AND c.state = 'V'
-      ORDER BY c.chunk_hash, c.id
-    ), picked AS (
-      SELECT c.id FROM ${chunk} c
-      WHERE c.id IN (SELECT id FROM candidates) AND c.state = 'V'
-      ORDER BY c.id FOR UPDATE
-    )
-    UPDATE ${chunk} SET holders_count = ${chunk.holdersCount} + 1
-    FROM picked WHERE ${chunk.id} = picked.id
-    RETURNING ${chunk.id} AS id, ${chunk.chunkHash} AS chunk_hash, ${chunk.fileSize} AS file_size`);
-  for (const row of rowsOf<{ id: number | string; chunk_hash: string; file_size: number | string | null }>(
-    result,
-  )) {
+  const rows = await db.query<{ id: number | string; chunk_hash: string; file_size: number | string | null }>(
+    FIND_AND_LOCK_SQL,
+    [distinct, compression],
+    "garret_find_and_lock_chunks",
+  );
+  for (const row of rows) {
     found.set(row.chunk_hash, {
       id: Number(row.id),
       chunkHash: row.chunk_hash,
@@ -58,19 +49,51 @@ export async function findAndLockChunks(
   return found;
 }
 
+// The three statements of every upload batch are plain prepared statements: building them through
+// the ORM cost the upload's main thread about a tenth of its time.
+const FIND_AND_LOCK_SQL = `
+  WITH candidates AS (
+    SELECT DISTINCT ON (c.chunk_hash) c.id FROM chunk c
+    WHERE c.chunk_hash = ANY($1::text[]) AND c.compression = $2 AND c.state = 'V'
+    ORDER BY c.chunk_hash, c.id
+  ), picked AS (
+    SELECT c.id FROM chunk c
+    WHERE c.id IN (SELECT id FROM candidates) AND c.state = 'V'
+    ORDER BY c.id FOR UPDATE
+  )
+  UPDATE chunk SET holders_count = chunk.holders_count + 1
+  FROM picked WHERE chunk.id = picked.id
+  RETURNING chunk.id AS id, chunk.chunk_hash AS chunk_hash, chunk.file_size AS file_size`;
+
+const INSERT_PENDING_SQL = `
+  INSERT INTO chunk (state, chunk_hash, chunk_size, compression, remote_file, remote_file_id, holders_count, created_at)
+  SELECT 'P', u.chunk_hash, u.chunk_size, u.compression, u.remote_file, u.remote_file_id, 0, now()
+  FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+    AS u(chunk_hash, chunk_size, compression, remote_file, remote_file_id)
+  RETURNING id, remote_file_id`;
+
+const VALIDATE_SQL = `
+  UPDATE chunk SET state = 'V', file_hash = v.file_hash, file_size = v.file_size, holders_count = 1,
+    leased_at = now()
+  FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS v(id, file_hash, file_size)
+  WHERE chunk.id = v.id AND chunk.state = 'P'
+  RETURNING chunk.id`;
+
 /** Inserts pending (`P`) chunk rows in one statement; ids come back in input order. */
-export async function insertPendingChunks(
-  db: Executor,
-  inputs: readonly NewPendingChunk[],
-): Promise<number[]> {
+export async function insertPendingChunks(db: Db, inputs: readonly NewPendingChunk[]): Promise<number[]> {
   if (inputs.length === 0) return [];
-  const rows = await ormOf(db)
-    .insert(chunk)
-    .values(
-      inputs.map((input) => ({ ...input, state: "P" as const, holdersCount: 0, createdAt: sql`now()` })),
-    )
-    .returning({ id: chunk.id, remoteFileId: chunk.remoteFileId });
-  const byLocation = new Map(rows.map((r) => [r.remoteFileId, r.id]));
+  const rows = await db.query<{ id: number | string; remote_file_id: string }>(
+    INSERT_PENDING_SQL,
+    [
+      inputs.map((i) => i.chunkHash),
+      inputs.map((i) => i.chunkSize),
+      inputs.map((i) => i.compression),
+      inputs.map((i) => i.remoteFile),
+      inputs.map((i) => i.remoteFileId),
+    ],
+    "garret_insert_pending_chunks",
+  );
+  const byLocation = new Map(rows.map((r) => [r.remote_file_id, Number(r.id)]));
   return inputs.map((input) => {
     const id = byLocation.get(input.remoteFileId);
     if (id === undefined) throw new Error("insertPendingChunks lost a row");
@@ -84,22 +107,17 @@ export async function insertPendingChunks(
  * reaped (and files deleted) meanwhile, and must fail rather than resurrect them.
  */
 export async function validateChunks(
-  db: Executor,
+  db: Db,
   files: ReadonlyArray<{ id: number; fileHash: string; fileSize: number }>,
 ): Promise<void> {
   if (files.length === 0) return;
-  const result = await ormOf(db).execute(sql`
-    UPDATE ${chunk} SET state = 'V', file_hash = v.file_hash, file_size = v.file_size, holders_count = 1,
-      leased_at = now()
-    FROM (SELECT * FROM unnest(
-      ${sql.param(files.map((f) => f.id))}::bigint[],
-      ${sql.param(files.map((f) => f.fileHash))}::text[],
-      ${sql.param(files.map((f) => f.fileSize))}::bigint[]) AS u(id, file_hash, file_size)) AS v
-    WHERE ${chunk.id} = v.id AND ${chunk.state} = 'P'
-    RETURNING ${chunk.id}`);
-  const updated = rowsOf<{ id: unknown }>(result).length;
-  if (updated !== files.length) {
-    throw new Error(`${files.length - updated} pending chunk rows were reaped before their upload finished`);
+  const rows = await db.query<{ id: unknown }>(
+    VALIDATE_SQL,
+    [files.map((f) => f.id), files.map((f) => f.fileHash), files.map((f) => f.fileSize)],
+    "garret_validate_chunks",
+  );
+  if (rows.length !== files.length) {
+    throw new Error(`${files.length - rows.length} pending chunk rows were reaped before their upload finished`);
   }
 }
 
