@@ -7,9 +7,9 @@ import { Hono } from "hono";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./env.ts";
 import { AtticError, errorResponse } from "./errors.ts";
-import { errorSource } from "./metrics/error-source.ts";
 import { httpMetrics } from "./metrics/http-metrics.ts";
 import { requestContext } from "./middleware/request-context.ts";
+import { reportRequestError } from "./report-error.ts";
 import { binaryCacheRoutes } from "./routes/binary-cache.ts";
 import { cacheConfigRoutes } from "./routes/cache-config.ts";
 import { cacheExtensionRoutes } from "./routes/cache-extensions.ts";
@@ -24,22 +24,11 @@ import { uploadPathRoutes } from "./routes/upload-path.ts";
 export function createApp(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError((err, c) => {
-    const { response, classified } = errorResponse(err);
-    const fields = {
+    const { response } = reportRequestError(deps, err, {
       requestId: c.get("requestId"),
       method: c.req.method,
       path: c.req.path,
-      status: classified.status,
-    };
-    if (classified.internal) {
-      deps.metrics.requestErrors.inc({ source: errorSource(err) });
-      deps.log.error("request failed", { ...fields, err });
-    } else
-      deps.log.debug("request rejected", {
-        ...fields,
-        error: classified.body.error,
-        message: classified.body.message,
-      });
+    });
     const requestId = c.get("requestId");
     if (requestId) response.headers.set("x-request-id", requestId);
     return response;

@@ -9,7 +9,12 @@
  *   check-config            load and validate the configuration, connect nowhere, exit 0 or 1
  */
 import { existsSync, readFileSync } from "node:fs";
-import type { Server } from "node:http";
+import {
+  createServer as createHttpServer,
+  type RequestListener,
+  type Server,
+  type ServerOptions,
+} from "node:http";
 import { type Db, migrate } from "@garret/db";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
@@ -21,6 +26,7 @@ import { formatDryRun } from "./gc/dry-run-report.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
 import { runConfiguredGc } from "./ops/configured-gc.ts";
 import { DataDirectoryBusyError } from "./pglite-lock.ts";
+import { type FastPath, narInfoFastPath } from "./routes/narinfo-fast-path.ts";
 import { createOpsApp } from "./routes/ops.ts";
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -112,7 +118,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
           ? startGcLoop(gcOnce, config.garbageCollection.intervalSeconds, log)
           : () => {};
       const server =
-        args.mode === "garbage-collector" ? null : await listen(createApp(deps).fetch, config.listen, log);
+        args.mode === "garbage-collector"
+          ? null
+          : await listen(createApp(deps).fetch, config.listen, log, "listening", narInfoFastPath(deps));
       const metricsListen = config.garret.metricsListen;
       const metricsServer = metricsListen
         ? await listen(createOpsApp(deps).fetch, metricsListen, log, "metrics listening")
@@ -135,9 +143,14 @@ function listen(
   address: ListenAddress,
   log: Logger,
   message = "listening",
+  fastPath?: FastPath,
 ): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname: address.host, port: address.port }, (info) => {
+    const createServer: typeof createHttpServer = ((options: ServerOptions, listener: RequestListener) =>
+      createHttpServer(options, (req, res) => {
+        if (!fastPath?.(req, res)) listener(req, res);
+      })) as typeof createHttpServer;
+    const server = serve({ fetch, hostname: address.host, port: address.port, createServer }, (info) => {
       log.info(message, { address: formatListen(address), port: info.port });
       resolve(server as Server);
     }) as Server;

@@ -39,14 +39,10 @@ export function httpMetrics(metrics: GarretMetrics): MiddlewareHandler<AppEnv> {
     const finish = (bytesIn: number, bytesOut: number) => {
       if (done) return;
       done = true;
-      metrics.httpInFlight.dec();
       if (upload) metrics.uploadsInProgress.dec();
       const path = routePath(c);
       const route = path === "*" || path === "/*" ? "unmatched" : path;
-      metrics.httpRequests.inc({ route, method, status: String(c.res.status) });
-      metrics.httpDuration.observe({ route, method }, (performance.now() - started) / 1000);
-      metrics.httpBytesIn.inc({ route }, bytesIn);
-      metrics.httpBytesOut.inc({ route }, bytesOut);
+      recordRequest(metrics, { route, method, status: c.res.status, started, bytesIn, bytesOut });
       if (upload) metrics.uploadReceivedBytes.inc(bytesIn);
     };
     try {
@@ -62,6 +58,18 @@ export function httpMetrics(metrics: GarretMetrics): MiddlewareHandler<AppEnv> {
       }
     }
   };
+}
+
+/** Counts one finished request (and ends its in-flight count); shared with the narinfo fast path. */
+export function recordRequest(
+  metrics: GarretMetrics,
+  r: { route: string; method: string; status: number; started: number; bytesIn: number; bytesOut: number },
+): void {
+  metrics.httpInFlight.dec();
+  metrics.httpRequests.inc({ route: r.route, method: r.method, status: String(r.status) });
+  metrics.httpDuration.observe({ route: r.route, method: r.method }, (performance.now() - r.started) / 1000);
+  metrics.httpBytesIn.inc({ route: r.route }, r.bytesIn);
+  metrics.httpBytesOut.inc({ route: r.route }, r.bytesOut);
 }
 
 /**

@@ -5,36 +5,67 @@
  * cache → access log line. Requests that may write objects clear the narinfo memo when done. One middleware instead of five keeps the narinfo hot path short.
  */
 import { randomUUID } from "node:crypto";
+import type { AtticToken } from "@garret/token";
 import { parseAuthorizationHeader } from "@garret/token";
 import type { MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
-import type { AppEnv } from "../env.ts";
+import type { AppEnv, RequestState } from "../env.ts";
 import { requestError } from "../errors.ts";
 
 /** Methods of every route that writes objects (uploads, narinfo PUT, path and cache deletion). */
 const OBJECT_WRITES: ReadonlySet<string> = new Set(["PUT", "PATCH", "DELETE"]);
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The request headers the pipeline reads. */
+export interface CallerHeaders {
+  host: string | undefined;
+  authorization: string | undefined;
+  forwardedProto: string | undefined;
+}
+
+/** Request id (the client's if well-formed), then the Host check; the id is known even when the check throws. */
+export function requestIdOf(incoming: string | undefined): string {
+  return incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/**
+ * Host check, request state and token, framework-free: the Hono middleware below and the narinfo
+ * fast path (routes/narinfo-fast-path.ts) both use it, so they cannot disagree.
+ */
+export async function identifyCaller(
+  deps: Deps,
+  allowedHosts: ReadonlySet<string>,
+  headers: CallerHeaders,
+): Promise<{ request: RequestState; token: AtticToken | null }> {
+  const host = headers.host;
+  if (!host) throw requestError("Missing Host header");
+  if (allowedHosts.size > 0 && !allowedHosts.has(host)) throw requestError("Bad Host");
+  const raw = parseAuthorizationHeader(headers.authorization);
+  const token = raw === null ? null : await deps.tokens.verify(raw);
+  return {
+    request: { host, forwardedHttps: headers.forwardedProto === "https" },
+    token: token && deps.revocations.isRevoked(token) ? null : token,
+  };
+}
+
 export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
   const allowed = new Set(deps.settings.allowedHosts);
   const debug = deps.log.isEnabled("debug");
   return async (c, next) => {
     const started = debug ? performance.now() : 0;
-    const incomingId = c.req.header("x-request-id");
-    const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    const requestId = requestIdOf(c.req.header("x-request-id"));
     c.set("deps", deps);
     c.set("requestId", requestId);
     c.set("publicCache", false);
     c.header("x-request-id", requestId);
 
-    const host = c.req.header("host") ?? authorityOf(c.req.url);
-    if (!host) throw requestError("Missing Host header");
-    if (allowed.size > 0 && !allowed.has(host)) throw requestError("Bad Host");
-    c.set("request", { host, forwardedHttps: c.req.header("x-forwarded-proto") === "https" });
-
-    const raw = parseAuthorizationHeader(c.req.header("authorization"));
-    const token = raw === null ? null : await deps.tokens.verify(raw);
-    c.set("token", token && deps.revocations.isRevoked(token) ? null : token);
+    const { request, token } = await identifyCaller(deps, allowed, {
+      host: c.req.header("host") ?? authorityOf(c.req.url),
+      authorization: c.req.header("authorization"),
+      forwardedProto: c.req.header("x-forwarded-proto"),
+    });
+    c.set("request", request);
+    c.set("token", token);
 
     try {
       await next();

@@ -1,0 +1,28 @@
+/**
+ * What every failed request goes through, whichever way it was routed (Hono's `onError` or the
+ * narinfo fast path): classify the error (errors.ts), log internal failures with their cause and
+ * count them, log client mistakes at debug level only.
+ */
+import type { Deps } from "./deps.ts";
+import { type ClassifiedError, errorResponse } from "./errors.ts";
+import { errorSource } from "./metrics/error-source.ts";
+
+export function reportRequestError(
+  deps: Deps,
+  err: unknown,
+  fields: { requestId: string | undefined; method: string; path: string },
+): { response: Response; classified: ClassifiedError } {
+  const { response, classified } = errorResponse(err);
+  const logged = { ...fields, status: classified.status };
+  if (classified.internal) {
+    deps.metrics.requestErrors.inc({ source: errorSource(err) });
+    deps.log.error("request failed", { ...logged, err });
+  } else {
+    deps.log.debug("request rejected", {
+      ...logged,
+      error: classified.body.error,
+      message: classified.body.message,
+    });
+  }
+  return { response, classified };
+}
