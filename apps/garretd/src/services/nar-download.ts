@@ -24,8 +24,8 @@ export type NarDownload =
 /** Chunks above this size are streamed from storage instead of read whole (threshold-0 NARs). */
 const BUFFERED_CHUNK_LIMIT = 8 * 1024 * 1024;
 /** A batch read stops at this many bytes or chunks, whichever comes first. */
-const BATCH_BYTES = 512 * 1024;
-const BATCH_MAX_CHUNKS = 128;
+const BATCH_BYTES = 1024 * 1024;
+const BATCH_MAX_CHUNKS = 256;
 const BATCHES_IN_FLIGHT = 2;
 const EXISTENCE_CHECK_CONCURRENCY = 32;
 const VERIFIED_TTL_MS = 5 * 60_000;
