@@ -1,6 +1,6 @@
 /**
  * GC benchmark: one collection over a Postgres database of 1,000,000 objects of which 1% are past
- * their cache's retention, built with set-based inserts (generate_series), then timed.
+ * their cache's retention, built with set-based inserts (synthetic-store.ts), then timed.
  *
  *     node --import tsx bench/gc.ts [--objects N] [--garbage-percent P] [--postgres-url URL]
  *
@@ -23,6 +23,7 @@ import { runGarbageCollection } from "../apps/garretd/src/gc/run-gc.ts";
 import { silentLogger } from "../apps/garretd/src/log.ts";
 import { installSignalHandlers, onCleanup, runCleanups, tempDir } from "./cleanup.ts";
 import { createDatabase } from "./postgres.ts";
+import { buildSyntheticStore } from "./synthetic-store.ts";
 
 const { values } = parseArgs({
   options: {
@@ -34,8 +35,6 @@ const { values } = parseArgs({
 });
 const OBJECTS = Number(values.objects);
 const GARBAGE_EVERY = Math.round(100 / Number(values["garbage-percent"]));
-const CACHES = 10;
-const SHARED_CHUNKS = 1000;
 
 function step(label: string): () => void {
   const start = performance.now();
@@ -58,61 +57,10 @@ async function main(): Promise<void> {
   await migrate(db);
 
   const done = step(`building ${OBJECTS.toLocaleString("en")} objects (${100 / GARBAGE_EVERY}% expired)`);
-  await db.withSession(async (s) => {
-    await s.exec("SET statement_timeout = 0");
-    // Object i lives in cache i % 10; its NAR is i; its chunks are i (own) and the shared one.
-    // Objects with i % GARBAGE_EVERY = 0 are 60 days old; the others 0-20 days.
-    await s.query(
-      `INSERT INTO cache (name, keypair, is_public, store_dir, priority, upstream_cache_key_names, created_at, retention_period)
-       SELECT 'bench' || c, 'bench' || c || ':x', false, '/nix/store', 41, '[]', now(), 30 * 86400
-       FROM generate_series(0, ${CACHES} - 1) AS c`,
-    );
-    await s.query(
-      "INSERT INTO garret_cache_settings (cache_id, closure_retention) SELECT id, true FROM cache",
-    );
-    await s.query(
-      `INSERT INTO nar (id, state, nar_hash, nar_size, compression, holders_count, created_at, num_chunks)
-       SELECT i, 'V', 'sha256:' || md5(i::text) || md5(i::text), 200000, 'zstd', 0, now() - interval '60 days', 2
-       FROM generate_series(1, ${OBJECTS}) AS i`,
-    );
-    await s.query(
-      `INSERT INTO chunk (id, state, chunk_hash, chunk_size, file_hash, file_size, compression, remote_file,
-                          remote_file_id, holders_count, created_at)
-       SELECT i, 'V', 'sha256:' || md5('c' || i) || md5('c' || i), 150000, 'sha256:' || md5('f' || i), 60000, 'zstd',
-              '{"Local":{"name":"bench-' || i || '.chunk"}}', 'local:bench-' || i || '.chunk', 0,
-              now() - interval '60 days'
-       FROM generate_series(1, ${OBJECTS} + ${SHARED_CHUNKS}) AS i`,
-    );
-    await s.query(
-      `INSERT INTO chunkref (nar_id, seq, chunk_id)
-       SELECT i, 0, i FROM generate_series(1, ${OBJECTS}) AS i
-       UNION ALL
-       SELECT i, 1, ${OBJECTS} + 1 + (i % ${SHARED_CHUNKS}) FROM generate_series(1, ${OBJECTS}) AS i`,
-    );
-    // References: objects i - 10, i - 20, i - 30 (same cache), with expired ones swapped for kept ones.
-    await s.query(
-      `WITH o AS (SELECT i, translate(md5(i::text), 'eotu', 'xyzw') AS h FROM generate_series(1, ${OBJECTS}) AS i)
-       INSERT INTO object (id, cache_id, nar_id, store_path_hash, store_path, "references", sigs, created_at)
-       SELECT o.i, (o.i % ${CACHES}) + 1, o.i, o.h,
-              '/nix/store/' || o.h || '-bench-' || o.i,
-              (SELECT COALESCE(json_agg(translate(md5(r::text), 'eotu', 'xyzw') || '-bench-' || r), '[]')::text
-               FROM (SELECT CASE WHEN j % ${GARBAGE_EVERY} = 0 THEN j - ${CACHES} ELSE j END AS r
-                     FROM unnest(ARRAY[o.i - ${CACHES}, o.i - 2 * ${CACHES}, o.i - 3 * ${CACHES}]) AS j WHERE j > ${CACHES}) refs),
-              '[]',
-              CASE WHEN o.i % ${GARBAGE_EVERY} = 0 THEN now() - interval '60 days'
-                   ELSE now() - make_interval(secs => (o.i % 1728000)) END
-       FROM o`,
-    );
-    for (const t of ["cache", "nar", "chunk", "chunkref", "object"]) {
-      await s.exec(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT max(id) FROM ${t}))`);
-    }
-    if (!values["full-sweep"]) {
-      await s.query(
-        `INSERT INTO garret_gc_run (started_at, finished_at, full_sweep, objects, nars, chunks, bytes, failed_deletions)
-         VALUES (now() - interval '1 day', now() - interval '1 day', true, 0, 0, 0, 0, 0)`,
-      );
-    }
-    await s.exec("VACUUM ANALYZE");
+  await buildSyntheticStore(db, {
+    objects: OBJECTS,
+    garbageEvery: GARBAGE_EVERY,
+    lastGcRunADayAgo: !values["full-sweep"],
   });
   done();
 

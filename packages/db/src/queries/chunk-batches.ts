@@ -5,9 +5,9 @@
  * compression, the limit on upload speed (especially on PGlite's single connection).
  */
 import { sql } from "drizzle-orm";
+import type { Db } from "../client.ts";
 import { chunk } from "../schema.ts";
 import type { NewPendingChunk } from "./chunks.ts";
-import type { Db } from "../client.ts";
 import { type Executor, ormOf } from "./executor.ts";
 
 export interface LeasedChunk {
@@ -117,7 +117,9 @@ export async function validateChunks(
     "garret_validate_chunks",
   );
   if (rows.length !== files.length) {
-    throw new Error(`${files.length - rows.length} pending chunk rows were reaped before their upload finished`);
+    throw new Error(
+      `${files.length - rows.length} pending chunk rows were reaped before their upload finished`,
+    );
   }
 }
 
