@@ -15,7 +15,6 @@ import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
 import { SERVABLE_COMPRESSIONS } from "./narinfo.ts";
-import { MEMO_CHUNK_LIST_LIMIT } from "./object-memo.ts";
 
 export type NarDownload =
   | { kind: "redirect"; url: string; isPublic: boolean }
@@ -46,7 +45,7 @@ export async function getNarDownload(
     throw new AtticError("InvalidCompressionType", { detail: nar.compression });
   }
   const present = entry.chunks ?? (await servableChunks(deps, nar.id, nar.numChunks));
-  if (present.length <= MEMO_CHUNK_LIST_LIMIT) entry.chunks = present;
+  deps.objectMemo.keepChunks(entry, present);
 
   await ensureChunksExist(deps.storage, present);
   deps.access.record(object.id);

@@ -4,16 +4,21 @@
  */
 import type { ObjectWithNar } from "@garret/db";
 import { describe, expect, it } from "vitest";
-import { createObjectMemo, FALLBACK_TTL_MS } from "./object-memo.ts";
+import {
+  createObjectMemo,
+  FALLBACK_TTL_MS,
+  MEMO_CHUNK_BUDGET,
+  MEMO_CHUNK_LIST_LIMIT,
+} from "./object-memo.ts";
 
-function row(id: number): ObjectWithNar {
+function row(id: number, storePathHash = "h"): ObjectWithNar {
   const at = new Date(0);
   return {
     object: {
       id,
       cacheId: 1,
       narId: id,
-      storePathHash: "h",
+      storePathHash,
       storePath: "/nix/store/h-x",
       references: [],
       system: null,
@@ -84,5 +89,35 @@ describe("object memo", () => {
     const b = createObjectMemo();
     a.remember(1, "aaa", row(1), 0, a.generation());
     expect(b.recall(1, "aaa", 1)).toBeUndefined();
+  });
+
+  it("keeps chunk lists only up to MEMO_CHUNK_LIST_LIMIT each and MEMO_CHUNK_BUDGET in all", () => {
+    const memo = createObjectMemo();
+    const chunks = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        id: i,
+        remoteFile: "{}",
+        remoteFileId: `local:${i}`,
+        fileSize: 1,
+      }));
+    const long = memo.remember(1, "long", row(1, "long"), 0, memo.generation());
+    memo.keepChunks(long, chunks(MEMO_CHUNK_LIST_LIMIT + 1));
+    expect(long.chunks).toBeUndefined();
+
+    const perEntry = MEMO_CHUNK_LIST_LIMIT;
+    const fit = Math.floor(MEMO_CHUNK_BUDGET / perEntry);
+    const kept = Array.from({ length: fit + 1 }, (_, i) => {
+      const entry = memo.remember(1, `h${i}`, row(i, `h${i}`), 0, memo.generation());
+      memo.keepChunks(entry, chunks(perEntry));
+      return entry;
+    });
+    expect(kept.filter((e) => e.chunks !== undefined)).toHaveLength(fit);
+    expect(kept[fit]?.chunks).toBeUndefined();
+
+    // A forget empties the memo and its budget.
+    memo.forget();
+    const again = memo.remember(1, "again", row(1, "again"), 0, memo.generation());
+    memo.keepChunks(again, chunks(perEntry));
+    expect(again.chunks).toHaveLength(perEntry);
   });
 });

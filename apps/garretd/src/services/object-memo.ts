@@ -20,12 +20,15 @@ import { type Db, findObjectWithNar, type ObjectWithNar, type ServableChunk } fr
 
 export const FALLBACK_TTL_MS = 1000;
 export const LIVE_TTL_MS = 10 * 60_000;
-const MEMO_LIMIT = 50_000;
+/** Entries kept; each holds rows and a narinfo text of ~1-3 KiB, so at most ~60 MiB. */
+const MEMO_LIMIT = 20_000;
 /**
  * Longer chunk lists are read per download: they would make the memo's memory depend on NAR sizes
  * (a 1 GiB NAR has ~16,000 chunks), and the query is small next to such a transfer.
  */
 export const MEMO_CHUNK_LIST_LIMIT = 512;
+/** Chunk references kept across all entries (~150 bytes each): bounds the memo's memory at ~30 MiB. */
+export const MEMO_CHUNK_BUDGET = 200_000;
 
 export interface MemoEntry {
   readonly value: ObjectWithNar;
@@ -33,8 +36,8 @@ export interface MemoEntry {
   /** The narinfo built from `value`, and the signing key it was built with. */
   text?: string;
   keypair?: string;
-  /** The NAR's chunks, kept once read if every one was valid and there are few enough. */
-  chunks?: ServableChunk[];
+  /** The NAR's chunks, kept (by `keepChunks`) once read if every one was valid and there are few enough. */
+  readonly chunks?: ServableChunk[];
 }
 
 export interface ObjectMemo {
@@ -50,6 +53,8 @@ export interface ObjectMemo {
   ): MemoEntry;
   /** The memoised entry, or the rows read from the database (and kept); undefined if there is no such object. */
   load(db: Db, cacheId: number, storePathHash: string): Promise<MemoEntry | undefined>;
+  /** Keeps the entry's chunk list if it is short enough and the memo's chunk budget allows. */
+  keepChunks(entry: MemoEntry, chunks: ServableChunk[]): void;
   /** Called after every object write this process makes or hears of: the next lookup reads the database. */
   forget(): void;
   /** The change feed says whether it is live: entries kept from now on live `LIVE_TTL_MS` or `FALLBACK_TTL_MS`. */
@@ -58,6 +63,11 @@ export interface ObjectMemo {
 
 export function createObjectMemo(liveTtlMs = LIVE_TTL_MS): ObjectMemo {
   let entries = new Map<string, MemoEntry>();
+  let chunksKept = 0;
+  const clear = () => {
+    entries = new Map();
+    chunksKept = 0;
+  };
   // Bumped by every forget, so a read that raced a write is not kept.
   let generation = 0;
   let ttlMs = FALLBACK_TTL_MS;
@@ -69,6 +79,7 @@ export function createObjectMemo(liveTtlMs = LIVE_TTL_MS): ObjectMemo {
       if (entry === undefined) return undefined;
       if (entry.expires > now) return entry;
       entries.delete(key);
+      chunksKept -= entry.chunks?.length ?? 0;
       return undefined;
     },
     generation: () => generation,
@@ -84,13 +95,24 @@ export function createObjectMemo(liveTtlMs = LIVE_TTL_MS): ObjectMemo {
       const entry: MemoEntry = { value, expires: now + ttlMs };
       if (readGeneration !== generation) return entry;
       // Dropping everything at the limit keeps the cost O(1) per call; hot entries come back at once.
-      if (entries.size >= MEMO_LIMIT) entries = new Map();
-      entries.set(keyOf(cacheId, storePathHash), entry);
+      if (entries.size >= MEMO_LIMIT) clear();
+      const key = keyOf(cacheId, storePathHash);
+      chunksKept -= entries.get(key)?.chunks?.length ?? 0;
+      entries.set(key, entry);
       return entry;
     },
     forget() {
       generation++;
-      if (entries.size > 0) entries = new Map();
+      if (entries.size > 0) clear();
+    },
+    keepChunks(entry, chunks) {
+      if (entry.chunks || chunks.length > MEMO_CHUNK_LIST_LIMIT) return;
+      if (chunksKept + chunks.length > MEMO_CHUNK_BUDGET) return;
+      (entry as { chunks?: ServableChunk[] }).chunks = chunks;
+      // Entries that were never kept (a read raced a forget) do not count against the budget.
+      if (entries.get(keyOf(entry.value.object.cacheId, entry.value.object.storePathHash)) === entry) {
+        chunksKept += chunks.length;
+      }
     },
     setLive(live) {
       ttlMs = live ? liveTtlMs : FALLBACK_TTL_MS;
