@@ -38,7 +38,11 @@ export function narInfoFastPath(deps: Deps): FastPath {
     const cacheName = match?.[1];
     const hash = match?.[2];
     if (!cacheName || !hash || !isValidCacheName(cacheName) || !isValidStorePathHash(hash)) return false;
-    void serve(deps, allowed, debug, req, res, cacheName, hash);
+    serve(deps, allowed, debug, req, res, cacheName, hash).catch((err: unknown) => {
+      // serve answers every error itself; this only guards against a failure while doing so.
+      deps.log.error("narinfo fast path failed", { err });
+      res.destroy();
+    });
     return true;
   };
 }
