@@ -6,6 +6,7 @@
  * matches any sequence, case-sensitively, over the whole name: `team-*` matches `team-` and
  * `team-abc`, never `abc-team`.
  */
+import { globMatches } from "./glob.ts";
 
 const CACHE_NAME = /^[A-Za-z0-9][A-Za-z0-9_+-]{0,49}$/;
 const CACHE_PATTERN = /^[A-Za-z0-9*][A-Za-z0-9_+*-]{0,49}$/;
@@ -18,20 +19,7 @@ export function isValidCachePattern(pattern: string): boolean {
   return CACHE_PATTERN.test(pattern);
 }
 
-const compiledPatterns = new Map<string, RegExp>();
-
-/** Whole-string glob match; `*` is the only metacharacter (every other allowed char is literal). */
+/** Whole-string glob match; `*` is the only metacharacter (linear, see glob.ts). */
 export function cachePatternMatches(pattern: string, name: string): boolean {
-  if (!pattern.includes("*")) return pattern === name;
-  let re = compiledPatterns.get(pattern);
-  if (!re) {
-    re = new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`);
-    if (compiledPatterns.size > 10_000) compiledPatterns.clear();
-    compiledPatterns.set(pattern, re);
-  }
-  return re.test(name);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return globMatches(pattern, name);
 }

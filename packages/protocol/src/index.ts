@@ -9,4 +9,5 @@ export * from "./api/v1/upload-path.ts";
 export * from "./cache-name.ts";
 export * from "./duration.ts";
 export * from "./error-kinds.ts";
+export * from "./glob.ts";
 export * from "./permission.ts";

@@ -1,21 +1,11 @@
 /**
  * Glob matching for OIDC claim values (`repository = "octo-org/*"`): `*` matches any run of
  * characters, including `/` and `:`; everything else is literal and case-sensitive; the whole
- * value must match.
+ * value must match. The identity token's claims are the caller's input, so matching is the
+ * linear `globMatches` (no regular expression to backtrack on).
  */
-const compiled = new Map<string, RegExp>();
+import { globMatches } from "@garret/protocol";
 
 export function claimGlobMatches(pattern: string, value: string): boolean {
-  if (!pattern.includes("*")) return pattern === value;
-  let re = compiled.get(pattern);
-  if (!re) {
-    re = new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`, "s");
-    if (compiled.size > 1000) compiled.clear();
-    compiled.set(pattern, re);
-  }
-  return re.test(value);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+  return globMatches(pattern, value);
 }
