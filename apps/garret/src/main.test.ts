@@ -61,6 +61,54 @@ describe("command table", () => {
     expect(g.out()).toBe("garret 9.9.9\n");
   });
 
+  it("describes every option of every command, with defaults", async () => {
+    const f = fakeCtx();
+    expect(await main(["push", "--help"], f.ctx)).toBe(0);
+    expect(f.out()).toMatch(/-j, --jobs <N> +Paths uploaded at once \[default: 5\]/);
+    expect(f.out()).toMatch(/--no-closure +Push only the paths given/);
+    const c = fakeCtx();
+    expect(await main(["cache", "create", "--help"], c.ctx)).toBe(0);
+    expect(c.out()).toMatch(/--priority <N> .*\[default: 41\]/);
+    expect(c.out()).toMatch(
+      /--upstream-cache-key-name <NAME> .*\(repeatable\) \[default: cache\.nixos\.org-1\]/,
+    );
+    for (const argv of [
+      ["login"],
+      ["use"],
+      ["push"],
+      ["watch-store"],
+      ["cache", "create"],
+      ["cache", "configure"],
+      ["cache", "info"],
+      ["cache", "destroy"],
+      ["pin", "add"],
+      ["pin", "list"],
+      ["pin", "remove"],
+      ["delete"],
+      ["get-closure"],
+    ]) {
+      const h = fakeCtx();
+      expect(await main([...argv, "--help"], h.ctx), argv.join(" ")).toBe(0);
+      const options = h.out().split("Options:\n")[1] ?? "";
+      for (const line of options.trimEnd().split("\n"))
+        expect(line, argv.join(" ")).toMatch(/^ +-.*\S {2,}\S/);
+    }
+  });
+
+  it("suggests the flag or command a typo meant", async () => {
+    const f = fakeCtx();
+    expect(await main(["push", "demo", "./result", "--no-closur"], f.ctx)).toBe(2);
+    expect(f.err()).toMatch(
+      /^error: unknown option '--no-closur'; did you mean '--no-closure'\?\nUsage: garret push/,
+    );
+    const g = fakeCtx();
+    expect(await main(["pussh", "demo"], g.ctx)).toBe(2);
+    expect(g.err()).toMatch(/^error: unknown command 'pussh'; did you mean 'push'\?/);
+    const h = fakeCtx();
+    expect(await main(["cache", "craete", "demo"], h.ctx)).toBe(2);
+    expect(h.err()).toMatch(/^error: unknown command 'cache craete'; did you mean 'cache create'\?/);
+  });
+
   it("logs in without network and reports unknown servers", async () => {
     const dir = await mkdtemp(join(tmpdir(), "garret-main-"));
     const f = fakeCtx({ XDG_CONFIG_HOME: dir });

@@ -2,7 +2,7 @@
  * `garret`: command table, argument parsing (node:util parseArgs) and error reporting.
  * Exit codes: 0 success, 1 failure (the server's `Kind: message` is printed), 2 usage error.
  */
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import { CliUsageError, didYouMean, formatOptionsHelp, type OptionSpecs, parseOptions } from "@garret/cli";
 import { cacheConfigure, cacheCreate, cacheDestroy, cacheInfo } from "./commands/cache.ts";
 import { deletePaths } from "./commands/delete.ts";
 import { getClosure } from "./commands/get-closure.ts";
@@ -15,15 +15,14 @@ import { type CliContext, HintedError, UsageError } from "./context.ts";
 import { parseJobs } from "./options.ts";
 import { DEFAULT_STORE_DIR } from "./store-path.ts";
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
-type Values = Record<string, string | boolean | string[] | undefined>;
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 interface Command {
   usage: string;
   summary: string;
   /** More text for `--help`, after the usage line. */
   details?: string;
-  options: Options;
+  options: OptionSpecs;
   /** [min, max] positionals */
   arity: [number, number];
   run(ctx: CliContext, args: string[], values: Values): Promise<number>;
@@ -37,13 +36,61 @@ function storeDir(ctx: CliContext): string {
   return (ctx.env.NIX_STORE_DIR || DEFAULT_STORE_DIR).replace(/\/+$/, "");
 }
 
-const jobsOption = { jobs: { type: "string", short: "j" } } as const satisfies Options;
+const jobsOption = {
+  jobs: { type: "string", short: "j", value: "N", description: "Paths uploaded at once", default: "5" },
+} as const satisfies OptionSpecs;
+const noClosure = {
+  "no-closure": { type: "boolean", description: "Push only the paths given, not their dependencies" },
+} as const satisfies OptionSpecs;
+const ignoreFilter = {
+  "ignore-upstream-cache-filter": {
+    type: "boolean",
+    description: "Also push paths the cache's upstream caches (e.g. cache.nixos.org) already have",
+  },
+} as const satisfies OptionSpecs;
+const forcePreamble = {
+  "force-preamble": {
+    type: "boolean",
+    description:
+      "Send each path's metadata in the body instead of a header (for proxies with small header limits)",
+  },
+} as const satisfies OptionSpecs;
+const upstreamKeyName = {
+  "upstream-cache-key-name": {
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    description: "Key name of an upstream cache whose paths are not pushed",
+    default: "cache.nixos.org-1",
+  },
+} as const satisfies OptionSpecs;
+const priority = {
+  priority: {
+    type: "string",
+    value: "N",
+    description: "Substituter priority advertised in nix-cache-info (lower is preferred)",
+    default: "41",
+  },
+} as const satisfies OptionSpecs;
+const storeDirOption = {
+  "store-dir": {
+    type: "string",
+    value: "DIR",
+    description: "Nix store directory of the cache's paths",
+    default: "/nix/store",
+  },
+} as const satisfies OptionSpecs;
 
 const COMMANDS: Record<string, Command> = {
   login: {
     usage: "garret login NAME ENDPOINT [TOKEN] [--set-default]",
     summary: "Log into a server (stored in $XDG_CONFIG_HOME/attic/config.toml)",
-    options: { "set-default": { type: "boolean" } },
+    details:
+      "ENDPOINT is the server's URL (http://localhost:8080). Without TOKEN the server is used\n" +
+      "anonymously (public caches only). The first server logged into becomes the default.",
+    options: {
+      "set-default": { type: "boolean", description: "Make this server the default one" },
+    },
     arity: [2, 3],
     run: (ctx, [name, endpoint, token], v) =>
       login(ctx, name as string, endpoint as string, token, bool(v, "set-default")),
@@ -59,12 +106,13 @@ const COMMANDS: Record<string, Command> = {
     usage:
       "garret push CACHE [PATHS...] [--stdin] [--no-closure] [--ignore-upstream-cache-filter] [-j N] [--force-preamble] [--dry-run]",
     summary: "Push store paths and their closures to a cache",
+    details: "PATHS may be store paths or symlinks to them (./result).",
     options: {
-      stdin: { type: "boolean" },
-      "no-closure": { type: "boolean" },
-      "ignore-upstream-cache-filter": { type: "boolean" },
-      "force-preamble": { type: "boolean" },
-      "dry-run": { type: "boolean" },
+      stdin: { type: "boolean", description: "Read the paths to push from standard input, one per line" },
+      ...noClosure,
+      ...ignoreFilter,
+      ...forcePreamble,
+      "dry-run": { type: "boolean", description: "List what would be pushed; push nothing" },
       ...jobsOption,
     },
     arity: [1, Number.POSITIVE_INFINITY],
@@ -82,12 +130,7 @@ const COMMANDS: Record<string, Command> = {
     usage:
       "garret watch-store CACHE [-j N] [--ignore-upstream-cache-filter] [--no-closure] [--force-preamble]",
     summary: "Watch the Nix store and push new paths until interrupted",
-    options: {
-      "ignore-upstream-cache-filter": { type: "boolean" },
-      "no-closure": { type: "boolean" },
-      "force-preamble": { type: "boolean" },
-      ...jobsOption,
-    },
+    options: { ...ignoreFilter, ...noClosure, ...forcePreamble, ...jobsOption },
     arity: [1, 1],
     run: (ctx, [cache], v) =>
       watchStore(ctx, storeDir(ctx), cache as string, {
@@ -102,10 +145,10 @@ const COMMANDS: Record<string, Command> = {
       "garret cache create CACHE [--public] [--priority N] [--upstream-cache-key-name NAME]... [--store-dir DIR]",
     summary: "Create a cache (signing key generated by the server)",
     options: {
-      public: { type: "boolean" },
-      priority: { type: "string" },
-      "upstream-cache-key-name": { type: "string", multiple: true },
-      "store-dir": { type: "string" },
+      public: { type: "boolean", description: "Let anyone pull without a token (default: private)" },
+      ...priority,
+      ...upstreamKeyName,
+      ...storeDirOption,
     },
     arity: [1, 1],
     run: (ctx, [cache], v) =>
@@ -121,14 +164,24 @@ const COMMANDS: Record<string, Command> = {
       "garret cache configure CACHE [--regenerate-keypair] [--public | --private] [--priority N] [--upstream-cache-key-name NAME]... [--retention-period DURATION | --reset-retention-period] [--store-dir DIR]",
     summary: "Change cache settings (only the ones given)",
     options: {
-      "regenerate-keypair": { type: "boolean" },
-      public: { type: "boolean" },
-      private: { type: "boolean" },
-      priority: { type: "string" },
-      "upstream-cache-key-name": { type: "string", multiple: true },
-      "retention-period": { type: "string" },
-      "reset-retention-period": { type: "boolean" },
-      "store-dir": { type: "string" },
+      "regenerate-keypair": {
+        type: "boolean",
+        description: "Make a new signing key (clients need the new public key)",
+      },
+      public: { type: "boolean", description: "Let anyone pull without a token" },
+      private: { type: "boolean", description: "Require a token to pull" },
+      priority: { ...priority.priority, default: undefined },
+      "upstream-cache-key-name": { ...upstreamKeyName["upstream-cache-key-name"], default: undefined },
+      "retention-period": {
+        type: "string",
+        value: "DURATION",
+        description: 'Keep unaccessed paths this long ("30d", "6 months"; "0s" keeps them forever)',
+      },
+      "reset-retention-period": {
+        type: "boolean",
+        description: "Use the server's default retention period again",
+      },
+      "store-dir": { ...storeDirOption["store-dir"], default: undefined },
     },
     arity: [1, 1],
     run: (ctx, [cache], v) =>
@@ -153,7 +206,7 @@ const COMMANDS: Record<string, Command> = {
   "cache destroy": {
     usage: "garret cache destroy CACHE [--no-confirm]",
     summary: "Delete a cache and everything in it",
-    options: { "no-confirm": { type: "boolean" } },
+    options: { "no-confirm": { type: "boolean", description: "Do not ask for confirmation" } },
     arity: [1, 1],
     run: (ctx, [cache], v) => cacheDestroy(ctx, cache as string, bool(v, "no-confirm")),
   },
@@ -165,7 +218,10 @@ const COMMANDS: Record<string, Command> = {
       "whatever the retention period. Adding a pin with an existing name replaces it.\n" +
       "PATHS may be store paths or symlinks to them (./result). Without --expires/--expires-at\n" +
       'the pin never expires. DURATION as in "30d", "2 weeks", "1y"; ISO-TIME as in 2027-01-01T00:00:00Z.',
-    options: { expires: { type: "string" }, "expires-at": { type: "string" } },
+    options: {
+      expires: { type: "string", value: "DURATION", description: "Expire this long from now" },
+      "expires-at": { type: "string", value: "ISO-TIME", description: "Expire at this time" },
+    },
     arity: [3, Number.POSITIVE_INFINITY],
     run: (ctx, [cache, name, ...paths], v) =>
       pinAdd(ctx, storeDir(ctx), cache as string, name as string, paths, {
@@ -176,7 +232,7 @@ const COMMANDS: Record<string, Command> = {
   "pin list": {
     usage: "garret pin list CACHE [--json]",
     summary: "List a cache's pins [garretd, needs cr]",
-    options: { json: { type: "boolean" } },
+    options: { json: { type: "boolean", description: "Print JSON instead of a table" } },
     arity: [1, 1],
     run: (ctx, [cache], v) => pinList(ctx, cache as string, bool(v, "json")),
   },
@@ -201,7 +257,12 @@ const COMMANDS: Record<string, Command> = {
   "get-closure": {
     usage: "garret get-closure PATH [--include-outputs]",
     summary: "Print the closure of a store path",
-    options: { "include-outputs": { type: "boolean" } },
+    options: {
+      "include-outputs": {
+        type: "boolean",
+        description: "Include the outputs of derivations in the closure",
+      },
+    },
     arity: [1, 1],
     run: (ctx, [path], v) => getClosure(ctx, storeDir(ctx), path as string, bool(v, "include-outputs")),
   },
@@ -215,7 +276,8 @@ export function helpText(version: string): string {
     `Usage: garret <command> [options]\n\nCommands:\n${lines.join("\n")}\n\n` +
     `A CACHE is "name" (on the default server) or "server:name".\n` +
     `Commands marked [garretd] use garret extensions that atticd does not have.\n` +
-    `Run "garret <command> --help" for a command's options.\n`
+    `Run "garret <command> --help" for a command's options.\n\n` +
+    `Options:\n  -h, --help     Print this help\n  -V, --version  Print the version\n`
   );
 }
 
@@ -237,16 +299,12 @@ export function parseCommandArgs(
   command: Command,
   rest: string[],
 ): { args: string[]; values: Values; help: boolean } {
-  let parsed: ReturnType<typeof parseArgs>;
+  let parsed: ReturnType<typeof parseOptions>;
   try {
-    parsed = parseArgs({
-      args: rest,
-      options: { ...command.options, help: { type: "boolean", short: "h" } },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseOptions(rest, command.options, { allowPositionals: true });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    if (e instanceof CliUsageError) throw new UsageError(e.message);
+    throw e;
   }
   const values = parsed.values as Values;
   if (values.help === true) return { args: [], values, help: true };
@@ -257,33 +315,48 @@ export function parseCommandArgs(
   return { args: parsed.positionals, values, help: false };
 }
 
+/** `garret <command> --help`: summary, usage, details and every option with its default. */
+export function commandHelp(command: Command): string {
+  const details = command.details ? `\n${command.details}\n` : "";
+  return (
+    `${command.summary}\n\nUsage: ${command.usage}\n${details}\n` +
+    `Options:\n${formatOptionsHelp(command.options)}\n`
+  );
+}
+
+function unknownCommand(argv: string[]): string {
+  const group = GROUPS.has(argv[0] ?? "");
+  const word = argv.slice(0, group ? 2 : 1).join(" ");
+  const names = Object.keys(COMMANDS).filter((n) => !group || n.startsWith(`${argv[0]} `));
+  return `unknown command '${word}'${didYouMean(word, names)}`;
+}
+
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     ctx.stdout.write(helpText(ctx.version));
     return argv.length === 0 ? 2 : 0;
   }
-  if (argv[0] === "--version" || argv[0] === "-V") {
+  if (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version") {
     ctx.stdout.write(`garret ${ctx.version}\n`);
     return 0;
   }
   const found = findCommand(argv);
   if (!found) {
-    ctx.stderr.write(
-      `error: unknown command "${argv.slice(0, GROUPS.has(argv[0] ?? "") ? 2 : 1).join(" ")}"\n\n${helpText(ctx.version)}`,
-    );
+    ctx.stderr.write(`error: ${unknownCommand(argv)}\n\nRun 'garret --help' for the list of commands.\n`);
     return 2;
   }
   try {
     const { args, values, help } = parseCommandArgs(found.command, found.rest);
     if (help) {
-      const details = found.command.details ? `\n${found.command.details}\n` : "";
-      ctx.stdout.write(`${found.command.summary}\n\nUsage: ${found.command.usage}\n${details}`);
+      ctx.stdout.write(commandHelp(found.command));
       return 0;
     }
     return await found.command.run(ctx, args, values);
   } catch (e) {
     if (e instanceof UsageError) {
-      ctx.stderr.write(`error: ${e.message}\nUsage: ${found.command.usage}\n`);
+      ctx.stderr.write(
+        `error: ${e.message}\nUsage: ${found.command.usage}\nRun 'garret ${found.name} --help' for its options.\n`,
+      );
       return 2;
     }
     ctx.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -15,6 +15,7 @@ import {
   type Server,
   type ServerOptions,
 } from "node:http";
+import { packageVersion } from "@garret/cli";
 import { type Db, migrate } from "@garret/db";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
@@ -35,13 +36,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     args = parseGarretdArgs(argv);
   } catch (err) {
     if (err instanceof ArgsError) {
-      process.stderr.write(`garretd: ${err.message}\n\n${GARRETD_USAGE}\n`);
+      process.stderr.write(`error: ${err.message}\n\nRun 'garretd --help' for the options.\n`);
       return 2;
     }
     throw err;
   }
   if (args.help) {
     process.stdout.write(`${GARRETD_USAGE}\n`);
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`garretd ${packageVersion(new URL("../package.json", import.meta.url))}\n`);
     return 0;
   }
   const levelOverride = args.logLevel ?? env.GARRET_LOG ?? env.ATTICD_LOG;
@@ -64,14 +69,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     }
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`garretd: ${err.message}\n`);
+      process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }
     throw err;
   }
   if (!config) {
     process.stderr.write(
-      "garretd: no configuration found: pass -f PATH, set ATTIC_SERVER_CONFIG_BASE64, or start once in monolithic mode to create one\n",
+      "error: no configuration found: pass -f PATH, set ATTIC_SERVER_CONFIG_BASE64, or start once in monolithic mode to create one\n",
     );
     return 1;
   }
@@ -94,7 +99,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     db = await openDatabase(config, log);
   } catch (err) {
     if (err instanceof DataDirectoryBusyError) {
-      process.stderr.write(`garretd: ${err.message}\n`);
+      process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }
     throw err;

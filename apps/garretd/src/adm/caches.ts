@@ -7,7 +7,7 @@
  * Sizes walk each cache's objects (the per-cache statistics of `GET /_api/v1/caches/{cache}/stats`),
  * so `list` costs in proportion to the whole database. Soft-deleted caches are not shown.
  */
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type OptionSpecs, parseOptions } from "@garret/cli";
 import { type Db, findCache, getCacheSettings, getCacheStats, getLastGcRun, listCaches } from "@garret/db";
 import { formatBytes } from "../routes/status-page-html.ts";
 import { type AdmCommand, type AdmContext, AdmError, UsageError } from "./command.ts";
@@ -29,7 +29,7 @@ With the embedded PGlite database, stop garretd first (one process at a time).
 const OPTIONS = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
-} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+} as const satisfies OptionSpecs;
 
 async function withDb<T>(ctx: AdmContext, fn: (db: Db) => Promise<T>): Promise<T> {
   const db = await ctx.openDatabase(ctx.loadConfig());
@@ -54,7 +54,7 @@ export const cachesCommand: AdmCommand = {
     }
     let parsed: { values: { json?: boolean; help?: boolean }; positionals: string[] };
     try {
-      parsed = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: true });
+      parsed = parseOptions(rest, OPTIONS, { allowPositionals: true }) as typeof parsed;
     } catch (e) {
       throw new UsageError((e as Error).message);
     }

@@ -15,8 +15,9 @@
  * row. Exit status: 0 when the store is sound (or was repaired), 1 when something is broken.
  * With the embedded PGlite database, stop garretd first (one process at a time).
  */
+
 import { createHash } from "node:crypto";
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type OptionSpecs, parseOptions } from "@garret/cli";
 import type { Db } from "@garret/db";
 import { createStorage, parseRemoteFile, type StorageBackend } from "@garret/storage";
 import { storageConfigFrom } from "../build-deps.ts";
@@ -36,7 +37,7 @@ const OPTIONS = {
   quick: { type: "boolean" },
   repair: { type: "boolean" },
   help: { type: "boolean", short: "h" },
-} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+} as const satisfies OptionSpecs;
 
 /** NARs per database round trip. */
 const BATCH = 500;
@@ -78,7 +79,10 @@ export const checkCommand: AdmCommand = {
   async run(args, ctx) {
     let values: { quick?: boolean; repair?: boolean; help?: boolean };
     try {
-      ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+      ({ values } = parseOptions(args, OPTIONS, { allowPositionals: false }) as {
+        values: typeof values;
+        positionals: string[];
+      });
     } catch (err) {
       throw new UsageError((err as Error).message);
     }

@@ -34,7 +34,7 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** A failure to report as "Error: message" with exit code 1. */
+/** A failure to report as "error: message" with exit code 1. */
 export class AdmError extends Error {
   override name = "AdmError";
 }

@@ -3,7 +3,7 @@
  * settings, through the same entry point as `garretd --mode garbage-collector-once`. When another
  * collector holds the lock it does nothing and says so (exit 0). `--dry-run` lists what would go.
  */
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type OptionSpecs, parseOptions } from "@garret/cli";
 import { createStorage, type StorageBackend } from "@garret/storage";
 import { storageConfigFrom } from "../build-deps.ts";
 import { formatDryRun } from "../gc/dry-run-report.ts";
@@ -24,7 +24,7 @@ embedded PGlite database, stop garretd first.
 const OPTIONS = {
   "dry-run": { type: "boolean" },
   help: { type: "boolean", short: "h" },
-} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+} as const satisfies OptionSpecs;
 
 export const gcCommand: AdmCommand = {
   summary: "Run one garbage collection now (--dry-run: report only)",
@@ -32,7 +32,10 @@ export const gcCommand: AdmCommand = {
   async run(args, ctx) {
     let values: { "dry-run"?: boolean; help?: boolean };
     try {
-      ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+      ({ values } = parseOptions(args, OPTIONS, { allowPositionals: false }) as {
+        values: typeof values;
+        positionals: string[];
+      });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }

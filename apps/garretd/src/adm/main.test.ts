@@ -173,7 +173,7 @@ describe("garretadm make-token (signed)", () => {
     expect(r).toEqual({
       code: 1,
       stdout: "",
-      stderr: "Error: Pubkey-only JWT authentication cannot create signed JWTs\n",
+      stderr: "error: Pubkey-only JWT authentication cannot create signed JWTs\n",
     });
   });
 });
@@ -213,14 +213,31 @@ describe("garretadm argument and configuration errors", () => {
 
   it("rejects unknown flags and commands", async () => {
     expect((await run([...base, "--sub", "a", "--validity", "1y", "--read", "x"])).code).toBe(2);
+    const typo = await run([...base, "--sub", "a", "--validity", "1y", "--pul", "x"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^error: unknown option '--pul'; did you mean '--pull'\?\n/);
     const unknown = await run(["make-tokens"]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown command "make-tokens"; commands: .*make-token/);
+    expect(unknown.stderr).toMatch(
+      /^error: unknown command 'make-tokens'; did you mean 'make-token'\?; commands: .*make-token/,
+    );
     expect((await run([])).stderr).toContain("no command given");
-    expect((await run(["--verbose", "make-token"])).stderr).toContain('unknown option "--verbose"');
+    expect((await run(["--verbose", "make-token"])).stderr).toContain("unknown option '--verbose'");
+    expect((await run(["--confg", "x", "make-token"])).stderr).toContain("did you mean '--config'?");
   });
 
-  it("prints help for the tool and for make-token", async () => {
+  it("prints its version", async () => {
+    const r = await run(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^garretadm \d+\.\d+\.\d+\n$/);
+  });
+
+  it("prints help for the tool and for every command", async () => {
+    for (const name of ["check", "make-token", "tokens", "caches", "gc"]) {
+      const r = await run([name, "--help"]);
+      expect(r.code, name).toBe(0);
+      expect(r.stdout, name).toMatch(new RegExp(`^Usage: garretadm ${name}`));
+    }
     const top = await run(["--help"]);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/^Usage: garretadm \[OPTIONS\] <COMMAND>/);
@@ -233,7 +250,7 @@ describe("garretadm argument and configuration errors", () => {
   it("never runs the first start: no configuration is an error", async () => {
     const r = await run(["make-token", "--sub", "a", "--validity", "1y"], { files: {} });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^Error: no configuration found: pass -f PATH/);
+    expect(r.stderr).toMatch(/^error: no configuration found: pass -f PATH/);
   });
 
   it("finds atticd's own config file the way garretd does", async () => {
@@ -250,7 +267,7 @@ describe("garretadm argument and configuration errors", () => {
     });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      "Error: invalid configuration (/bad.toml):\n  - chunking.nar-size-threshold: required",
+      "error: invalid configuration (/bad.toml):\n  - chunking.nar-size-threshold: required",
     );
   });
 });

@@ -7,6 +7,7 @@
  * configuration garretadm fails.
  */
 
+import { didYouMean, packageVersion } from "@garret/cli";
 import { ConfigError, loadConfig } from "../config/config.ts";
 import { cachesCommand } from "./caches.ts";
 import { checkCommand } from "./check.ts";
@@ -41,6 +42,7 @@ ${list}
 Options:
   -f, --config <PATH>  Path to server.toml (default: the same lookup as garretd)
   -h, --help           Print this help; "garretadm <COMMAND> --help" describes a command
+  -V, --version        Print the version
 `;
 }
 
@@ -57,6 +59,10 @@ export async function runGarretadm(
       io.stdout(garretadmUsage());
       return 0;
     }
+    if (arg === "-V" || arg === "--version") {
+      io.stdout(`garretadm ${packageVersion(new URL("../../package.json", import.meta.url))}\n`);
+      return 0;
+    }
     if (arg === "-f" || arg === "--config") {
       const value = argv[i + 1];
       if (value === undefined) return usageError(io, `${arg} needs a value: ${arg} <PATH>`);
@@ -67,7 +73,10 @@ export async function runGarretadm(
     } else if (arg.startsWith("-f") && arg.length > 2) {
       configPath = arg.slice(2);
     } else if (arg.startsWith("-")) {
-      return usageError(io, `unknown option "${arg}"`);
+      return usageError(
+        io,
+        `unknown option '${arg}'${didYouMean(arg.split("=")[0] ?? arg, ["--config", "--help", "--version"])}`,
+      );
     } else {
       break;
     }
@@ -76,7 +85,10 @@ export async function runGarretadm(
   if (name === undefined) return usageError(io, "no command given");
   const command = COMMANDS[name];
   if (!command)
-    return usageError(io, `unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(", ")}`);
+    return usageError(
+      io,
+      `unknown command '${name}'${didYouMean(name, Object.keys(COMMANDS))}; commands: ${Object.keys(COMMANDS).join(", ")}`,
+    );
 
   const ctx: AdmContext = {
     io,
@@ -103,7 +115,7 @@ export async function runGarretadm(
   } catch (e) {
     if (e instanceof UsageError) return usageError(io, e.message, command.usage);
     if (e instanceof ConfigError || e instanceof AdmError) {
-      io.stderr(`Error: ${e.message}\n`);
+      io.stderr(`error: ${e.message}\n`);
       return 1;
     }
     throw e;

@@ -19,7 +19,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type OptionSpecs, parseOptions } from "@garret/cli";
 import { insertTokenRecord } from "@garret/db";
 import {
   DurationError,
@@ -83,7 +83,7 @@ const OPTIONS = {
   admin: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   ...Object.fromEntries(GRANT_FLAGS.map(([flag]) => [flag, { type: "string", multiple: true }])),
-} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+} as const satisfies OptionSpecs;
 
 export interface MakeTokenRequest {
   sub: string;
@@ -97,7 +97,10 @@ export interface MakeTokenRequest {
 export function parseMakeTokenArgs(args: string[]): MakeTokenRequest | null {
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
-    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+    ({ values } = parseOptions(args, OPTIONS, { allowPositionals: false }) as {
+      values: typeof values;
+      positionals: string[];
+    });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -133,7 +133,7 @@ describe("garretadm tokens", () => {
     expect((await run(["tokens", "list"])).stdout).toContain("subject legacy-user: tokens issued up to");
 
     expect((await run(["tokens", "revoke", "--jti", "nope"])).stderr).toBe(
-      "Error: no recorded token has jti nope\n",
+      "error: no recorded token has jti nope\n",
     );
   });
 

@@ -10,7 +10,7 @@
  * atticadm, which carry no jti. Running garretd replicas apply revocations within their refresh
  * interval (`[garret.tokens] revocation-refresh-interval`, 5 s by default).
  */
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type OptionSpecs, parseOptions } from "@garret/cli";
 import { type Db, listRevokedSubjects, listTokenRecords, revokeSubject, revokeTokenRecord } from "@garret/db";
 import { formatListing } from "../services/tokens.ts";
 import { type AdmCommand, type AdmContext, AdmError, UsageError } from "./command.ts";
@@ -38,7 +38,7 @@ const OPTIONS = {
   all: { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
-} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+} as const satisfies OptionSpecs;
 
 async function withDb<T>(ctx: AdmContext, fn: (db: Db) => Promise<T>): Promise<T> {
   const db = await ctx.openDatabase(ctx.loadConfig());
@@ -63,7 +63,10 @@ export const tokensCommand: AdmCommand = {
     }
     let values: { sub?: string; jti?: string; all?: boolean; json?: boolean; help?: boolean };
     try {
-      ({ values } = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false }));
+      ({ values } = parseOptions(rest, OPTIONS, { allowPositionals: false }) as {
+        values: typeof values;
+        positionals: string[];
+      });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }

@@ -1,14 +1,14 @@
 /**
  * garretd's command line, atticd's flags (attic `server/src/main.rs`) plus `--log-level`:
  *
- *     garretd [-f|--config PATH] [-l|--listen ADDR] [--mode MODE] [--log-level LEVEL] [--dry-run] [-h|--help]
+ *     garretd [-f|--config PATH] [-l|--listen ADDR] [--mode MODE] [--log-level LEVEL] [--dry-run] [-h|--help] [-V|--version]
  *
  * `--dry-run` (garret, with `--mode garbage-collector-once` only) reports what GC would delete.
  *
  * Without `-f`, the configuration is looked up as config.ts describes.
  */
 
-import { parseArgs } from "node:util";
+import { CliUsageError, didYouMean, type OptionSpecs, parseOptions } from "@garret/cli";
 
 export const GARRETD_MODES = [
   "monolithic",
@@ -31,6 +31,7 @@ export interface GarretdArgs {
   /** GC reports what it would delete and changes nothing (garbage-collector-once only). */
   dryRun?: boolean;
   help: boolean;
+  version: boolean;
 }
 
 export class ArgsError extends Error {
@@ -56,16 +57,19 @@ Options:
       --log-level <LEVEL> ${LOG_LEVELS.join(" | ")} [default: $ATTICD_LOG or info]
       --dry-run           With --mode garbage-collector-once: list what GC would delete, delete nothing
   -h, --help              Print this help
+  -V, --version           Print the version
 `;
 
-const OPTIONS = {
-  config: { type: "string", short: "f" },
-  listen: { type: "string", short: "l" },
-  mode: { type: "string" },
-  "log-level": { type: "string" },
-  "dry-run": { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+/** The parser's table; GARRETD_USAGE above is the hand-laid-out help for the same options. */
+const OPTIONS: OptionSpecs = {
+  config: { type: "string", short: "f", value: "PATH", description: "Path to server.toml" },
+  listen: { type: "string", short: "l", value: "ADDR", description: "Socket address to listen on" },
+  mode: { type: "string", value: "MODE", description: "What to run", default: "monolithic" },
+  "log-level": { type: "string", value: "LEVEL", description: "Log level", default: "info" },
+  "dry-run": { type: "boolean", description: "GC reports only" },
+  help: { type: "boolean", short: "h", description: "Print this help" },
+  version: { type: "boolean", short: "V", description: "Print the version" },
+};
 
 export function parseGarretdArgs(argv: readonly string[]): GarretdArgs {
   let values: {
@@ -75,20 +79,25 @@ export function parseGarretdArgs(argv: readonly string[]): GarretdArgs {
     "log-level"?: string;
     "dry-run"?: boolean;
     help?: boolean;
+    version?: boolean;
   };
   try {
-    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
+    ({ values } = parseOptions(argv, OPTIONS) as { values: typeof values });
   } catch (e) {
-    throw new ArgsError(
-      `${(e as Error).message}\nValid options: -f/--config PATH, -l/--listen ADDR, --mode MODE, --log-level LEVEL, --dry-run, -h/--help`,
-    );
+    if (e instanceof CliUsageError) throw new ArgsError(e.message);
+    throw e;
   }
   const mode = values.mode ?? "monolithic";
-  if (!isMode(mode))
-    throw new ArgsError(`invalid --mode "${mode}"; valid modes: ${GARRETD_MODES.join(", ")}`);
+  if (!isMode(mode)) {
+    throw new ArgsError(
+      `invalid --mode '${mode}'${didYouMean(mode, GARRETD_MODES)}; valid modes: ${GARRETD_MODES.join(", ")}`,
+    );
+  }
   const logLevel = values["log-level"];
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new ArgsError(`invalid --log-level "${logLevel}"; valid levels: ${LOG_LEVELS.join(", ")}`);
+    throw new ArgsError(
+      `invalid --log-level '${logLevel}'${didYouMean(logLevel, LOG_LEVELS)}; valid levels: ${LOG_LEVELS.join(", ")}`,
+    );
   }
   const dryRun = values["dry-run"] === true;
   if (dryRun && mode !== "garbage-collector-once") {
@@ -97,6 +106,7 @@ export function parseGarretdArgs(argv: readonly string[]): GarretdArgs {
   return {
     mode,
     help: values.help ?? false,
+    version: values.version ?? false,
     ...(dryRun && { dryRun }),
     ...(values.config !== undefined && { configPath: values.config }),
     ...(values.listen !== undefined && { listen: values.listen }),
