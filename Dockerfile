@@ -1,5 +1,5 @@
-# garretd container image: Node 20 (Debian slim), production dependencies only, non-root.
-# TypeScript runs through tsx at run time (no build step), so tsx is a runtime dependency.
+# garretd container image: Node 24 (Debian slim), production dependencies only, non-root.
+# Node runs the TypeScript sources itself (type stripping): no loader, no build step, no compiler.
 #
 #   docker build -t garret .
 #   docker run -v /etc/garret:/etc/garret:ro -p 8080:8080 garret --mode api-server
@@ -7,8 +7,8 @@
 # The configuration is read from /etc/garret/server.toml (mount it); secrets can come from the
 # environment (ATTIC_SERVER_DATABASE_URL, ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64, AWS_*).
 
-FROM node:20-slim AS deps
-# Native addons (zstd, FastCDC) build here when no prebuilt binary matches.
+FROM node:24-slim AS deps
+# Native addons (zstd) build here when no prebuilt binary matches.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -24,7 +24,7 @@ COPY apps/garretd/package.json apps/garretd/
 COPY apps/garret/package.json apps/garret/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production \
     GARRET_DATA_DIR=/var/lib/garret
 WORKDIR /app

@@ -2,7 +2,7 @@
  * GC benchmark: one collection over a Postgres database of 1,000,000 objects of which 1% are past
  * their cache's retention, built with set-based inserts (synthetic-store.ts), then timed.
  *
- *     node --import tsx bench/gc.ts [--objects N] [--garbage-percent P] [--postgres-url URL]
+ *     node bench/gc.ts [--objects N] [--garbage-percent P] [--postgres-url URL]
  *
  * Shape: 10 caches (retention 30 days, closure-aware retention on), one NAR per object, each NAR
  * made of its own chunk plus one of 1,000 shared chunks (so 1,001,000 chunks and 2,000,000

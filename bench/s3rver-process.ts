@@ -1,5 +1,5 @@
 /**
- * Child process entry: `node --import tsx bench/s3rver-process.ts DIR BUCKET` runs s3rver on a
+ * Child process entry: `node bench/s3rver-process.ts DIR BUCKET` runs s3rver on a
  * free loopback port with one bucket and prints `port N`. Stops on SIGTERM.
  */
 import { createRequire } from "node:module";

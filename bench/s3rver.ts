@@ -20,7 +20,7 @@ const CHILD = fileURLToPath(new URL("./s3rver-process.ts", import.meta.url));
 export async function startS3rver(): Promise<S3Handle> {
   const dir = await tempDir("s3rver");
   const bucket = `garret-bench-${randomBytes(4).toString("hex")}`;
-  const { child, stop } = spawnTracked(process.execPath, ["--import", "tsx", CHILD, dir, bucket], {
+  const { child, stop } = spawnTracked(process.execPath, [CHILD, dir, bucket], {
     graceMs: 5000,
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -4,7 +4,7 @@
  * These statements are the only part of those requests whose cost depends on the number of
  * objects (the in-memory memos are bounded), so flat figures here mean flat request latency.
  *
- *     node --import tsx bench/scaling.ts [--sizes 1000,100000,1000000] [--lookups 2000] [--postgres-url URL]
+ *     node bench/scaling.ts [--sizes 1000,100000,1000000] [--lookups 2000] [--postgres-url URL]
  *
  * Per size: `--lookups` point lookups of random existing objects (object + NAR row: an uncached
  * narinfo; then the NAR's chunk list: an uncached download), the same number of lookups of absent

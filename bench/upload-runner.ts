@@ -32,7 +32,7 @@ export async function startUploads(
 ): Promise<{ done: Promise<UploadBatch | null>; abort: () => void }> {
   dumpXdg ??= tempDir("dump-xdg");
   const env = { ...process.env, [DUMP_XDG_ENV]: await dumpXdg };
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD], { stdio: ["pipe", "pipe", "pipe"], env });
+  const child = spawn(process.execPath, [CHILD], { stdio: ["pipe", "pipe", "pipe"], env });
   let aborted = false;
   const abort = () => {
     aborted = true;

@@ -119,15 +119,20 @@ describe("docker-compose.yml", () => {
 
 describe("Dockerfile", () => {
   const dockerfile = read("Dockerfile");
-  it("runs as a non-root user from node:20-slim with production dependencies and a /healthz check", () => {
-    expect(dockerfile).toMatch(/^FROM node:20-slim AS deps$/m);
-    expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
+  it("runs as a non-root user from node:24-slim with production dependencies and a /healthz check", () => {
+    expect(dockerfile).toMatch(/^FROM node:24-slim AS deps$/m);
+    expect(dockerfile).toMatch(/^FROM node:24-slim$/m);
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev /m);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/healthz/m);
-    // tsx runs the sources, so it must be a production dependency of the workspace root.
-    const pkg = JSON.parse(read("package.json")) as { dependencies?: Record<string, string> };
-    expect(pkg.dependencies).toHaveProperty("tsx");
+  });
+
+  it("starts garretd with the Node the package requires and no TypeScript loader", () => {
+    const engines = (JSON.parse(read("package.json")) as { engines: { node: string } }).engines.node;
+    const floor = Number(/^>=(\d+)/.exec(engines)?.[1]);
+    for (const from of dockerfile.matchAll(/^FROM node:(\d+)-slim/gm)) expect(Number(from[1])).toBe(floor);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "apps\/garretd\/bin\/garretd\.js"/m);
+    expect(dockerfile).not.toMatch(/tsx|--import|--loader/);
   });
 });
 
@@ -146,5 +151,18 @@ describe("deploy/garretd.service", () => {
       expect(unit).toContain(`\n${line}\n`);
     }
     expect(unit).toMatch(/^ExecStart=.*garretd\.js -f \/etc\/garret\/server\.toml --mode api-server$/m);
+    expect(unit).not.toMatch(/tsx|--import|--loader/);
+  });
+});
+
+describe("package manifests", () => {
+  it("need no TypeScript loader at run time: no workspace depends on one", () => {
+    const loaders = ["tsx", "ts-node", "@swc-node/register", "esbuild-register"];
+    for (const manifest of ["package.json", "apps/garretd/package.json", "apps/garret/package.json"]) {
+      const pkg = JSON.parse(read(manifest)) as Record<string, Record<string, string> | undefined>;
+      for (const field of ["dependencies", "devDependencies"])
+        for (const loader of loaders)
+          expect(pkg[field] ?? {}, `${manifest} ${field}`).not.toHaveProperty(loader);
+    }
   });
 });

@@ -14,11 +14,13 @@ export class FaultProxy {
   /** Connections accepted, for asserting that the dependency was actually used. */
   accepted = 0;
   private readonly sockets = new Set<Socket>();
+  private readonly server: Server;
+  readonly port: number;
 
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
+  private constructor(server: Server, port: number) {
+    this.server = server;
+    this.port = port;
+  }
 
   static async start(target: { host: string; port: number }): Promise<FaultProxy> {
     let proxy: FaultProxy | undefined;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-/** `garret` executable: runs the TypeScript sources through tsx (no build step). */
-import { register } from "tsx/esm/api";
-
-register();
+// garret launcher: Node runs the TypeScript sources itself (type stripping); no loader, no build step.
+if (!process.features.typescript) {
+  process.stderr.write(`garret needs Node.js 24 or later (this is ${process.version}): see README.md\n`);
+  process.exit(1);
+}
 await import("../src/cli.ts");

@@ -39,12 +39,15 @@ import { frameUpload } from "./upload-framing.ts";
 export type CacheConfigResponse = z.infer<typeof CacheConfigResponseSchema>;
 
 export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: ErrorBody | undefined,
-    readonly text: string,
-  ) {
+  readonly status: number;
+  readonly body: ErrorBody | undefined;
+  readonly text: string;
+
+  constructor(status: number, body: ErrorBody | undefined, text: string) {
     super(body ? `${body.error}: ${body.message}` : `HTTP ${status}: ${text.trim() || "(empty body)"}`);
+    this.status = status;
+    this.body = body;
+    this.text = text;
   }
 }
 
@@ -82,8 +85,10 @@ export class ApiClient {
   private readonly policy: RetryPolicy;
   private readonly retryEnv: RetryEnv;
   private readonly now: () => number;
+  private readonly options: ApiClientOptions;
 
-  constructor(private readonly options: ApiClientOptions) {
+  constructor(options: ApiClientOptions) {
+    this.options = options;
     this.endpoint = normalizeEndpoint(options.endpoint);
     this.fetchImpl = options.fetch ?? fetch;
     this.putStream = options.putStream ?? nodePutStream;
@@ -275,13 +280,16 @@ export class ApiClient {
 
 /** A connection-level failure, reworded from undici's bare "fetch failed". */
 export class NetworkError extends Error {
-  constructor(readonly original: unknown) {
+  readonly original: unknown;
+
+  constructor(original: unknown) {
     const cause = (original as { cause?: { code?: string; message?: string } }).cause;
     super(
       cause?.message
         ? `connection failed: ${cause.message}`
         : `connection failed: ${(original as Error).message}`,
     );
+    this.original = original;
   }
 }
 

@@ -17,11 +17,10 @@ export class Batcher<T> {
   private chain: Promise<void> = Promise.resolve();
   private readonly idleMs: number;
   private readonly maxMs: number;
+  private readonly consume: (batch: T[]) => Promise<void>;
 
-  constructor(
-    private readonly consume: (batch: T[]) => Promise<void>,
-    options: BatcherOptions = {},
-  ) {
+  constructor(consume: (batch: T[]) => Promise<void>, options: BatcherOptions = {}) {
+    this.consume = consume;
     this.idleMs = options.idleMs ?? 2000;
     this.maxMs = options.maxMs ?? 10_000;
   }

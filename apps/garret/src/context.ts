@@ -33,11 +33,13 @@ export class UsageError extends Error {}
 
 /** A failure with an explanation line printed after `error: <message>`. */
 export class HintedError extends Error {
-  constructor(
-    readonly original: unknown,
-    readonly hint: string | undefined,
-  ) {
+  readonly original: unknown;
+  readonly hint: string | undefined;
+
+  constructor(original: unknown, hint: string | undefined) {
     super(original instanceof Error ? original.message : String(original));
+    this.original = original;
+    this.hint = hint;
   }
 }
 

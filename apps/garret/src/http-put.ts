@@ -29,8 +29,11 @@ const RESPONSE_GRACE_MS = 1000;
 
 /** Marks errors raised by the body producer (e.g. `nix-store --dump` failing), which are never retried. */
 export class BodyError extends Error {
-  constructor(override readonly cause: unknown) {
+  override readonly cause: unknown;
+
+  constructor(cause: unknown) {
     super(cause instanceof Error ? cause.message : String(cause));
+    this.cause = cause;
   }
 }
 

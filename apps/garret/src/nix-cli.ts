@@ -59,7 +59,11 @@ function batches<T>(items: T[]): T[][] {
 }
 
 export class NixCli {
-  constructor(readonly storeDir = "/nix/store") {}
+  readonly storeDir: string;
+
+  constructor(storeDir = "/nix/store") {
+    this.storeDir = storeDir;
+  }
 
   /**
    * Maps a command-line argument to a top-level store path: symlinks outside the store are followed

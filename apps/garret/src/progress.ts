@@ -71,10 +71,13 @@ class Totals {
 
 export class PlainReporter implements PushReporter {
   protected totals = new Totals();
-  constructor(
-    protected readonly sink: Sink,
-    protected readonly now: () => number = Date.now,
-  ) {}
+  protected readonly sink: Sink;
+  protected readonly now: () => number;
+
+  constructor(sink: Sink, now: () => number = Date.now) {
+    this.sink = sink;
+    this.now = now;
+  }
   begin(paths: number, bytes: number): void {
     this.totals.paths += paths;
     this.totals.bytes += bytes;

@@ -28,11 +28,13 @@ export const realRetryEnv: RetryEnv = {
 
 /** A failure worth trying again, with an optional server-requested minimum wait. */
 export class TransientError extends Error {
-  constructor(
-    override readonly cause: unknown,
-    readonly retryAfterMs?: number,
-  ) {
+  override readonly cause: unknown;
+  readonly retryAfterMs?: number;
+
+  constructor(cause: unknown, retryAfterMs?: number) {
     super(cause instanceof Error ? cause.message : String(cause));
+    this.cause = cause;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-/** garretadm launcher: registers tsx (the project runs TypeScript without a build) and starts the CLI. */
-import { register } from "tsx/esm/api";
-
-register();
+// garretadm launcher: Node runs the TypeScript sources itself (type stripping); no loader, no build step.
+if (!process.features.typescript) {
+  process.stderr.write(`garretadm needs Node.js 24 or later (this is ${process.version}): see README.md\n`);
+  process.exit(1);
+}
 await import("../src/adm/cli.ts");

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// garretd: runs the TypeScript sources through tsx's loader (no build step).
-import { register } from "tsx/esm/api";
-
-register();
+// garretd launcher: Node runs the TypeScript sources itself (type stripping); no loader, no build step.
+if (!process.features.typescript) {
+  process.stderr.write(`garretd needs Node.js 24 or later (this is ${process.version}): see README.md\n`);
+  process.exit(1);
+}
 await import("../src/cli.ts");

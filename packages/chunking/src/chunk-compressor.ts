@@ -26,16 +26,6 @@ export interface ChunkCompressorOptions {
 
 const WORKER_URL = new URL("./compression-worker.ts", import.meta.url);
 
-/**
- * Workers load the worker module as TypeScript, so they need the tsx loader; a process started
- * through tsx passes it on by itself, anything else (e.g. a test runner) gets it added here.
- */
-function workerExecArgv(): string[] {
-  const argv = process.execArgv;
-  const hasTsx = argv.some((arg) => /(^|[/\\@])tsx([/\\]|$)/.test(arg));
-  return hasTsx ? argv : [...argv, "--import", import.meta.resolve("tsx")];
-}
-
 export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCompressor {
   const { type } = options;
   const level = resolveCompressionLevel(type, options.level);
@@ -51,7 +41,6 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
     minThreads: Math.min(1, threads),
     maxThreads: threads,
     idleTimeout: 30_000,
-    execArgv: workerExecArgv(),
   });
   let closed = false;
   return {

@@ -51,8 +51,11 @@ export function resolveCompressionLevel(type: CompressionType, level?: number): 
 /** A compression name this package cannot decode (e.g. Nix's `lz4` or `lzip`). */
 export class UnknownCompressionError extends Error {
   override name = "UnknownCompressionError";
-  constructor(readonly compression: string) {
+  readonly compression: string;
+
+  constructor(compression: string) {
     super(`unsupported compression "${compression}"`);
+    this.compression = compression;
   }
 }
 

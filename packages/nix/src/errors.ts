@@ -14,11 +14,10 @@ export type NixFormatErrorKind =
 
 export class NixFormatError extends Error {
   override readonly name = "NixFormatError";
+  readonly kind: NixFormatErrorKind;
 
-  constructor(
-    readonly kind: NixFormatErrorKind,
-    message: string,
-  ) {
+  constructor(kind: NixFormatErrorKind, message: string) {
     super(message);
+    this.kind = kind;
   }
 }

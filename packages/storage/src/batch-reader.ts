@@ -22,8 +22,11 @@ export interface BatchReadFailure {
 }
 
 export class BatchReadError extends Error {
-  constructor(readonly failure: BatchReadFailure) {
+  readonly failure: BatchReadFailure;
+
+  constructor(failure: BatchReadFailure) {
     super(failure.message);
+    this.failure = failure;
     this.name = "BatchReadError";
   }
 }

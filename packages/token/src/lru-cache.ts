@@ -5,9 +5,11 @@
  */
 export class LruCache<V> {
   readonly #entries = new Map<string, V>();
+  readonly maxEntries: number;
 
-  constructor(readonly maxEntries: number) {
+  constructor(maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 0) throw new RangeError("maxEntries must be >= 0");
+    this.maxEntries = maxEntries;
   }
 
   get size(): number {

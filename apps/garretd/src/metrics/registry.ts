@@ -61,12 +61,15 @@ export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8
 
 abstract class Labelled<L extends string, S> implements Metric {
   protected readonly series = new Map<string, { labels: string; value: S }>();
+  readonly name: string;
+  readonly help: string;
+  protected readonly labelNames: readonly L[];
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    protected readonly labelNames: readonly L[],
-  ) {}
+  constructor(name: string, help: string, labelNames: readonly L[]) {
+    this.name = name;
+    this.help = help;
+    this.labelNames = labelNames;
+  }
 
   protected abstract readonly type: string;
   protected abstract initial(): S;

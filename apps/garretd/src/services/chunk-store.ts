@@ -90,11 +90,13 @@ export class ChunkUploads {
   private readonly tasks = new Set<Promise<void>>();
   private failure: unknown = null;
   private batch: PendingBatch = { data: [], bytes: 0, firstSeq: 0 };
+  private readonly deps: Deps;
+  private readonly compression: string;
 
-  constructor(
-    private readonly deps: Deps,
-    private readonly compression: string,
-  ) {}
+  constructor(deps: Deps, compression: string) {
+    this.deps = deps;
+    this.compression = compression;
+  }
 
   async add(data: Uint8Array): Promise<void> {
     if (this.failure) throw this.failure;

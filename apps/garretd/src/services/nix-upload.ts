@@ -306,8 +306,10 @@ class NarChunker {
   private bufferedSize = 0;
   private cdc: FastCdcChunker | null = null;
   private readonly wholeLimit: number;
+  private readonly params: ChunkingParams & { narSizeThreshold: number };
 
-  constructor(private readonly params: ChunkingParams & { narSizeThreshold: number }) {
+  constructor(params: ChunkingParams & { narSizeThreshold: number }) {
+    this.params = params;
     this.wholeLimit = params.narSizeThreshold === 0 ? WHOLE_NAR_BUFFER_LIMIT : params.narSizeThreshold;
   }
 
