@@ -3,12 +3,20 @@
  * garretd process, on the embedded database and on Postgres when GARRET_TEST_POSTGRES_URL is set:
  *
  *   - cache-name patterns that would make a backtracking matcher run for minutes are answered at
- *     once, and correctly.
+ *     once, and correctly;
+ *   - a scoped admin (`team-*` only) lists, revokes and mints only within its grants and its
+ *     subject namespace: it cannot see other tenants' tokens, revoke the root token or a wider
+ *     admin, nor mint a token carrying someone else's name.
  */
+import { PERMISSION_LETTERS } from "@garret/protocol";
+import { garretGrantClaims } from "@garret/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCacheOver } from "../support/cache-api.ts";
 import { type DbKind, type GarretdHandle, startGarretd } from "../support/garretd.ts";
+import { grant } from "../support/grants.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
+
+const ALL = [...PERMISSION_LETTERS];
 
 const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
 
@@ -42,6 +50,115 @@ describe.each(dbs)("tenant isolation (%s)", (db) => {
       expect(allowed.status).toBe(200);
       expect(await allowed.text()).toContain("StoreDir: /nix/store");
       expect((await get("/healthz")).status).toBe(200);
+    });
+  });
+
+  describe("admins act only within their grants", () => {
+    let root: string;
+    let scoped: string;
+    const jtis: Record<string, string> = {};
+    const api = (method: string, path: string, token: string, body?: unknown) =>
+      fetch(`${g.url}/_api/v1/tokens${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+    // Tokens the scoped admin mints live half as long as the one it holds.
+    const mint = async (token: string, sub: string, caches: Record<string, string[]>, admin = false) => {
+      const res = await api("POST", "", token, {
+        sub,
+        validity: token === root ? "1 hour" : "30 minutes",
+        caches: Object.fromEntries(
+          Object.entries(caches).map(([p, letters]) => [p, Object.fromEntries(letters.map((l) => [l, 1]))]),
+        ),
+        admin,
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { token: string; jti: string; error?: string },
+      };
+    };
+    const listedSubs = async (token: string) => {
+      const res = await api("GET", "?all=1", token);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as {
+        tokens: Array<{ sub: string }>;
+        revoked_subjects: Array<{ sub: string }>;
+      };
+      return {
+        tokens: body.tokens.map((t) => t.sub).sort(),
+        subjects: body.revoked_subjects.map((s) => s.sub),
+      };
+    };
+
+    beforeAll(async () => {
+      root = await g.tokens.mint({
+        sub: "root",
+        validitySeconds: 7200,
+        caches: [["*", grant(ALL)]],
+        extraClaims: garretGrantClaims({ admin: true }),
+      });
+      for (const [sub, caches, admin] of [
+        ["ops", { "*": ALL }, true],
+        ["team-lead", { "team-*": ALL }, true],
+        ["alice", { "alice-*": ["r", "w"] }, false],
+        ["team-lead/wide", { "*": ["r", "w"] }, false],
+      ] as const) {
+        const minted = await mint(root, sub, caches as Record<string, string[]>, admin);
+        expect(minted.status, JSON.stringify(minted.body)).toBe(200);
+        jtis[sub] = minted.body.jti;
+        if (sub === "team-lead") scoped = minted.body.token;
+      }
+    });
+
+    it("a scoped admin lists only the records it could have minted", async () => {
+      expect((await listedSubs(root)).tokens).toEqual(["alice", "ops", "team-lead", "team-lead/wide"]);
+      expect(await listedSubs(scoped)).toEqual({ tokens: [], subjects: [] });
+      const ci = await mint(scoped, "team-lead/ci", { "team-a": ["r", "w"] });
+      expect(ci.status).toBe(200);
+      jtis["team-lead/ci"] = ci.body.jti;
+      expect((await listedSubs(scoped)).tokens).toEqual(["team-lead/ci"]);
+    });
+
+    it("a scoped admin mints only under its own subject, and within its grants", async () => {
+      const before = (await listedSubs(root)).tokens.length;
+      for (const sub of ["root", "ops", "alice", "team-lead", "team-lead/", "team-leader/x"]) {
+        const res = await mint(scoped, sub, { "team-a": ["r"] });
+        expect(res.status, sub).toBe(403);
+        expect(res.body.error).toBe("PermissionExceeded");
+      }
+      expect((await mint(scoped, "team-lead/x", { "alice-*": ["r"] })).status).toBe(403);
+      expect((await listedSubs(root)).tokens.length).toBe(before);
+      const audit = g
+        .logs()
+        .split("\n")
+        .filter((l) => l.includes('"action":"token.mint"') && l.includes('"sub":"team-lead/ci"'));
+      expect(audit.length).toBe(1);
+      expect(audit[0]).toContain('"sub":"team-lead"');
+    });
+
+    it("a scoped admin cannot revoke the root token, a wider admin or another tenant", async () => {
+      for (const sub of ["root", "ops", "alice", "team-lead", "team-lead/wide"]) {
+        const res = await api("DELETE", `?sub=${encodeURIComponent(sub)}`, scoped);
+        expect(res.status, sub).toBe(403);
+        expect(((await res.json()) as { error: string }).error).toBe("PermissionExceeded");
+      }
+      for (const sub of ["ops", "alice", "team-lead/wide"]) {
+        const res = await api("DELETE", `/${jtis[sub]}`, scoped);
+        expect(res.status, sub).toBe(404);
+      }
+      // Nothing was revoked: the root and ops tokens still administer.
+      expect((await listedSubs(root)).subjects).toEqual([]);
+      expect((await api("GET", "", root)).status).toBe(200);
+    });
+
+    it("a scoped admin revokes what it minted, by jti and by subject", async () => {
+      const byJti = await api("DELETE", `/${jtis["team-lead/ci"]}`, scoped);
+      expect(byJti.status).toBe(200);
+      const bySub = await api("DELETE", `?sub=${encodeURIComponent("team-lead/ci")}`, scoped);
+      expect(bySub.status).toBe(200);
+      expect((await listedSubs(scoped)).subjects).toEqual(["team-lead/ci"]);
+      expect((await listedSubs(root)).subjects).toEqual(["team-lead/ci"]);
     });
   });
 });

@@ -55,7 +55,7 @@ afterAll(() => t.close());
 describe("POST /_api/v1/tokens", () => {
   it("lets an admin mint a narrower token that works for exactly its grants", async () => {
     const minted = await api("POST", "/_api/v1/tokens", teamAdmin, {
-      sub: "ci-team-a",
+      sub: "team-admin/ci-team-a",
       validity: "10 min",
       caches: { "team-a": { r: 1, w: 1 } },
     });
@@ -67,7 +67,7 @@ describe("POST /_api/v1/tokens", () => {
       exp: number;
       nbf: number;
     };
-    expect(sub).toBe("ci-team-a");
+    expect(sub).toBe("team-admin/ci-team-a");
     expect(exp - nbf).toBe(600);
     const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as Record<
       string,
@@ -76,7 +76,7 @@ describe("POST /_api/v1/tokens", () => {
     expect(payload).toEqual({
       exp,
       nbf,
-      sub: "ci-team-a",
+      sub: "team-admin/ci-team-a",
       jti,
       "https://jwt.attic.rs/v1": { caches: { "team-a": { r: 1, w: 1 } } },
     });
@@ -89,7 +89,7 @@ describe("POST /_api/v1/tokens", () => {
 
   it("refuses patterns, bits and validity beyond the minter's own", async () => {
     const mint = (body: Record<string, unknown>) =>
-      api("POST", "/_api/v1/tokens", teamAdmin, { sub: "x", validity: 60, ...body });
+      api("POST", "/_api/v1/tokens", teamAdmin, { sub: "team-admin/x", validity: 60, ...body });
     const pattern = await mint({ caches: { "*": { r: 1 } } });
     expect(pattern.status).toBe(403);
     expect(pattern.json).toMatchObject({ error: "PermissionExceeded" });
@@ -285,7 +285,7 @@ describe("atticd-minted tokens", () => {
       const rsAdmin = await tokens.mint({
         sub: "ops",
         validitySeconds: 600,
-        caches: [["*", grant(["r"])]],
+        caches: [["*", grant([...PERMISSION_LETTERS])]],
         extraClaims: garretGrantClaims({ admin: true }),
       });
       expect(

@@ -4,9 +4,14 @@
  * an admin may mint is bounded by its own token: every requested grant must be covered by its
  * cache grants (grant-coverage.ts) and the new token may not outlive it. Every minted token is
  * recorded with a fresh `jti` so it can be listed and revoked.
+ *
+ * Admins act within their grants (admin-scope.ts): a full admin (every letter on every cache)
+ * names any subject and sees every record; a scoped admin mints subjects under its own
+ * (`<sub>/…`) only, and lists and revokes only records it could have minted itself.
  */
 import { randomUUID } from "node:crypto";
 import {
+  findTokenRecord,
   insertTokenRecord,
   listRevokedSubjects,
   listTokenRecords,
@@ -26,6 +31,7 @@ import {
 } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError, requestError } from "../errors.ts";
+import { adminScopeOf, recordInScope, subjectInScope } from "./admin-scope.ts";
 import { audit } from "./audit.ts";
 
 export interface MintRequest {
@@ -57,6 +63,15 @@ export async function mintTokenForAdmin(
   request: MintRequest,
 ): Promise<MintedToken> {
   const minter = requireAdmin(token);
+  const scope = adminScopeOf(minter);
+  if (!subjectInScope(scope, request.sub)) {
+    throw new AtticError("PermissionExceeded", {
+      detail:
+        scope.namespace === null
+          ? "a scoped admin token without a subject cannot mint tokens"
+          : `a scoped admin mints subjects under its own: "${scope.namespace}NAME", not ${JSON.stringify(request.sub)}`,
+    });
+  }
   const uncovered = findUncoveredGrant(minter, request.caches);
   if (uncovered) {
     throw new AtticError("PermissionExceeded", {
@@ -144,8 +159,10 @@ export async function listTokens(
   token: AtticToken | null,
   opts: { sub?: string; includeExpired?: boolean },
 ): Promise<TokenListing> {
-  requireAdmin(token);
-  return formatListing(await listTokenRecords(deps.db, opts), await listRevokedSubjects(deps.db));
+  const scope = adminScopeOf(requireAdmin(token));
+  const records = (await listTokenRecords(deps.db, opts)).filter((r) => recordInScope(scope, r));
+  const subjects = (await listRevokedSubjects(deps.db)).filter((s) => subjectInScope(scope, s.sub));
+  return formatListing(records, subjects);
 }
 
 export function formatListing(records: TokenRecord[], subjects: RevokedSubject[]): TokenListing {
@@ -176,6 +193,9 @@ export async function revokeTokenByJti(
   jti: string,
 ): Promise<{ jti: string; sub: string; revoked_at: number }> {
   const admin = requireAdmin(token);
+  // A record beyond the caller's scope answers as one that does not exist.
+  const found = await findTokenRecord(deps.db, jti);
+  if (!found || !recordInScope(adminScopeOf(admin), found)) throw new AtticError("NotFound");
   const record = await revokeTokenRecord(deps.db, jti, admin.sub ?? null);
   if (!record || record.revokedAt === null) throw new AtticError("NotFound");
   deps.revocations.noteJti(jti);
@@ -190,6 +210,23 @@ export async function revokeTokensOfSubject(
 ): Promise<{ sub: string; revoked_at: number; tokens: number }> {
   const admin = requireAdmin(token);
   if (sub === "") throw requestError("the subject must not be empty");
+  const scope = adminScopeOf(admin);
+  if (!subjectInScope(scope, sub)) {
+    throw new AtticError("PermissionExceeded", {
+      detail:
+        scope.namespace === null
+          ? "a scoped admin token without a subject cannot revoke subjects"
+          : `a scoped admin revokes only subjects under its own ("${scope.namespace}NAME")`,
+    });
+  }
+  const wider = (await listTokenRecords(deps.db, { sub, includeExpired: true })).find(
+    (r) => !recordInScope(scope, r),
+  );
+  if (wider) {
+    throw new AtticError("PermissionExceeded", {
+      detail: `${JSON.stringify(sub)} holds a token with grants or an expiry beyond the caller's`,
+    });
+  }
   const { revoked, tokens } = await revokeSubject(deps.db, sub, admin.sub ?? null);
   deps.revocations.noteSubject(sub, revoked.revokedAt);
   audit(deps, admin, "subject.revoke", { revoked: { sub, recordedTokens: tokens } });
