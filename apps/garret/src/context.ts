@@ -16,6 +16,7 @@ import { type Action, permissionHint } from "./hints.ts";
 import type { Sink } from "./progress.ts";
 import type { RetryEnv } from "./retry.ts";
 import { formatRetry } from "./retry-message.ts";
+import { tokenExpiry } from "./token-expiry.ts";
 
 export interface CliContext {
   env: NodeJS.ProcessEnv;
@@ -78,6 +79,7 @@ export async function connect(ctx: CliContext, cacheRef: string): Promise<Connec
             hasToken: client.hasToken,
             cache: resolved.cache,
             action,
+            tokenExpiresAt: tokenExpiry(token),
           }),
         );
       }

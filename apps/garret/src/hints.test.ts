@@ -27,6 +27,17 @@ describe("permissionHint", () => {
     );
     expect(permissionHint(err(401, "Unauthorized"), ctx)).toMatch(/token of server "ro" .* was rejected/);
   });
+  it("names an expired token with its expiry instead of guessing", () => {
+    const expired = { ...ctx, tokenExpiresAt: Date.UTC(2025, 0, 2) / 1000, now: Date.UTC(2026, 0, 1) };
+    for (const e of [err(401, "Unauthorized"), err(403, "AccessError")]) {
+      expect(permissionHint(e, expired)).toBe(
+        `hint: the token of server "ro" (http://h/) expired at 2025-01-02T00:00:00.000Z, so the request was anonymous.\n` +
+          "      Log in with a new token: garret login ro http://h/ <TOKEN>",
+      );
+    }
+    const valid = { ...expired, now: Date.UTC(2024, 0, 1) };
+    expect(permissionHint(err(401, "Unauthorized"), valid)).toMatch(/was rejected/);
+  });
   it("suggests creating a missing cache and stays quiet otherwise", () => {
     expect(permissionHint(err(404, "NoSuchCache"), ctx)).toBe(
       "hint: create it with: garret cache create ro:test",

@@ -42,11 +42,24 @@ export interface HintContext {
   hasToken: boolean;
   cache: string;
   action: Action;
+  /** `exp` read from the token sent, in Unix seconds. */
+  tokenExpiresAt?: number | undefined;
+  /** Unix milliseconds; defaults to the clock. */
+  now?: number;
 }
 
 export function permissionHint(error: unknown, ctx: HintContext): string | undefined {
   if (!(error instanceof ApiError)) return undefined;
   const who = `server "${ctx.serverName}" (${ctx.endpoint})`;
+  const expiresAt = ctx.tokenExpiresAt;
+  if ((error.status === 401 || error.status === 403) && expiresAt !== undefined) {
+    if (expiresAt * 1000 < (ctx.now ?? Date.now())) {
+      return (
+        `hint: the token of ${who} expired at ${new Date(expiresAt * 1000).toISOString()}, so the request was anonymous.\n` +
+        `      Log in with a new token: garret login ${ctx.serverName} ${ctx.endpoint} <TOKEN>`
+      );
+    }
+  }
   if (error.status === 401) {
     if (!ctx.hasToken) {
       return (

@@ -28,6 +28,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       requestId: c.get("requestId"),
       method: c.req.method,
       path: c.req.path,
+      expiredTokenAt: c.get("expiredTokenAt"),
     });
     const requestId = c.get("requestId");
     if (requestId) response.headers.set("x-request-id", requestId);

@@ -14,6 +14,8 @@ export interface AppEnv {
     deps: Deps;
     requestId: string;
     token: AtticToken | null;
+    /** `exp` of an authentic but expired token the request carried (it was treated as anonymous). */
+    expiredTokenAt?: number;
     request: RequestState;
     /** Set by handlers that serve a public cache, for X-Attic-Cache-Visibility. */
     publicCache: boolean;

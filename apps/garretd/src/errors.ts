@@ -4,7 +4,9 @@
  * here and nowhere else:
  *   1. a caller that cannot discover the cache gets 401 `Unauthorized` instead of
  *      `NoSuchCache`/`NoSuchObject`/`AccessError`, so private caches do not leak their existence;
- *   2. internal failures (database, storage, bugs) become 500 `InternalServerError` with details in
+ *   2. a 401/403 for a request whose token was authentic but expired says so, with the expiry date
+ *      (the request was treated as anonymous, which alone would puzzle its sender);
+ *   3. internal failures (database, storage, bugs) become 500 `InternalServerError` with details in
  *      the log only, and unavailable dependencies become 503 `ServiceUnavailable`.
  */
 import { ERROR_STATUS, type ErrorBody, type ErrorKind, formatErrorMessage } from "@garret/protocol";
@@ -105,8 +107,26 @@ export function classifyError(err: unknown): ClassifiedError {
   return { status: 500, body: { code: 500, error: kind, message: formatErrorMessage(kind) }, internal: true };
 }
 
-export function errorResponse(err: unknown): { response: Response; classified: ClassifiedError } {
-  const classified = classifyError(err);
+/** What is known about the caller that changes the answer to its failure. */
+export interface CallerFacts {
+  /** `exp` of the authentic token the request carried, which had expired. */
+  expiredTokenAt?: number | undefined;
+}
+
+function explainExpiredToken(classified: ClassifiedError, expiredAt: number): ClassifiedError {
+  const when = new Date(expiredAt * 1000).toISOString();
+  const message = `${classified.body.message} The token sent expired at ${when}, so the request was anonymous; use a new token.`;
+  return { ...classified, body: { ...classified.body, message } };
+}
+
+export function errorResponse(
+  err: unknown,
+  caller: CallerFacts = {},
+): { response: Response; classified: ClassifiedError } {
+  let classified = classifyError(err);
+  if (caller.expiredTokenAt !== undefined && (classified.status === 401 || classified.status === 403)) {
+    classified = explainExpiredToken(classified, caller.expiredTokenAt);
+  }
   const response = new Response(JSON.stringify(classified.body), {
     status: classified.status,
     headers: { "content-type": "application/json" },

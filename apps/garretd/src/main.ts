@@ -26,6 +26,7 @@ import { runFirstStart } from "./config/oobe.ts";
 import { formatDryRun } from "./gc/dry-run-report.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
 import { runConfiguredGc } from "./ops/configured-gc.ts";
+import { checkListenAddress, ListenError } from "./ops/listen-check.ts";
 import { DataDirectoryBusyError } from "./pglite-lock.ts";
 import { type FastPath, narInfoFastPath } from "./routes/narinfo-fast-path.ts";
 import { createOpsApp } from "./routes/ops.ts";
@@ -94,6 +95,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     database: config.database.kind,
     storage: config.storage.type,
   });
+  try {
+    // Bound before anything runs: a busy port must not cost a migration and a full GC first.
+    if (args.mode === "monolithic" || args.mode === "api-server") await checkListenAddress(config.listen);
+    if (
+      config.garret.metricsListen &&
+      args.mode !== "db-migrations" &&
+      args.mode !== "garbage-collector-once"
+    ) {
+      await checkListenAddress(config.garret.metricsListen);
+    }
+  } catch (err) {
+    if (err instanceof ListenError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   let db: Db;
   try {
     db = await openDatabase(config, log);

@@ -10,9 +10,15 @@ import { errorSource } from "./metrics/error-source.ts";
 export function reportRequestError(
   deps: Deps,
   err: unknown,
-  fields: { requestId: string | undefined; method: string; path: string },
+  request: {
+    requestId: string | undefined;
+    method: string;
+    path: string;
+    expiredTokenAt?: number | undefined;
+  },
 ): { response: Response; classified: ClassifiedError } {
-  const { response, classified } = errorResponse(err);
+  const { expiredTokenAt, ...fields } = request;
+  const { response, classified } = errorResponse(err, { expiredTokenAt });
   const logged = { ...fields, status: classified.status };
   if (classified.internal) {
     deps.metrics.requestErrors.inc({ source: errorSource(err) });

@@ -16,7 +16,10 @@ export interface TokenAuthority {
   readonly canSign: boolean;
   /** The verified token, or null: an unusable token makes the request anonymous, never an error. */
   verify(jwt: string): Promise<AtticToken | null>;
-  /** Like verify, with the reason for a rejection (for debug logs; never show it to clients). */
+  /**
+   * Like verify, with the reason for a rejection (for debug logs; never show it to clients, except
+   * `expiredAt`, which only an authentic token yields).
+   */
   verifyWithReason(jwt: string): Promise<VerifyResult>;
   /** Compact JWT with header `{"alg":…,"typ":"JWT"}`; iss/aud default to the bounds. */
   mint(opts: MintOptions): Promise<string>;
@@ -29,7 +32,7 @@ export interface TokenAuthorityOptions {
   cacheEntries?: number;
 }
 
-type CachedRejection = { reason: string; retryAt: number };
+type CachedRejection = { reason: string; retryAt: number; expiredAt?: number };
 
 // Longer strings are verified every time rather than letting huge headers pin memory.
 const MAX_CACHED_TOKEN_CHARS = 16 * 1024;
@@ -58,7 +61,11 @@ export async function createTokenAuthority(
       accepted.delete(jwt);
     }
     const miss = rejected.get(jwt);
-    if (miss && t < miss.retryAt) return { ok: false, reason: miss.reason };
+    if (miss && t < miss.retryAt) {
+      return miss.expiredAt === undefined
+        ? { ok: false, reason: miss.reason }
+        : { ok: false, reason: miss.reason, expiredAt: miss.expiredAt };
+    }
 
     const result = await verifyJwt(jwt, { alg, key: verifyKey, bounds: frozenBounds, now: t });
     if (jwt.length <= MAX_CACHED_TOKEN_CHARS) {
@@ -66,7 +73,11 @@ export async function createTokenAuthority(
         rejected.delete(jwt);
         accepted.set(jwt, result.token);
       } else {
-        rejected.set(jwt, { reason: result.reason, retryAt: result.retryAt ?? Number.POSITIVE_INFINITY });
+        rejected.set(jwt, {
+          reason: result.reason,
+          retryAt: result.retryAt ?? Number.POSITIVE_INFINITY,
+          ...(result.expiredAt !== undefined && { expiredAt: result.expiredAt }),
+        });
       }
     }
     return result;

@@ -24,8 +24,12 @@ export interface TokenBounds {
 
 export type VerifyResult =
   | { ok: true; token: AtticToken }
-  /** `retryAt`: Unix seconds from which the same token might pass (it was not yet valid). */
-  | { ok: false; reason: string; retryAt?: number };
+  /**
+   * `retryAt`: Unix seconds from which the same token might pass (it was not yet valid).
+   * `expiredAt`: the `exp` of an authentic token that has expired, which may be told to the caller
+   * (the holder of the token can read it anyway).
+   */
+  | { ok: false; reason: string; retryAt?: number; expiredAt?: number };
 
 export interface VerifyContext {
   alg: TokenAlgorithm;
@@ -66,7 +70,9 @@ export async function verifyJwt(jwt: string, ctx: VerifyContext): Promise<Verify
   const claims = readStandardClaims(payload);
   if (typeof claims === "string") return fail(claims);
   const { exp, nbf, iat } = claims;
-  if (exp !== undefined && exp < ctx.now) return fail("token has expired");
+  if (exp !== undefined && exp < ctx.now) {
+    return { ok: false, reason: `token expired at ${new Date(exp * 1000).toISOString()}`, expiredAt: exp };
+  }
   const validFrom = Math.max(nbf ?? 0, iat ?? 0);
   if (nbf !== undefined && nbf > ctx.now) return fail("token is not valid yet", validFrom);
   if (iat !== undefined && iat > ctx.now) return fail("token was issued in the future", validFrom);

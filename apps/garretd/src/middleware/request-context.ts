@@ -36,15 +36,18 @@ export async function identifyCaller(
   deps: Deps,
   allowedHosts: ReadonlySet<string>,
   headers: CallerHeaders,
-): Promise<{ request: RequestState; token: AtticToken | null }> {
+): Promise<{ request: RequestState; token: AtticToken | null; expiredTokenAt?: number }> {
   const host = headers.host;
   if (!host) throw requestError("Missing Host header");
   if (allowedHosts.size > 0 && !allowedHosts.has(host)) throw requestError("Bad Host");
   const raw = parseAuthorizationHeader(headers.authorization);
-  const token = raw === null ? null : await deps.tokens.verify(raw);
+  const verified = raw === null ? null : await deps.tokens.verifyWithReason(raw);
+  const token = verified?.ok ? verified.token : null;
+  const expiredTokenAt = verified && !verified.ok ? verified.expiredAt : undefined;
   return {
     request: { host, forwardedHttps: headers.forwardedProto === "https" },
     token: token && deps.revocations.isRevoked(token) ? null : token,
+    ...(expiredTokenAt !== undefined && { expiredTokenAt }),
   };
 }
 
@@ -59,13 +62,14 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
     c.set("publicCache", false);
     c.header("x-request-id", requestId);
 
-    const { request, token } = await identifyCaller(deps, allowed, {
+    const { request, token, expiredTokenAt } = await identifyCaller(deps, allowed, {
       host: c.req.header("host") ?? authorityOf(c.req.url),
       authorization: c.req.header("authorization"),
       forwardedProto: c.req.header("x-forwarded-proto"),
     });
     c.set("request", request);
     c.set("token", token);
+    if (expiredTokenAt !== undefined) c.set("expiredTokenAt", expiredTokenAt);
 
     try {
       await next();

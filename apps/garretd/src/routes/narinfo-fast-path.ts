@@ -63,12 +63,15 @@ async function serve(
   const requestId = requestIdOf(header(req, "x-request-id"));
   let status: number;
   let sub: string | undefined;
+  let expiredTokenAt: number | undefined;
   try {
-    const { token } = await identifyCaller(deps, allowed, {
+    const caller = await identifyCaller(deps, allowed, {
       host: req.headers.host,
       authorization: header(req, "authorization"),
       forwardedProto: header(req, "x-forwarded-proto"),
     });
+    const { token } = caller;
+    expiredTokenAt = caller.expiredTokenAt;
     sub = token?.sub;
     const { text, isPublic } = await getNarInfo(deps, token, cacheName, hash);
     const headers: Record<string, string | number> = {
@@ -81,7 +84,12 @@ async function serve(
     res.writeHead(status, headers);
     res.end(text);
   } catch (err) {
-    const { classified } = reportRequestError(deps, err, { requestId, method: "GET", path: req.url ?? "" });
+    const { classified } = reportRequestError(deps, err, {
+      requestId,
+      method: "GET",
+      path: req.url ?? "",
+      expiredTokenAt,
+    });
     status = classified.status;
     const body = JSON.stringify(classified.body);
     if (res.headersSent) {
