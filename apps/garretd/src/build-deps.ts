@@ -20,6 +20,7 @@ import { createCacheDirectory } from "./services/cache-directory.ts";
 import { startChangeFeed } from "./services/change-feed.ts";
 import { createObjectMemo } from "./services/object-memo.ts";
 import { createRevocationList } from "./services/revocations.ts";
+import { createPullThrough } from "./services/upstream/pull-through.ts";
 import type { ServerSettings } from "./settings.ts";
 
 export function settingsFromConfig(config: Config): ServerSettings {
@@ -37,6 +38,7 @@ export function settingsFromConfig(config: Config): ServerSettings {
     downloadPrefetch: 8,
     oidcPolicies: config.garret.oidc,
     metricsOnMainListener: config.garret.metricsListen === undefined,
+    upstream: config.garret.upstream,
   };
 }
 
@@ -111,7 +113,7 @@ export async function buildDeps(
   const caches = createCacheDirectory(db);
   const objectMemo = createObjectMemo();
   const changeFeed = await startChangeFeed(db, { objects: objectMemo, caches }, log, metrics);
-  return {
+  const deps: Deps = {
     settings: settingsFromConfig(config),
     db,
     storage,
@@ -124,6 +126,10 @@ export async function buildDeps(
     access,
     revocations,
     metrics,
+  };
+  deps.upstream = createPullThrough(deps, deps.settings.upstream);
+  return {
+    ...deps,
     async close() {
       await changeFeed.close();
       await storeGauges.close();

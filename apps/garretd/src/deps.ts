@@ -12,6 +12,7 @@ import type { AccessRecorder } from "./services/access-recorder.ts";
 import type { CacheDirectory } from "./services/cache-directory.ts";
 import type { ObjectMemo } from "./services/object-memo.ts";
 import type { RevocationList } from "./services/revocations.ts";
+import type { PullThrough } from "./services/upstream/pull-through.ts";
 import type { ServerSettings } from "./settings.ts";
 
 export interface Deps {
@@ -30,4 +31,6 @@ export interface Deps {
   revocations: RevocationList;
   /** The process's metrics (`GET /metrics`); `storage` is already instrumented with them. */
   metrics: GarretMetrics;
+  /** Pull-through from upstream caches (services/upstream/); absent = never contacted. */
+  upstream?: PullThrough;
 }

@@ -3,7 +3,7 @@
  * `Config`; tests build it directly with `testSettings()`.
  */
 import type { CompressionType } from "@garret/chunking";
-import type { OidcPolicy } from "./config/garret-config.ts";
+import type { OidcPolicy, UpstreamPolicy } from "./config/garret-config.ts";
 
 export interface ServerSettings {
   allowedHosts: string[];
@@ -26,6 +26,8 @@ export interface ServerSettings {
   metricsOnMainListener?: boolean;
   /** How long `/readyz` waits for the database and for storage. Default 5000. */
   readinessTimeoutMs?: number;
+  /** `[garret.upstream]`: pull-through timeouts, limits and the default upstreams. */
+  upstream?: UpstreamPolicy;
 }
 
 export function testSettings(overrides: Partial<ServerSettings> = {}): ServerSettings {

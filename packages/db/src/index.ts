@@ -15,6 +15,8 @@ export type { CacheSettings } from "./queries/cache-settings.ts";
 export { ATTICD_CACHE_SETTINGS, getCacheSettings, setCacheSettings } from "./queries/cache-settings.ts";
 export type { CacheStats, LastGcRun } from "./queries/cache-stats.ts";
 export { getCacheStats, getLastGcRun } from "./queries/cache-stats.ts";
+export type { CacheUpstream } from "./queries/cache-upstreams.ts";
+export { getCacheUpstreams, setCacheUpstreams } from "./queries/cache-upstreams.ts";
 export type { CachePatch, NewCache } from "./queries/caches.ts";
 export { deleteCache, findCache, insertCache, updateCache } from "./queries/caches.ts";
 export type { LeasedChunk } from "./queries/chunk-batches.ts";

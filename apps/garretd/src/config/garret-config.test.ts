@@ -33,7 +33,47 @@ describe("[garret] in server.toml", () => {
       revocationRefreshMs: 5000,
       metricsRefreshMs: 60_000,
       oidc: [],
+      upstream: {
+        defaults: [],
+        narInfoTimeoutMs: 3000,
+        narTimeoutMs: 20_000,
+        negativeTtlMs: 30_000,
+        maxConcurrentFetches: 8,
+        maxBytesInFlight: 4 * 1024 ** 3,
+      },
     });
+  });
+
+  it("reads the pull-through upstream default and its limits", () => {
+    const key = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
+    const g = parse(`
+[garret.upstream]
+narinfo-timeout = "1500ms"
+nar-timeout = "10s"
+negative-ttl = "0s"
+max-concurrent-fetches = 2
+max-bytes-in-flight = 1000000
+
+[[garret.upstream.default]]
+url = "https://cache.nixos.org"
+trusted-keys = ["${key}"]
+`).garret;
+    expect(g.upstream).toEqual({
+      defaults: [{ url: "https://cache.nixos.org", trustedKeys: [key] }],
+      narInfoTimeoutMs: 1500,
+      narTimeoutMs: 10_000,
+      negativeTtlMs: 0,
+      maxConcurrentFetches: 2,
+      maxBytesInFlight: 1_000_000,
+    });
+    const bad = problemsOf(`
+[[garret.upstream.default]]
+url = "ftp://example.com"
+trusted-keys = ["not-a-key"]
+`).join("\n");
+    expect(bad).toMatch(/url: must be an http\(s\) URL/);
+    expect(bad).toMatch(/trusted-keys/);
+    expect(problemsOf(`[garret.upstream]\nnarinfo-timeout = "0s"\n`).join("\n")).toMatch(/narinfo-timeout/);
   });
 
   it("reads the log level, the metrics listen address and the store-metrics refresh interval", () => {

@@ -14,6 +14,16 @@
  *     [garret.tokens]
  *     revocation-refresh-interval = "5s"    # how often each replica reloads revocations
  *
+ *     [garret.upstream]                      # pull-through (services/upstream/); off unless configured
+ *     narinfo-timeout = "3s"                 # an upstream narinfo lookup; then the miss is a 404
+ *     nar-timeout = "20s"                    # no NAR bytes from upstream for this long: fetch fails
+ *     negative-ttl = "30s"                   # how long "not upstream" (or "upstream failing") is remembered
+ *     max-concurrent-fetches = 8             # upstream NAR downloads at once (more wait their turn)
+ *     max-bytes-in-flight = 4294967296       # sum of NarSize over those downloads
+ *     [[garret.upstream.default]]            # caches without upstreams of their own use these
+ *     url = "https://cache.nixos.org"
+ *     trusted-keys = ["cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="]
+ *
  *     [[garret.oidc]]                        # one trust policy per table, tried in order
  *     name = "github-main"
  *     issuer = "https://token.actions.githubusercontent.com"
@@ -47,7 +57,23 @@ export interface OidcPolicy {
   maxValiditySeconds: number;
 }
 
+export interface UpstreamEndpoint {
+  url: string;
+  trustedKeys: string[];
+}
+
+export interface UpstreamPolicy {
+  /** Upstreams of caches that have none of their own; empty = pull-through off for them. */
+  defaults: UpstreamEndpoint[];
+  narInfoTimeoutMs: number;
+  narTimeoutMs: number;
+  negativeTtlMs: number;
+  maxConcurrentFetches: number;
+  maxBytesInFlight: number;
+}
+
 export interface GarretConfig {
+  upstream: UpstreamPolicy;
   revocationRefreshMs: number;
   /** Seconds after which GC treats pending rows and upload leases as left by a dead upload. */
   gcPendingGraceSeconds: number;
@@ -68,6 +94,13 @@ export const GARRET_DEFAULTS = {
   gcPendingGraceSeconds: 6 * 3600,
   storageRequestTimeoutMs: 60_000,
   metricsRefreshMs: 60_000,
+  upstream: {
+    narInfoTimeoutMs: 3000,
+    narTimeoutMs: 20_000,
+    negativeTtlMs: 30_000,
+    maxConcurrentFetches: 8,
+    maxBytesInFlight: 4 * 1024 ** 3,
+  },
 } as const;
 
 const duration = z.string().transform((text, ctx) => {
@@ -137,7 +170,30 @@ const listenAddress = z.string().transform((text, ctx) => {
   }
 });
 
+const publicKeyText = z
+  .string()
+  .regex(/^[^:\s]+:[A-Za-z0-9+/]{43}=$/, "must be a Nix public key name:base64");
+
+const upstreamEndpoint = z.strictObject({
+  url: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), {
+    message: "must be an http(s) URL",
+  }),
+  "trusted-keys": z.array(publicKeyText).min(1),
+});
+
+const positiveDuration = duration.refine((s) => s > 0, { message: "must be more than 0" });
+
+const upstreamSection = z.strictObject({
+  default: z.array(upstreamEndpoint).optional(),
+  "narinfo-timeout": positiveDuration.optional(),
+  "nar-timeout": positiveDuration.optional(),
+  "negative-ttl": duration.optional(),
+  "max-concurrent-fetches": z.number().int().min(1).max(1024).optional(),
+  "max-bytes-in-flight": z.number().int().min(1).optional(),
+});
+
 export const garretTomlSchema = z.strictObject({
+  upstream: upstreamSection.optional(),
   "log-level": z.enum(["debug", "info", "warn", "error"]).optional(),
   "metrics-listen": listenAddress.optional(),
   "metrics-refresh-interval": duration.optional(),
@@ -153,7 +209,20 @@ export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig 
   const refresh = toml?.tokens?.["revocation-refresh-interval"];
   const grace = toml?.["gc-pending-grace"];
   const metricsRefresh = toml?.["metrics-refresh-interval"];
+  const up = toml?.upstream;
+  const ms = (seconds: number | undefined, fallback: number) =>
+    seconds === undefined ? fallback : Math.max(1, Math.round(seconds * 1000));
+  const defaults = GARRET_DEFAULTS.upstream;
   return {
+    upstream: {
+      defaults: (up?.default ?? []).map((u) => ({ url: u.url, trustedKeys: u["trusted-keys"] })),
+      narInfoTimeoutMs: ms(up?.["narinfo-timeout"], defaults.narInfoTimeoutMs),
+      narTimeoutMs: ms(up?.["nar-timeout"], defaults.narTimeoutMs),
+      negativeTtlMs:
+        up?.["negative-ttl"] === undefined ? defaults.negativeTtlMs : Math.round(up["negative-ttl"] * 1000),
+      maxConcurrentFetches: up?.["max-concurrent-fetches"] ?? defaults.maxConcurrentFetches,
+      maxBytesInFlight: up?.["max-bytes-in-flight"] ?? defaults.maxBytesInFlight,
+    },
     ...(toml?.["log-level"] !== undefined && { logLevel: toml["log-level"] }),
     ...(toml?.["metrics-listen"] !== undefined && { metricsListen: toml["metrics-listen"] }),
     metricsRefreshMs:

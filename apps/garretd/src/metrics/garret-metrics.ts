@@ -74,6 +74,24 @@ export function createGarretMetrics() {
       "Requests that failed inside garretd (5xx), by the failing dependency: database, storage or other.",
       ["source"],
     ),
+    upstreamLookups: registry.counter(
+      "garret_upstream_narinfo_lookups_total",
+      "narinfo misses looked up in upstream caches, by result: hit, miss (no upstream has it), rejected (no trusted signature), failed (upstream down, slow or broken), cached (a remembered miss).",
+      ["result"],
+    ),
+    upstreamNarFetches: registry.counter(
+      "garret_upstream_nar_fetches_total",
+      "NARs fetched from upstream caches, by result: stored, linked (the NAR was already stored), rejected (hash or size mismatch, bad NAR), failed (upstream or limits).",
+      ["result"],
+    ),
+    upstreamBytes: registry.counter(
+      "garret_upstream_received_bytes_total",
+      "Compressed NAR bytes received from upstream caches.",
+    ),
+    upstreamFetchesInFlight: registry.gauge(
+      "garret_upstream_nar_fetches_in_flight",
+      "Upstream NAR fetches running now.",
+    ),
     gcRuns: registry.counter(
       "garret_gc_runs_total",
       "Garbage collections started by this process, by result: ran, skipped (another collector held the lock), failed.",

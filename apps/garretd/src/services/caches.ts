@@ -4,20 +4,23 @@
  * string in `cache.keypair`; generated keys are named after the cache.
  */
 import {
+  type CacheUpstream,
   deleteCache,
   findCache,
   getCacheSettings,
   insertCache,
   setCacheSettings,
+  setCacheUpstreams,
   updateCache,
 } from "@garret/db";
-import { generateSecretKey, NixFormatError, parseSecretKey } from "@garret/nix";
+import { generateSecretKey, NixFormatError, parsePublicKey, parseSecretKey } from "@garret/nix";
 import type {
   CacheConfig,
   CacheConfigPatch,
   CreateCacheRequest,
   KeypairConfig,
   RetentionPeriodConfig,
+  UpstreamConfig,
 } from "@garret/protocol";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
@@ -54,7 +57,28 @@ export async function getCacheConfig(
     upstream_cache_key_names: cache.upstreamCacheKeyNames,
     retention_period: cache.retentionPeriod === null ? "Global" : { Period: cache.retentionPeriod },
     garret_closure_retention: (await getCacheSettings(deps.db, cache.id)).closureRetention,
+    garret_upstreams: (deps.upstream ? await deps.upstream.upstreamsOf(cache) : []).map((u) => ({
+      url: u.url,
+      trusted_keys: u.trustedKeys,
+    })),
   };
+}
+
+/** The wire form of upstreams, with every trusted key checked; null = the server default. */
+function upstreamsColumn(upstreams: UpstreamConfig[] | null): CacheUpstream[] | null {
+  if (upstreams === null) return null;
+  return upstreams.map((u) => {
+    for (const key of u.trusted_keys) {
+      try {
+        parsePublicKey(key);
+      } catch (err) {
+        if (err instanceof NixFormatError)
+          throw requestError(`Invalid trusted key for ${u.url}: ${err.message}`);
+        throw err;
+      }
+    }
+    return { url: u.url, trustedKeys: u.trusted_keys };
+  });
 }
 
 function resolveKeypair(cacheName: string, keypair: KeypairConfig): string {
@@ -80,6 +104,7 @@ export async function createCache(
 ): Promise<void> {
   requireTokenPermission(token, cacheName, ["cc"]);
   const keypair = resolveKeypair(cacheName, body.keypair);
+  const upstreams = upstreamsColumn(body.garret_upstreams ?? null);
   const inserted = await deps.db.transaction(async (tx) => {
     const created = await insertCache(tx, {
       name: cacheName,
@@ -93,6 +118,7 @@ export async function createCache(
     const row = created ? await findCache(tx, cacheName) : null;
     // Caches garret creates get closure-aware retention unless asked otherwise (atticd's have none).
     if (row) await setCacheSettings(tx, row.id, { closureRetention: body.garret_closure_retention ?? true });
+    if (row && upstreams !== null) await setCacheUpstreams(tx, row.id, upstreams);
     return created;
   });
   deps.caches.invalidate(cacheName);
@@ -118,12 +144,16 @@ export async function configureCache(
     update.upstreamCacheKeyNames = patch.upstream_cache_key_names;
   if (patch.retention_period !== undefined) update.retentionPeriod = retentionColumn(patch.retention_period);
   const closureRetention = patch.garret_closure_retention;
-  if (Object.keys(update).length === 0 && closureRetention === undefined) {
+  const upstreams =
+    patch.garret_upstreams === undefined ? undefined : upstreamsColumn(patch.garret_upstreams);
+  if (Object.keys(update).length === 0 && closureRetention === undefined && upstreams === undefined) {
     throw requestError("No modifiable fields were set.");
   }
   if (Object.keys(update).length > 0) await updateCache(deps.db, cache.id, update);
   if (closureRetention !== undefined) await setCacheSettings(deps.db, cache.id, { closureRetention });
+  if (upstreams !== undefined) await setCacheUpstreams(deps.db, cache.id, upstreams);
   deps.caches.invalidate(cacheName);
+  deps.upstream?.invalidate(cache.id);
   audit(deps, token, "cache.configure", { cache: cacheName, fields: Object.keys(patch) });
 }
 

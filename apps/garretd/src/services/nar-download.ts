@@ -5,6 +5,7 @@
  * Fails closed (attic #101): every chunk must exist in storage before a 200 is sent; a missing
  * one is a 503 `IncompleteNar` before any header, so Nix falls back to another substituter
  * instead of importing a truncated NAR. Chunks are fetched ahead, in parallel, while streaming.
+ * A miss in a cache with upstreams is fetched through pull-through (upstream/pull-through.ts).
  */
 import type { Readable } from "node:stream";
 import { findChunksForDownload, type ServableChunk } from "@garret/db";
@@ -38,7 +39,13 @@ export async function getNarDownload(
   opts: { head: boolean; withCredentials: boolean },
 ): Promise<NarDownload> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
-  const entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
+  let entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
+  if (!entry && deps.upstream) {
+    const pulled = await deps.upstream.nar(cache, storePathHash, opts.head);
+    if (pulled)
+      return { kind: "stream", isPublic: cache.isPublic, compression: pulled.compression, body: pulled.body };
+    entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
+  }
   if (!entry) throw new AtticError("NoSuchObject", { canDiscover: true });
   const { object, nar } = entry.value;
   if (!SERVABLE_COMPRESSIONS.has(nar.compression)) {

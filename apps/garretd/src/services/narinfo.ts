@@ -14,8 +14,13 @@
  * while a key rotation still takes effect at once (the key is part of the memo key). The rows, and
  * the text built from them, come from the object memo when they can (object-memo.ts states the
  * staleness bound).
+ *
+ * A miss in a cache with upstreams goes to pull-through (upstream/pull-through.ts), after the
+ * caller was authorized. Stored signatures (`object.sigs`) are served beside the cache's own only
+ * when they verify against a key trusted for one of the cache's upstreams: pulled paths keep their
+ * upstream signature, and nothing an uploader sent is republished unchecked.
  */
-import type { ObjectWithNar } from "@garret/db";
+import type { CacheRow, ObjectWithNar } from "@garret/db";
 import { fingerprint, formatNarInfo, parseSecretKey } from "@garret/nix";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
@@ -52,19 +57,29 @@ export async function getNarInfo(
 ): Promise<NarInfoResult> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
   const entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
-  if (!entry) throw new AtticError("NoSuchObject", { canDiscover: true });
+  if (!entry) {
+    if (!deps.upstream) throw new AtticError("NoSuchObject", { canDiscover: true });
+    return { text: await deps.upstream.narInfo(cache, storePathHash), isPublic: cache.isPublic };
+  }
   if (entry.text === undefined || entry.keypair !== cache.keypair) {
-    entry.text = buildNarInfo(entry.value, storePathHash, cache.keypair);
+    entry.text = await buildNarInfo(deps, cache, entry.value, storePathHash);
     entry.keypair = cache.keypair;
   }
   return { text: entry.text, isPublic: cache.isPublic };
 }
 
-function buildNarInfo({ object, nar }: ObjectWithNar, storePathHash: string, keypair: string): string {
+async function buildNarInfo(
+  deps: Deps,
+  cache: CacheRow,
+  { object, nar }: ObjectWithNar,
+  storePathHash: string,
+): Promise<string> {
   if (!SERVABLE_COMPRESSIONS.has(nar.compression)) {
     throw new AtticError("InvalidCompressionType", { detail: nar.compression });
   }
+  const keypair = cache.keypair;
   const print = fingerprint(object.storePath, nar.narHash, nar.narSize, object.references);
+  const upstreamSigs = deps.upstream ? await deps.upstream.trustedSigs(cache, print, object.sigs) : [];
   return formatNarInfo({
     storePath: object.storePath,
     url: `nar/${storePathHash}.nar`,
@@ -74,7 +89,7 @@ function buildNarInfo({ object, nar }: ObjectWithNar, storePathHash: string, key
     references: object.references,
     system: object.system ?? undefined,
     deriver: object.deriver ?? undefined,
-    sigs: [signFingerprint(keypair, print)],
+    sigs: [signFingerprint(keypair, print), ...upstreamSigs],
     ca: object.ca ?? undefined,
   });
 }

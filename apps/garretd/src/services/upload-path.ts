@@ -97,9 +97,23 @@ export async function uploadPath(
   checked: CheckedNarInfo,
   body: AsyncIterable<Uint8Array>,
 ): Promise<UploadPathResult> {
+  const { cache } = await authorizeCache(deps, token, checked.info.cache, ["w"]);
+  return storeNar(deps, cache.id, checked, body, token?.sub ?? null);
+}
+
+/**
+ * Stores one verified NAR as `info.store_path` in the cache, after authorization: the entry point
+ * for NARs that reach garret by other ways than an upload request (pull-through from upstreams).
+ */
+export async function storeNar(
+  deps: Deps,
+  cacheId: number,
+  checked: CheckedNarInfo,
+  body: AsyncIterable<Uint8Array>,
+  createdBy: string | null,
+): Promise<UploadPathResult> {
   const { info, narHashHex } = checked;
-  const { cache } = await authorizeCache(deps, token, info.cache, ["w"]);
-  const createdBy = token?.sub ?? null;
+  const cache = { id: cacheId };
 
   const existing = await findAndLockNar(deps.db, narHashHex);
   if (existing) {

@@ -12,6 +12,11 @@
  *
  * garret extension: `"garret_closure_retention": true` (GET; settable by POST and PATCH) keeps, in
  * GC, whatever a kept object references in the same cache. atticd's client ignores unknown fields.
+ *
+ * garret extension: `"garret_upstreams": [{"url":"https://cache.nixos.org","trusted_keys":["cache.nixos.org-1:…"]}]`
+ * (GET: the upstreams in effect; POST and PATCH set them, `null` returns the cache to the server's
+ * `[garret.upstream]` default, `[]` turns pull-through off for it). A narinfo miss is looked up
+ * in these binary caches, in order, and served when a trusted key signed it.
  */
 import { z } from "zod";
 
@@ -33,6 +38,21 @@ const priority = z.number().int().min(-2_147_483_648).max(2_147_483_647);
 const upstreamKeyNames = z.array(z.string().max(256)).max(1024);
 const closureRetention = z.boolean();
 
+/** One upstream binary cache: its base URL and the public keys (`name:base64`) trusted for it. */
+export const UpstreamConfigSchema = z
+  .object({
+    url: z
+      .string()
+      .max(2048)
+      .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), {
+        message: "must be an http(s) URL",
+      }),
+    trusted_keys: z.array(z.string().min(1).max(256)).min(1).max(64),
+  })
+  .strict();
+export type UpstreamConfig = z.infer<typeof UpstreamConfigSchema>;
+const upstreams = z.array(UpstreamConfigSchema).max(16);
+
 /** POST body: all five fields are required, as in atticd. */
 export const CreateCacheRequestSchema = z.object({
   keypair: KeypairConfigSchema,
@@ -42,6 +62,8 @@ export const CreateCacheRequestSchema = z.object({
   upstream_cache_key_names: upstreamKeyNames,
   /** garret: defaults to true for caches garret creates. */
   garret_closure_retention: closureRetention.optional(),
+  /** garret: absent or null = the server's default upstreams. */
+  garret_upstreams: upstreams.nullable().optional(),
 });
 export type CreateCacheRequest = z.infer<typeof CreateCacheRequestSchema>;
 
@@ -54,6 +76,7 @@ export const CacheConfigPatchSchema = z.object({
   upstream_cache_key_names: upstreamKeyNames.optional(),
   retention_period: RetentionPeriodConfigSchema.optional(),
   garret_closure_retention: closureRetention.optional(),
+  garret_upstreams: upstreams.nullable().optional(),
   substituter_endpoint: z.unknown().optional(),
   api_endpoint: z.unknown().optional(),
   public_key: z.unknown().optional(),
@@ -72,6 +95,8 @@ export interface CacheConfig {
   retention_period: RetentionPeriodConfig;
   /** garret extension; absent from atticd. */
   garret_closure_retention?: boolean;
+  /** garret extension: the upstreams in effect (the cache's own, else the server default). */
+  garret_upstreams?: UpstreamConfig[];
 }
 
 /** What a client may receive: atticd's client treats every field as optional. */
@@ -85,4 +110,5 @@ export const CacheConfigResponseSchema = z.object({
   upstream_cache_key_names: z.array(z.string()).optional(),
   retention_period: RetentionPeriodConfigSchema.optional(),
   garret_closure_retention: closureRetention.optional(),
+  garret_upstreams: z.array(UpstreamConfigSchema).optional(),
 });
