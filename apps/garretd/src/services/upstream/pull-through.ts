@@ -456,10 +456,12 @@ class Tee {
   private error: Error | null = null;
   private wake: (() => void) | null = null;
 
-  constructor(
-    private readonly compress: Transform,
-    private readonly stallMs: number,
-  ) {
+  private readonly compress: Transform;
+  private readonly stallMs: number;
+
+  constructor(compress: Transform, stallMs: number) {
+    this.compress = compress;
+    this.stallMs = stallMs;
     this.ready = new Promise((resolve) => {
       this.settle = resolve;
     });
