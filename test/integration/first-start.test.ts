@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, GARRETD_BIN } from "../support/garretd.ts";
 
@@ -22,7 +22,11 @@ async function startFresh(
   home: string,
   port: number,
 ): Promise<{ child: ChildProcess; stderr: () => string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
+  };
   for (const k of [
     "XDG_CONFIG_HOME",
     "XDG_DATA_HOME",
@@ -68,7 +72,10 @@ describe("first start without any configuration", () => {
     const line = stderr().match(new RegExp(`attic login local http://localhost:${port} (\\S+)`));
     expect(line, stderr()).not.toBeNull();
     const token = line?.[1] as string;
-    expect(stderr()).toContain(`garret login local http://localhost:${port} ${token}`);
+    // Spelled to work in a new shell: not installed on this PATH, so Node and the launcher, absolute.
+    expect(stderr()).toContain(
+      `${process.execPath} ${GARRETD_BIN.replace(/garretd\/bin\/garretd\.js$/, "garret/bin/garret.js")} login local http://localhost:${port} ${token}`,
+    );
 
     const configPath = join(home, ".config", "garret", "server.toml");
     expect((await stat(configPath)).mode & 0o777).toBe(0o600);

@@ -126,8 +126,24 @@ describe("firstStartMessage", () => {
         "    /c/server.toml",
         "    attic login local http://localhost:9000 tok.en.value",
         "    garret login local http://localhost:9000 tok.en.value",
+        "    garret cache create demo",
+        "    garret use demo",
       ]),
     );
+  });
+
+  it("spells the commands as they work in a new shell when they are not installed", () => {
+    const text = firstStartMessage({
+      path: "/c/server.toml",
+      port: 9000,
+      token: "t",
+      garret: "/usr/bin/node /src/apps/garret/bin/garret.js",
+    });
+    expect(text).toContain(
+      "    /usr/bin/node /src/apps/garret/bin/garret.js login local http://localhost:9000 t",
+    );
+    expect(text).toContain("    /usr/bin/node /src/apps/garret/bin/garret.js push demo ./result");
+    expect(text).toContain("npm run install-bins");
   });
 });
 
@@ -146,7 +162,7 @@ describe("runFirstStart (real file system, 4096-bit key)", () => {
     expect(statSync(join(dir, ".local", "share", "garret", "storage")).isDirectory()).toBe(true);
 
     const token = /attic login local http:\/\/localhost:8080 (\S+)/.exec(message)?.[1];
-    expect(message).toContain(`garret login local http://localhost:8080 ${token}`);
+    expect(message).toContain(`/apps/garret/bin/garret.js login local http://localhost:8080 ${token}`);
     const config = loadConfig({ env, readFile: (p) => readFileSync(p, "utf8"), fileExists: existsSync });
     if (config?.jwt.signing.kind !== "rs256") throw new Error("expected an RS256 config");
     expect(

@@ -13,6 +13,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { PERMISSION_LETTERS, type Permission } from "@garret/protocol";
 import { type CachePermissions, createTokenAuthority, generateRs256PrivateKeyPem } from "@garret/token";
+import { commandForNewShell } from "./command-on-path.ts";
 import { ConfigError } from "./config-error.ts";
 import { RECOMMENDED_CHUNKING } from "./config-schema.ts";
 import { parseListen } from "./listen.ts";
@@ -94,9 +95,25 @@ function twentyFourMonthsSeconds(nowMs: number): number {
   return Math.floor((later.getTime() - nowMs) / 1000);
 }
 
-/** The message printed after the first start (atticd prints it on stderr). */
-export function firstStartMessage(opts: { path: string; port: number; token: string }): string {
+/**
+ * The message printed after the first start (atticd prints it on stderr). `garret` and
+ * `garretadm` are spelled as they work in a new shell (command-on-path.ts); without
+ * `npm run install-bins` that is an absolute path, and the message says how to shorten it.
+ */
+export function firstStartMessage(opts: {
+  path: string;
+  port: number;
+  token: string;
+  garret?: string;
+  garretadm?: string;
+}): string {
   const url = `http://localhost:${opts.port}`;
+  const garret = opts.garret ?? "garret";
+  const garretadm = opts.garretadm ?? "garretadm";
+  const notInstalled =
+    garret === "garret"
+      ? []
+      : ["(Run `npm run install-bins` in the checkout to put garret, garretadm and garretd on PATH.)", ""];
   return [
     "",
     "-----------------",
@@ -109,8 +126,16 @@ export function firstStartMessage(opts: { path: string; port: number; token: str
     "Log into this server with either client:",
     "",
     `    attic login local ${url} ${opts.token}`,
-    `    garret login local ${url} ${opts.token}`,
+    `    ${garret} login local ${url} ${opts.token}`,
     "",
+    ...notInstalled,
+    "Then create a cache, push to it and let Nix use it:",
+    "",
+    `    ${garret} cache create demo`,
+    `    ${garret} push demo ./result`,
+    `    ${garret} use demo`,
+    "",
+    `More tokens: ${garretadm} make-token --help`,
     "The token above can do everything on every cache; keep it safe.",
     "-----------------",
     "",
@@ -134,6 +159,8 @@ export async function runFirstStart(env: Env, listen?: string): Promise<{ path: 
       path: written.path,
       port: listen ? parseListen(listen).port : written.port,
       token,
+      garret: commandForNewShell("garret", env),
+      garretadm: commandForNewShell("garretadm", env),
     }),
   };
 }
