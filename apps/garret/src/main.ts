@@ -161,7 +161,7 @@ const COMMANDS: Record<string, Command> = {
   },
   "cache configure": {
     usage:
-      "garret cache configure CACHE [--regenerate-keypair] [--public | --private] [--priority N] [--upstream-cache-key-name NAME]... [--retention-period DURATION | --reset-retention-period] [--store-dir DIR]",
+      "garret cache configure CACHE [--regenerate-keypair] [--public | --private] [--priority N] [--upstream-cache-key-name NAME]... [--retention-period DURATION | --reset-retention-period] [--store-dir DIR] [--upstream URL... --upstream-key KEY... | --no-upstream | --default-upstream]",
     summary: "Change cache settings (only the ones given)",
     options: {
       "regenerate-keypair": {
@@ -182,10 +182,32 @@ const COMMANDS: Record<string, Command> = {
         description: "Use the server's default retention period again",
       },
       "store-dir": { ...storeDirOption["store-dir"], default: undefined },
+      upstream: {
+        type: "string",
+        multiple: true,
+        value: "URL",
+        description:
+          "Pull paths this cache lacks from this binary cache (garretd; repeat for more, tried in order)",
+      },
+      "upstream-key": {
+        type: "string",
+        multiple: true,
+        value: "KEY",
+        description: "Public key (name:base64) trusted to sign what --upstream serves (repeatable)",
+      },
+      "no-upstream": { type: "boolean", description: "Turn pull-through off for this cache (garretd)" },
+      "default-upstream": {
+        type: "boolean",
+        description: "Use the server's [garret.upstream] default upstreams again (garretd)",
+      },
     },
     arity: [1, 1],
     run: (ctx, [cache], v) =>
       cacheConfigure(ctx, cache as string, {
+        upstreams: list(v, "upstream"),
+        upstreamKeys: list(v, "upstream-key"),
+        noUpstream: bool(v, "no-upstream"),
+        defaultUpstream: bool(v, "default-upstream"),
         regenerateKeypair: bool(v, "regenerate-keypair"),
         public: bool(v, "public"),
         private: bool(v, "private"),

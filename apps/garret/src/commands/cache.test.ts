@@ -50,6 +50,17 @@ describe("cache configure", () => {
     expect(buildPatch({ ...none, resetRetentionPeriod: true })).toEqual({ retention_period: "Global" });
     expect(() => buildPatch({ ...none, retentionPeriod: "10" })).toThrow(/--retention-period/);
   });
+  it("sets pull-through upstreams, turns them off, or returns to the server default", () => {
+    const key = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
+    expect(buildPatch({ ...none, upstreams: ["https://cache.nixos.org"], upstreamKeys: [key] })).toEqual({
+      garret_upstreams: [{ url: "https://cache.nixos.org", trusted_keys: [key] }],
+    });
+    expect(buildPatch({ ...none, noUpstream: true })).toEqual({ garret_upstreams: [] });
+    expect(buildPatch({ ...none, defaultUpstream: true })).toEqual({ garret_upstreams: null });
+    expect(() => buildPatch({ ...none, upstreams: ["https://cache.nixos.org"] })).toThrow(/--upstream-key/);
+    expect(() => buildPatch({ ...none, upstreamKeys: [key] })).toThrow(/needs --upstream/);
+    expect(() => buildPatch({ ...none, noUpstream: true, defaultUpstream: true })).toThrow(/together/);
+  });
   it("rejects contradictory or empty requests locally", () => {
     expect(() => buildPatch({ ...none, public: true, private: true })).toThrow(/together/);
     expect(() => buildPatch({ ...none, retentionPeriod: "1d", resetRetentionPeriod: true })).toThrow(

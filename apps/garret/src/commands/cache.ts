@@ -44,6 +44,32 @@ export interface ConfigureFlags {
   retentionPeriod?: string;
   resetRetentionPeriod: boolean;
   storeDir?: string;
+  /** garretd pull-through: upstream cache URLs, each trusting every `upstreamKeys` entry. */
+  upstreams?: string[];
+  upstreamKeys?: string[];
+  /** Pull-through off for this cache. */
+  noUpstream?: boolean;
+  /** Back to the server's `[garret.upstream]` default. */
+  defaultUpstream?: boolean;
+}
+
+function upstreamPatch(flags: ConfigureFlags): CacheConfigPatch["garret_upstreams"] {
+  const urls = flags.upstreams ?? [];
+  const keys = flags.upstreamKeys ?? [];
+  const chosen = [urls.length > 0, flags.noUpstream === true, flags.defaultUpstream === true].filter(Boolean);
+  if (chosen.length > 1) {
+    throw new UsageError("--upstream, --no-upstream and --default-upstream cannot be used together");
+  }
+  if (keys.length > 0 && urls.length === 0) throw new UsageError("--upstream-key needs --upstream URL");
+  if (urls.length > 0 && keys.length === 0) {
+    throw new UsageError(
+      "--upstream needs at least one --upstream-key NAME:BASE64 (the keys it is trusted for)",
+    );
+  }
+  if (flags.noUpstream) return [];
+  if (flags.defaultUpstream) return null;
+  if (urls.length === 0) return undefined;
+  return urls.map((url) => ({ url, trusted_keys: keys }));
 }
 
 export function buildPatch(flags: ConfigureFlags): CacheConfigPatch {
@@ -69,6 +95,8 @@ export function buildPatch(flags: ConfigureFlags): CacheConfigPatch {
     patch.retention_period = { Period: seconds };
   }
   if (flags.resetRetentionPeriod) patch.retention_period = "Global";
+  const upstreams = upstreamPatch(flags);
+  if (upstreams !== undefined) patch.garret_upstreams = upstreams;
   if (Object.keys(patch).length === 0) throw new UsageError("nothing to configure: give at least one option");
   return patch;
 }
@@ -127,6 +155,10 @@ export function formatInfo(config: CacheConfigResponse, stats?: CacheStats): str
     ["Upstream Cache Keys", JSON.stringify(config.upstream_cache_key_names ?? [])],
     ["Retention Period", retention],
   ];
+  if (config.garret_upstreams !== undefined) {
+    const list = config.garret_upstreams.map((u) => `${u.url} (${u.trusted_keys.join(", ")})`);
+    rows.push(["Upstreams", list.length > 0 ? list.join("; ") : "none"]);
+  }
   if (stats) rows.push(...statsRows(stats));
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padStart(width)}: ${v}\n`).join("");
