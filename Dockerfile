@@ -8,10 +8,7 @@
 # environment (ATTIC_SERVER_DATABASE_URL, ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64, AWS_*).
 
 FROM node:24-slim AS deps
-# Native addons (zstd) build here when no prebuilt binary matches.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
+# No native addon is compiled: zstd comes from node:zlib, so this stage needs no compiler.
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/nix/package.json packages/nix/

@@ -1,6 +1,6 @@
-/** zstd decompression for tests (Node 20's zlib has none): multi-frame input decodes as one stream. */
-import { decompress } from "zstd-napi";
+/** zstd decompression for tests: multi-frame input decodes as one stream. */
+import { zstdDecompressSync as decompress } from "node:zlib";
 
 export function zstdDecompressSync(data: Uint8Array): Buffer {
-  return decompress(Buffer.from(data));
+  return decompress(data);
 }

@@ -1,7 +1,6 @@
 /** Tests for the worker-pool chunk compressor. */
-import { brotliDecompressSync } from "node:zlib";
+import { brotliDecompressSync, zstdDecompressSync as zstdDecompress } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { decompress as zstdDecompress } from "zstd-napi";
 import { type ChunkCompressor, createChunkCompressor } from "./chunk-compressor.ts";
 import type { CompressionType } from "./compression-type.ts";
 import { createDecompressStream } from "./decompress-stream.ts";

@@ -1,13 +1,12 @@
 /**
  * Whole-stream compression for a NAR stored as one chunk (`nar-size-threshold = 0` or a NAR above
- * the buffering limit): bounded memory, codec CPU kept off the event loop (brotli on libuv's pool,
- * xz in a child process, zstd fed to the native encoder in slices that yield between them).
+ * the buffering limit): bounded memory, codec CPU kept off the event loop (zstd and brotli on
+ * libuv's pool through node:zlib, xz in a child process).
  */
 import { PassThrough, type Transform } from "node:stream";
-import { constants, createBrotliCompress } from "node:zlib";
+import { constants, createBrotliCompress, createZstdCompress } from "node:zlib";
 import { ChildProcessTransform } from "./child-process-transform.ts";
-import { type CompressionType, resolveCompressionLevel } from "./compression-type.ts";
-import { ZstdCompressStream } from "./zstd-stream.ts";
+import { type CompressionType, resolveCompressionLevel, ZSTD_OUTPUT_CHUNK } from "./compression-type.ts";
 
 export function createCompressStream(type: CompressionType, level?: number): Transform {
   const effective = resolveCompressionLevel(type, level);
@@ -15,7 +14,10 @@ export function createCompressStream(type: CompressionType, level?: number): Tra
     case "none":
       return new PassThrough();
     case "zstd":
-      return new ZstdCompressStream(effective);
+      return createZstdCompress({
+        params: { [constants.ZSTD_c_compressionLevel]: effective },
+        chunkSize: ZSTD_OUTPUT_CHUNK,
+      });
     case "brotli":
       return createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: effective } });
     case "xz":

@@ -48,6 +48,12 @@ export function resolveCompressionLevel(type: CompressionType, level?: number): 
   return Math.min(hi, Math.max(lo, level));
 }
 
+/**
+ * Output buffer of node:zlib's zstd codecs: 128 KiB instead of zlib's 16 KiB default is 5-10%
+ * faster on 64 KiB chunks (fewer native calls; one buffer holds a compressed chunk).
+ */
+export const ZSTD_OUTPUT_CHUNK = 128 * 1024;
+
 /** A compression name this package cannot decode (e.g. Nix's `lz4` or `lzip`). */
 export class UnknownCompressionError extends Error {
   override name = "UnknownCompressionError";

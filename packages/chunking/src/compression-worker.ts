@@ -4,9 +4,9 @@
  * program synchronously, which blocks only this worker.
  */
 import { spawnSync } from "node:child_process";
-import { brotliCompressSync, constants } from "node:zlib";
+import { brotliCompressSync, constants, zstdCompressSync } from "node:zlib";
 import { move } from "piscina";
-import { Compressor } from "zstd-napi";
+import { ZSTD_OUTPUT_CHUNK } from "./compression-type.ts";
 
 export interface CompressTask {
   type: "zstd" | "brotli" | "xz";
@@ -14,16 +14,13 @@ export interface CompressTask {
   data: Uint8Array;
 }
 
-const zstdCompressors = new Map<number, Compressor>();
-
 function zstdCompress(data: Uint8Array, level: number): Uint8Array {
-  let compressor = zstdCompressors.get(level);
-  if (!compressor) {
-    compressor = new Compressor();
-    compressor.setParameters({ compressionLevel: level });
-    zstdCompressors.set(level, compressor);
-  }
-  return compressor.compress(data);
+  return zstdCompressSync(data, {
+    params: { [constants.ZSTD_c_compressionLevel]: level },
+    // The frame header records the size, as ZSTD_compress2 does.
+    pledgedSrcSize: data.length,
+    chunkSize: ZSTD_OUTPUT_CHUNK,
+  });
 }
 
 function xzCompress(data: Uint8Array, level: number): Uint8Array {

@@ -4,10 +4,9 @@
  * truncated input ends in a stream error.
  */
 import { PassThrough, type Transform } from "node:stream";
-import { createBrotliDecompress, createGunzip } from "node:zlib";
+import { createBrotliDecompress, createGunzip, createZstdDecompress } from "node:zlib";
 import { ChildProcessTransform } from "./child-process-transform.ts";
-import { UnknownCompressionError } from "./compression-type.ts";
-import { ZstdDecompressStream } from "./zstd-stream.ts";
+import { UnknownCompressionError, ZSTD_OUTPUT_CHUNK } from "./compression-type.ts";
 
 /** Throws `UnknownCompressionError` for names Nix can produce but this package cannot decode. */
 export function createDecompressStream(nixCompression: string): Transform {
@@ -16,7 +15,8 @@ export function createDecompressStream(nixCompression: string): Transform {
     case "none":
       return new PassThrough();
     case "zstd":
-      return new ZstdDecompressStream();
+      // Concatenated frames decode as one stream; a truncated one ends in Z_BUF_ERROR.
+      return createZstdDecompress({ chunkSize: ZSTD_OUTPUT_CHUNK });
     case "br":
       return createBrotliDecompress();
     case "gzip":

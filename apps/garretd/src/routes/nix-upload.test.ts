@@ -398,6 +398,7 @@ describe("nix copy --to uploads", () => {
     const cases: Array<[string, Buffer, string]> = [
       [".xz", corruptXz, "not valid xz"],
       [".zst", truncatedZstd, "not valid zstd"],
+      [".zst", notANar, "not valid zstd"],
       ["", notANar, "Invalid NAR"],
       [".xz", nar, "not valid xz"],
     ];

@@ -290,7 +290,10 @@ function receiveError(err: unknown, compression: string): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   if (
     typeof code === "string" &&
-    (code.startsWith("Z_") || code.startsWith("ERR_BROTLI") || code.startsWith("ERR__ERROR"))
+    (code.startsWith("Z_") ||
+      code.startsWith("ZSTD_error") ||
+      code.startsWith("ERR_BROTLI") ||
+      code.startsWith("ERR__ERROR"))
   ) {
     return requestError(`NAR data is not valid ${compression}: ${(err as Error).message}`);
   }
