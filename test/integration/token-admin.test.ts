@@ -22,6 +22,8 @@ import {
   GARRETADM_BIN,
   GARRETD_BIN,
   type GarretdHandle,
+  type ProcessResult,
+  runNode,
   startGarretd,
 } from "../support/garretd.ts";
 import { grant } from "../support/grants.ts";
@@ -67,24 +69,8 @@ async function startReplica(configPath: string): Promise<Replica> {
   };
 }
 
-function runGarretadm(
-  configPath: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [GARRETADM_BIN, "-f", configPath, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    proc.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function runGarretadm(configPath: string, args: string[]): Promise<ProcessResult> {
+  return runNode([GARRETADM_BIN, "-f", configPath, ...args]);
 }
 
 async function call(base: string, method: string, path: string, token: string | null, body?: unknown) {

@@ -4,33 +4,14 @@
  * those paths are missing (so clients upload them again), re-uploads do not deduplicate against
  * the bad chunks, healthy paths are untouched and the next check is clean.
  */
-import { spawn } from "node:child_process";
-import { unlink, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { brotliCompressSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GARRETADM_BIN, type GarretdHandle, startGarretd } from "../support/garretd.ts";
+import { type GarretdHandle, runGarretadm, startGarretd } from "../support/garretd.ts";
+import { zstdDecompressSync } from "../support/zstd.ts";
 import { createCache, makePath, openHandleDb, putPath, servedState } from "./support.ts";
-
-function garretadm(
-  g: GarretdHandle,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [GARRETADM_BIN, "-f", g.configPath, ...args], {
-      env: { ...process.env, GARRET_DATA_DIR: g.dataDir, HOME: g.dataDir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    proc.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 function pathOf(g: GarretdHandle, name: string): string {
   return join(g.storageDir as string, name[0] as string, name.slice(0, 2), name);
@@ -69,7 +50,7 @@ describe("garretadm check (pglite + local storage)", () => {
     await unlink(pathOf(g, gone));
     await writeFile(pathOf(g, bad), "not the chunk that was stored");
 
-    const report = await garretadm(g, ["check"]);
+    const report = await runGarretadm(g, ["check"]);
     expect(report.code, report.stderr).toBe(1);
     expect(report.stdout).toMatch(/missing/);
     expect(report.stdout).toMatch(/corrupt \(file hash sha256:[0-9a-f]{64}, recorded sha256:[0-9a-f]{64}\)/);
@@ -78,14 +59,14 @@ describe("garretadm check (pglite + local storage)", () => {
     expect(report.stdout).not.toContain(healthy.storePath);
     expect(report.stdout).toMatch(/2 broken NARs, 2 bad chunks/);
 
-    const quick = await garretadm(g, ["check", "--quick"]);
+    const quick = await runGarretadm(g, ["check", "--quick"]);
     expect(quick.code).toBe(1);
     expect(quick.stdout).toMatch(/1 broken NAR, 1 bad chunk/);
 
-    const repaired = await garretadm(g, ["check", "--repair"]);
+    const repaired = await runGarretadm(g, ["check", "--repair"]);
     expect(repaired.code, repaired.stderr).toBe(0);
     expect(repaired.stdout).toMatch(/repaired: removed 2 NARs/);
-    expect((await garretadm(g, ["check"])).stdout).toMatch(/0 broken NARs, 0 bad chunks/);
+    expect((await runGarretadm(g, ["check"])).stdout).toMatch(/0 broken NARs, 0 bad chunks/);
 
     await g.startProcess();
     expect(await servedState(g.url, "integrity", healthy)).toBe("ok");
@@ -106,5 +87,68 @@ describe("garretadm check (pglite + local storage)", () => {
       expect(await putPath(g.url, g.rootToken, "integrity", p)).toBe(200);
       expect(await servedState(g.url, "integrity", p)).toBe("ok");
     }
+  });
+});
+
+describe("garretadm check decodes whole NARs (pglite + local storage)", () => {
+  let g: GarretdHandle;
+  beforeAll(async () => {
+    g = await startGarretd({ db: "pglite", storage: "local" });
+    await createCache(g.url, g.rootToken, "decode");
+  });
+  afterAll(() => g?.stop());
+
+  it("finds a NAR stored as several brotli chunks, each sound, that no client can decode", async () => {
+    const healthy = makePath("decode-ok", 300_000, 71);
+    const damaged = makePath("decode-brotli", 300_000, 72);
+    for (const p of [healthy, damaged]) expect(await putPath(g.url, g.rootToken, "decode", p)).toBe(200);
+    await g.stopProcess();
+
+    // What atticd (and garret's nix copy --to path before it had one chunking policy) stored under
+    // `[compression] type = "brotli"`: every chunk its own brotli stream, each file matching its hash.
+    const db = await openHandleDb(g);
+    const chunks = await db.withSession((s) =>
+      s.query<{ id: number; nar_id: number; remote_file: string }>(
+        `SELECT c.id, r.nar_id, c.remote_file FROM object o JOIN chunkref r ON r.nar_id = o.nar_id
+         JOIN chunk c ON c.id = r.chunk_id WHERE o.store_path_hash = $1 ORDER BY r.seq`,
+        [damaged.hash],
+      ),
+    );
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const c of chunks) {
+      const file = pathOf(g, (JSON.parse(c.remote_file) as { Local: { name: string } }).Local.name);
+      const brotli = brotliCompressSync(zstdDecompressSync(await readFile(file)));
+      await writeFile(file, brotli);
+      await db.withSession((s) =>
+        s.query("UPDATE chunk SET compression = 'br', file_hash = $2, file_size = $3 WHERE id = $1", [
+          c.id,
+          `sha256:${createHash("sha256").update(brotli).digest("hex")}`,
+          brotli.length,
+        ]),
+      );
+    }
+    await db.withSession((s) =>
+      s.query("UPDATE nar SET compression = 'br' WHERE id = $1", [chunks[0]?.nar_id]),
+    );
+    await db.close();
+
+    const report = await runGarretadm(g, ["check"]);
+    expect(report.code, report.stdout + report.stderr).toBe(1);
+    expect(report.stdout).toMatch(
+      /decodes to \d+ bytes hashing to sha256:[0-9a-f]{64}, expected 30\d+ bytes|does not decode as br/,
+    );
+    expect(report.stdout).toContain(`decode/${damaged.storePath}`);
+    expect(report.stdout).not.toContain(healthy.storePath);
+    expect(report.stdout).toMatch(/1 broken NAR, 0 bad chunks/);
+
+    const repaired = await runGarretadm(g, ["check", "--repair"]);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect((await runGarretadm(g, ["check"])).stdout).toMatch(/0 broken NARs, 0 bad chunks/);
+
+    await g.startProcess();
+    expect(await servedState(g.url, "decode", healthy)).toBe("ok");
+    expect(await servedState(g.url, "decode", damaged)).toBe("absent");
+    expect(await putPath(g.url, g.rootToken, "decode", damaged)).toBe(200);
+    expect(await servedState(g.url, "decode", damaged)).toBe("ok");
   });
 });

@@ -50,7 +50,7 @@ export interface GarretdHandle {
   s3?: S3rverHandle;
   tokens: TokenAuthority;
   mintToken(sub: string, grants: Record<string, string[]>, validitySeconds?: number): Promise<string>;
-  runMode(mode: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  runMode(mode: string): Promise<ProcessResult>;
   logs(): string;
   /** The running process's id (undefined while stopped). */
   readonly pid: number | undefined;
@@ -62,6 +62,40 @@ export interface GarretdHandle {
   startProcess(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface ProcessResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a Node script (garretd, garretadm, ...) to completion and collects its output. */
+export function runNode(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ProcessResult> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    proc.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** `garretadm -f CONFIG ARGS...` against a test server's configuration and data directory. */
+export function runGarretadm(
+  g: Pick<GarretdHandle, "configPath" | "dataDir">,
+  args: string[],
+): Promise<ProcessResult> {
+  return runNode([GARRETADM_BIN, "-f", g.configPath, ...args], {
+    ...process.env,
+    GARRET_DATA_DIR: g.dataDir,
+    HOME: g.dataDir,
+  });
 }
 
 export async function freePort(): Promise<number> {
@@ -215,22 +249,8 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
     tokens,
     mintToken,
     logs: () => output,
-    async runMode(mode) {
-      return new Promise((resolve) => {
-        const proc = spawn(process.execPath, [GARRETD_BIN, "-f", configPath, "--mode", mode], {
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        proc.stdout.on("data", (d: Buffer) => {
-          stdout += d.toString();
-        });
-        proc.stderr.on("data", (d: Buffer) => {
-          stderr += d.toString();
-        });
-        proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      });
+    runMode(mode) {
+      return runNode([GARRETD_BIN, "-f", configPath, "--mode", mode], env);
     },
     get pid() {
       const proc = child as ChildProcess | null;

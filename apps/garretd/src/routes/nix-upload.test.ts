@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { brotliCompressSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, brotliDecompressSync, gzipSync } from "node:zlib";
 import { fingerprint, formatNarInfo, parseNarInfo, toNixBase32, verifySignature } from "@garret/nix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
@@ -486,5 +486,45 @@ describe("nix copy --to uploads", () => {
     expect(Number(left[0]?.n)).toBe(0);
     const e = await errorOf(await put("nc", `${p.hash}.narinfo`, p.text));
     expect(e.status).toBe(400);
+  });
+});
+
+describe("NARs kept whole under the same chunking policy as the attic API", () => {
+  it.each([
+    [
+      "brotli (streams cannot be concatenated, so never chunked)",
+      { compression: { type: "brotli" as const } },
+      300_000,
+    ],
+    [
+      "threshold 0, streamed through compression above 16 MiB",
+      { chunking: { narSizeThreshold: 0, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 } },
+      17_000_000,
+    ],
+  ])("%s", async (_name, settings, size) => {
+    const app = await createTestApp({ settings: { chunking: CHUNKING, ...settings } });
+    try {
+      await app.createCache("whole");
+      const p = nixPath(makeNar({ type: "regular", contents: lcgBytes(size, 5) }), { compression: "none" });
+      const send = (path: string, body: Uint8Array | string) =>
+        app.request(`/whole/${path}`, { method: "PUT", token: app.rootToken, body });
+      const nar = await send(p.url, p.file);
+      expect(nar.status, await nar.clone().text()).toBe(200);
+      expect(((await nar.json()) as { chunks: number }).chunks).toBe(1);
+      expect((await send(`${p.hash}.narinfo`, p.text)).status).toBe(200);
+      const chunks = await app.db.withSession((s) =>
+        s.query<{ n: number }>("SELECT count(*)::int AS n FROM chunk WHERE state = 'V'"),
+      );
+      expect(chunks[0]?.n).toBe(1);
+      const text = await (await app.request(`/whole/${p.hash}.narinfo`, { token: app.rootToken })).text();
+      const served = await app.request(`/whole/nar/${p.hash}.nar`, { token: app.rootToken });
+      const body = Buffer.from(await served.arrayBuffer());
+      const decoded = text.includes("Compression: br")
+        ? brotliDecompressSync(body)
+        : zstdDecompressSync(body);
+      expect(sha256Hex(decoded)).toBe(sha256Hex(p.nar));
+    } finally {
+      await app.close();
+    }
   });
 });

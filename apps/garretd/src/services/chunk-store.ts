@@ -1,6 +1,5 @@
 /**
- * Storing the chunks of one NAR, shared by both upload paths (the attic API and `nix copy --to`):
- * each chunk is deduplicated globally by hash and compression (a lease on the existing row), or
+ * Storing the chunks of one NAR for the ingest pipeline (ingest-nar.ts): each chunk is deduplicated globally by hash and compression (a lease on the existing row), or
  * compressed off the main thread, written to storage and recorded as a chunk row (`P`, then `V`).
  *
  * Leases: every chunk this NAR uses, reused or new, is held (`holders_count + 1`) from the moment it
@@ -8,6 +7,10 @@
  * it in between. `ChunkUploads.release()` gives them back; callers run it in `finally`.
  */
 import { createHash, randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { PassThrough, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createCompressStream } from "@garret/chunking";
 import {
   type ChunkRow,
   deleteChunk,
@@ -19,7 +22,7 @@ import {
   validateChunk,
   validateChunks,
 } from "@garret/db";
-import { serializeRemoteFile } from "@garret/storage";
+import { type RemoteFile, serializeRemoteFile } from "@garret/storage";
 import type { Deps } from "../deps.ts";
 
 export interface StoredChunk {
@@ -31,36 +34,100 @@ export interface StoredChunk {
   deduplicated: boolean;
 }
 
+/** Stands for the content hash of a chunk row whose content is still streaming in. */
+const UNKNOWN_CHUNK_HASH = "sha256:unknown";
+
 /**
- * Inserts a pending chunk row pointing at a fresh storage name, writes the data, then marks it valid
- * with one holder. A failure removes both the row and whatever was written.
+ * One chunk written as it streams (a whole NAR too large to buffer): a pending chunk row first,
+ * so GC can reap what a crash leaves behind, then the data compressed on its way to storage, then
+ * the row made valid with one holder, which `release()` gives back once the NAR is committed.
+ * The content hash is known up front (a claimed NAR hash) or only at the end.
  */
-export async function insertStoredChunk(
-  deps: Deps,
-  chunkHash: string,
-  chunkSize: number,
-  compression: string,
-  write: (name: string) => Promise<{ fileHash: string; fileSize: number }>,
-): Promise<ChunkRow> {
-  const name = `${randomUUID()}.chunk`;
-  const { remoteFile, remoteFileId } = deps.storage.locate(name);
-  const row = await insertPendingChunk(deps.db, {
-    chunkHash,
-    chunkSize,
-    compression,
-    remoteFile: serializeRemoteFile(remoteFile),
-    remoteFileId,
-  });
-  try {
-    const file = await write(name);
-    if (!(await validateChunk(deps.db, row.id, file))) {
-      throw new Error(`pending chunk ${row.id} was reaped before its upload finished`);
+export class WholeChunkWriter {
+  private failure: unknown = null;
+  private readonly deps: Deps;
+  private readonly input: PassThrough;
+  private readonly row: ChunkRow;
+  private readonly remoteFile: RemoteFile;
+  private readonly written: Promise<{ fileHash: string; fileSize: number }>;
+
+  private constructor(
+    deps: Deps,
+    input: PassThrough,
+    row: ChunkRow,
+    remoteFile: RemoteFile,
+    written: Promise<{ fileHash: string; fileSize: number }>,
+  ) {
+    this.deps = deps;
+    this.input = input;
+    this.row = row;
+    this.remoteFile = remoteFile;
+    this.written = written;
+    written.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+  }
+
+  static async start(deps: Deps, compression: string, chunkHash: string | null): Promise<WholeChunkWriter> {
+    const name = `${randomUUID()}.chunk`;
+    const { remoteFile, remoteFileId } = deps.storage.locate(name);
+    const row = await insertPendingChunk(deps.db, {
+      chunkHash: chunkHash ?? UNKNOWN_CHUNK_HASH,
+      chunkSize: 0,
+      compression,
+      remoteFile: serializeRemoteFile(remoteFile),
+      remoteFileId,
+    });
+    const fileHash = createHash("sha256");
+    let fileSize = 0;
+    const count = new Transform({
+      transform(piece: Buffer, _enc, cb) {
+        fileHash.update(piece);
+        fileSize += piece.length;
+        cb(null, piece);
+      },
+    });
+    const out = new PassThrough();
+    const { type, level } = deps.settings.compression;
+    const input = new PassThrough();
+    const written = Promise.all([
+      deps.storage.putStream(name, out),
+      pipeline(input, createCompressStream(type, level), count, out),
+    ]).then(() => ({ fileHash: `sha256:${fileHash.digest("hex")}`, fileSize }));
+    return new WholeChunkWriter(deps, input, row, remoteFile, written);
+  }
+
+  async write(piece: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (!this.input.write(piece)) {
+      await Promise.race([once(this.input, "drain"), this.written]);
     }
-    return { ...row, state: "V", fileHash: file.fileHash, fileSize: file.fileSize, holdersCount: 1 };
-  } catch (err) {
-    await deps.storage.delete(remoteFile).catch(() => {});
-    await deleteChunk(deps.db, row.id).catch(() => {});
-    throw err;
+    if (this.failure) throw this.failure;
+  }
+
+  /** Ends the stream and makes the chunk valid, holding one lease on it. */
+  async finish(chunkHash: string, chunkSize: number): Promise<StoredChunk> {
+    this.input.end();
+    const file = await this.written;
+    if (!(await validateChunk(this.deps.db, this.row.id, { ...file, chunkHash, chunkSize }))) {
+      throw new Error(`pending chunk ${this.row.id} was reaped before its upload finished`);
+    }
+    return { chunkId: this.row.id, size: chunkSize, fileSize: file.fileSize, deduplicated: false };
+  }
+
+  /** Gives back the lease `finish` took (the NAR's chunk ref now holds the chunk). */
+  async release(): Promise<void> {
+    await releaseChunks(this.deps.db, [this.row.id]).catch((err: unknown) =>
+      this.deps.log.warn("failed to release chunk lease", { err, chunkId: this.row.id }),
+    );
+  }
+
+  /** Removes what was written: the row and the file. */
+  async abort(): Promise<void> {
+    if (!this.input.writableEnded) this.input.destroy(new Error("upload abandoned"));
+    await this.written.catch(() => {});
+    await this.deps.storage.delete(this.remoteFile).catch(() => {});
+    await deleteChunk(this.deps.db, this.row.id).catch(() => {});
   }
 }
 

@@ -26,14 +26,7 @@
  */
 import { createHash } from "node:crypto";
 import { pipeline, Readable, type Transform } from "node:stream";
-import {
-  type ChunkingParams,
-  CompressionError,
-  createDecompressStream,
-  FastCdcChunker,
-  nixCompressionName,
-  UnknownCompressionError,
-} from "@garret/chunking";
+import { CompressionError, createDecompressStream, UnknownCompressionError } from "@garret/chunking";
 import {
   cacheHasNarHash,
   claimPendingUpload,
@@ -41,8 +34,6 @@ import {
   findAndLockNar,
   findPendingUpload,
   getMissingPaths,
-  insertChunkRefs,
-  insertNar,
   insertPendingUpload,
   type PendingUpload,
   releaseNar,
@@ -54,7 +45,6 @@ import {
   formatSha256Hex,
   formatSha256Nix32,
   type NarInfo,
-  NarValidator,
   NixFormatError,
   parseNarInfo,
   parseSha256,
@@ -64,18 +54,12 @@ import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError, requestError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
-import { ChunkUploads } from "./chunk-store.ts";
+import { ingestNar } from "./ingest-nar.ts";
 
 /** Largest compressed NAR accepted in one PUT (Nix sends Content-Length). */
 export const MAX_NIX_NAR_FILE_SIZE = 16 * 1024 ** 3;
 /** Largest decompressed NAR, which also bounds the work a decompression bomb can cause. */
 export const MAX_NIX_NAR_SIZE = 64 * 1024 ** 3;
-/**
- * With `nar-size-threshold = 0` (never chunk) a NAR is kept whole, but a NAR from Nix has no known
- * size or hash before it has streamed, so NARs above this size are chunked anyway rather than
- * buffered.
- */
-const WHOLE_NAR_BUFFER_LIMIT = 16 * 1024 * 1024;
 const SNIFF_BYTES = 16;
 
 /** The file extensions Nix 2.8 gives compressed NARs; `gzip` and `none` both get a plain `.nar`. */
@@ -217,66 +201,50 @@ export async function receiveNixNar(
     { objectMode: false },
   );
   const decompressed = pipeline(replayed, decompress, () => {});
-
-  const compression = nixCompressionName(deps.settings.compression.type);
-  const chunker = new NarChunker(deps.settings.chunking);
-  const narDigest = createHash("sha256");
-  const validator = new NarValidator();
-  const chunks = new ChunkUploads(deps, compression);
-  let narSize = 0;
-  try {
+  async function* nar(): AsyncGenerator<Uint8Array> {
     try {
-      for await (const piece of decompressed as AsyncIterable<Buffer>) {
-        narSize += piece.length;
-        if (narSize > MAX_NIX_NAR_SIZE) {
-          throw new AtticError("PayloadTooLarge", {
-            detail: `NARs are limited to ${MAX_NIX_NAR_SIZE} bytes uncompressed`,
-          });
-        }
-        narDigest.update(piece);
-        validator.push(piece);
-        for (const chunk of chunker.push(piece)) await chunks.add(chunk);
-      }
-      validator.end();
+      yield* decompressed as AsyncIterable<Buffer>;
     } catch (err) {
-      throw receiveError(err, compressionReceived);
+      throw receiveError(err, compressionReceived as string);
     }
+    // All of the body has been read: the file hash can be checked before anything is committed.
     const fileHash = `sha256:${fileDigest.digest("hex")}`;
     if (fileHash !== file.fileHash) {
       throw requestError(
         `FileHash mismatch: the uploaded bytes hash to ${formatSha256Nix32(parseSha256(fileHash))}, the URL names sha256:${file.fileHashNix32}`,
       );
     }
-    for (const chunk of chunker.finish()) await chunks.add(chunk);
-    const stored = await chunks.finish();
-    const narHash = `sha256:${narDigest.digest("hex")}`;
-    const refs = stored.map((c, seq) => ({ seq, chunkId: c.chunkId }));
-    await deps.db.transaction(async (tx) => {
-      const nar = await insertNar(tx, { state: "P", narHash, narSize, compression, numChunks: refs.length });
-      await insertChunkRefs(tx, nar.id, refs);
-      await insertPendingUpload(tx, {
-        cacheId: cache.id,
-        narId: nar.id,
-        fileHash,
-        fileSize,
-        narHash,
-        narSize,
-        compressionReceived,
-        createdBy: token?.sub ?? null,
-      });
+  }
+
+  try {
+    const stored = await ingestNar(deps, {
+      nar: nar(),
+      claim: null,
+      state: "P",
+      maxNarSize: MAX_NIX_NAR_SIZE,
+      commit: (tx, ingested) =>
+        insertPendingUpload(tx, {
+          cacheId: cache.id,
+          narId: ingested.narId,
+          fileHash: file.fileHash,
+          fileSize,
+          narHash: ingested.narHash,
+          narSize: ingested.narSize,
+          compressionReceived: compressionReceived as string,
+          createdBy: token?.sub ?? null,
+        }),
     });
     return {
-      fileHash,
+      fileHash: file.fileHash,
       fileSize,
-      narHash,
-      narSize,
+      narHash: stored.narHash,
+      narSize: stored.narSize,
       compressionReceived,
-      numChunks: refs.length,
-      deduplicatedChunks: stored.filter((c) => c.deduplicated).length,
+      numChunks: stored.numChunks,
+      deduplicatedChunks: stored.deduplicatedChunks,
     };
   } finally {
     decompressed.destroy();
-    await chunks.release();
   }
 }
 
@@ -298,40 +266,6 @@ function receiveError(err: unknown, compression: string): unknown {
     return requestError(`NAR data is not valid ${compression}: ${(err as Error).message}`);
   }
   return err;
-}
-
-/**
- * Cuts a NAR of unknown size exactly as the attic upload path cuts one of known size, so both paths
- * produce the same chunks: whole below `nar-size-threshold`, FastCDC from the first byte otherwise.
- */
-class NarChunker {
-  private buffered: Uint8Array[] = [];
-  private bufferedSize = 0;
-  private cdc: FastCdcChunker | null = null;
-  private readonly wholeLimit: number;
-  private readonly params: ChunkingParams & { narSizeThreshold: number };
-
-  constructor(params: ChunkingParams & { narSizeThreshold: number }) {
-    this.params = params;
-    this.wholeLimit = params.narSizeThreshold === 0 ? WHOLE_NAR_BUFFER_LIMIT : params.narSizeThreshold;
-  }
-
-  push(data: Uint8Array): Uint8Array[] {
-    if (this.cdc) return this.cdc.push(data);
-    this.buffered.push(data);
-    this.bufferedSize += data.length;
-    if (this.bufferedSize < this.wholeLimit) return [];
-    this.cdc = new FastCdcChunker(this.params);
-    const out: Uint8Array[] = [];
-    for (const piece of this.buffered) out.push(...this.cdc.push(piece));
-    this.buffered = [];
-    return out;
-  }
-
-  finish(): Uint8Array[] {
-    if (this.cdc) return this.cdc.finish().filter((c) => c.length > 0);
-    return this.bufferedSize > 0 ? [Buffer.concat(this.buffered)] : [];
-  }
 }
 
 /** `HEAD /{cache}/nar/<filehash>.nar[.ext]`: whether this cache holds a pending upload of that file. */

@@ -62,15 +62,19 @@ export async function insertPendingChunk(db: Executor, input: NewPendingChunk): 
 /**
  * Marks an uploaded chunk valid and gives the uploading request its lease (holders_count = 1),
  * to be released with `releaseChunks` once its chunkref is committed. Null if the row is gone.
+ * `chunkHash` sets the content hash of a chunk whose content was not known when its row was
+ * inserted (a whole NAR streamed to storage as it arrives).
  */
 export async function validateChunk(
   db: Executor,
   id: number,
-  file: { fileHash: string; fileSize: number },
+  file: { fileHash: string; fileSize: number; chunkHash?: string; chunkSize?: number },
 ): Promise<ChunkRow | null> {
   const rows = await ormOf(db)
     .update(chunk)
     .set({
+      ...(file.chunkHash === undefined ? {} : { chunkHash: file.chunkHash }),
+      ...(file.chunkSize === undefined ? {} : { chunkSize: file.chunkSize }),
       state: "V",
       fileHash: file.fileHash,
       fileSize: file.fileSize,

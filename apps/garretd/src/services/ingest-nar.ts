@@ -1,0 +1,259 @@
+/**
+ * The one ingest pipeline: every NAR garret stores, whoever sends it (the attic API, `nix copy
+ * --to`, an upstream cache), goes through `ingestNar`. The callers only frame: they turn their
+ * request into a stream of uncompressed NAR bytes, say what they were told about it, and say what
+ * the stored NAR becomes (`commit`). Here, once:
+ *
+ * 1. NAR-level dedup: with a claimed hash, a valid NAR with that hash is leased and reused (with
+ *    proof of possession the bytes must still hash to it; nothing new is stored).
+ * 2. Hashing and NAR validation of every byte; a claim is checked as soon as the bytes exceed it.
+ * 3. The chunking policy (`narChunking`): content-defined chunks from `nar-size-threshold` on,
+ *    the NAR kept whole below it, and always whole when chunks cannot be concatenated (brotli)
+ *    or chunking is off (threshold 0). Whole NARs are buffered up to 16 MiB, then streamed.
+ * 4. Chunk storage (chunk-store.ts): dedup by hash and compression, compression off the main
+ *    thread, leases on every chunk used.
+ * 5. One transaction: the NAR row (`V`, or `P` for a NAR waiting for its narinfo) and its chunk
+ *    refs, plus whatever the caller's `commit` writes (the object, a pending upload).
+ * 6. Leases are released and, on failure, what was written is removed (or left to GC).
+ */
+import { createHash } from "node:crypto";
+import { type ChunkingParams, FastCdcChunker, nixCompressionName } from "@garret/chunking";
+import { type Executor, findAndLockNar, insertChunkRefs, insertNar, releaseNar } from "@garret/db";
+import { NarValidator, NixFormatError } from "@garret/nix";
+import type { Deps } from "../deps.ts";
+import { AtticError, requestError } from "../errors.ts";
+import type { ServerSettings } from "../settings.ts";
+import { ChunkUploads, type StoredChunk, WholeChunkWriter } from "./chunk-store.ts";
+
+/** Whole NARs up to this size are buffered and stored as one chunk in one write; larger ones stream. */
+const WHOLE_NAR_BUFFER_LIMIT = 16 * 1024 * 1024;
+
+/** What the sender said about the NAR before sending it. */
+export interface NarClaim {
+  /** `sha256:<hex>`. */
+  narHash: string;
+  narSize: number;
+}
+
+export interface IngestedNar {
+  narId: number;
+  narHash: string;
+  narSize: number;
+  /** Chunks the NAR is made of (1 when kept whole). */
+  numChunks: number;
+  /** Chunks that were already stored (including repeats within this NAR). */
+  deduplicatedChunks: number;
+  /** Uncompressed bytes of those chunks. */
+  deduplicatedBytes: number;
+  /** Compressed bytes of all its chunks in storage. */
+  fileSize: number;
+  /** Kept as one chunk (not content-defined chunks). */
+  whole: boolean;
+  /** An existing valid NAR with the claimed hash was reused; nothing was stored. */
+  reused: boolean;
+}
+
+export interface IngestRequest {
+  /** The uncompressed NAR. Errors it raises are passed on unchanged (callers map their framing's). */
+  nar: AsyncIterable<Uint8Array>;
+  /** Hash and size announced up front (attic API, an upstream narinfo); null when only the bytes tell. */
+  claim: NarClaim | null;
+  /** `V`: visible once committed. `P`: pending (a `nix copy` NAR waiting for its narinfo). */
+  state: "V" | "P";
+  /** Reuse a valid NAR with the claimed hash instead of storing it again (needs a claim). */
+  reuseExistingNar?: boolean;
+  /** Largest uncompressed NAR accepted. */
+  maxNarSize?: number;
+  /** Runs in the transaction that records the NAR: point objects at it, record a pending upload. */
+  commit(tx: Executor, nar: IngestedNar): Promise<unknown>;
+}
+
+/** The one chunking decision: when a NAR is cut into content-defined chunks. */
+export interface NarChunking {
+  /** false: every NAR is kept whole. */
+  chunk: boolean;
+  /** NARs of at least this many bytes are chunked (when `chunk`). */
+  threshold: number;
+  params: ChunkingParams;
+}
+
+export function narChunking(settings: Pick<ServerSettings, "chunking" | "compression">): NarChunking {
+  const { narSizeThreshold, minSize, avgSize, maxSize } = settings.chunking;
+  // Brotli streams cannot be concatenated (decoders stop after the first), so a NAR served as
+  // several brotli chunks cannot be decoded by Nix. atticd chunks it anyway.
+  const chunk = narSizeThreshold > 0 && settings.compression.type !== "brotli";
+  return { chunk, threshold: narSizeThreshold, params: { minSize, avgSize, maxSize } };
+}
+
+export async function ingestNar(deps: Deps, request: IngestRequest): Promise<IngestedNar> {
+  const { claim } = request;
+  if (claim && request.reuseExistingNar) {
+    const reused = await reuseNar(deps, request, claim);
+    if (reused) return reused;
+  }
+  return storeNar(deps, request);
+}
+
+async function reuseNar(deps: Deps, request: IngestRequest, claim: NarClaim): Promise<IngestedNar | null> {
+  const existing = await findAndLockNar(deps.db, claim.narHash);
+  if (!existing) return null;
+  try {
+    if (deps.settings.requireProofOfPossession) {
+      const check = new NarCheck(claim, request.maxNarSize, false);
+      for await (const piece of request.nar) check.update(piece);
+      check.finish();
+      if (existing.narSize !== claim.narSize) throw requestError("Bad NAR Hash or Size");
+    }
+    const nar: IngestedNar = {
+      narId: existing.id,
+      narHash: claim.narHash,
+      narSize: existing.narSize,
+      numChunks: existing.numChunks,
+      deduplicatedChunks: existing.numChunks,
+      deduplicatedBytes: existing.narSize,
+      fileSize: 0,
+      whole: false,
+      reused: true,
+    };
+    await deps.db.transaction((tx) => request.commit(tx, nar));
+    return nar;
+  } finally {
+    await releaseNar(deps.db, existing.id).catch((err: unknown) =>
+      deps.log.warn("failed to release NAR lease", { err, narId: existing.id }),
+    );
+  }
+}
+
+async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar> {
+  const { claim } = request;
+  const policy = narChunking(deps.settings);
+  const compression = nixCompressionName(deps.settings.compression.type);
+  const check = new NarCheck(claim, request.maxNarSize, true);
+  const chunks = new ChunkUploads(deps, compression);
+  const bufferLimit = policy.chunk ? policy.threshold : WHOLE_NAR_BUFFER_LIMIT;
+  let cdc: FastCdcChunker | null = null;
+  let stream: WholeChunkWriter | null = null;
+  let buffered: Uint8Array[] = [];
+  let bufferedSize = 0;
+  let committed = false;
+  try {
+    for await (const piece of request.nar) {
+      check.update(piece);
+      if (cdc) {
+        for (const chunk of cdc.push(piece)) await chunks.add(chunk);
+        continue;
+      }
+      if (stream) {
+        await stream.write(piece);
+        continue;
+      }
+      buffered.push(piece);
+      bufferedSize += piece.length;
+      if (bufferedSize < bufferLimit) continue;
+      if (policy.chunk) {
+        cdc = new FastCdcChunker(policy.params);
+        for (const part of buffered) for (const chunk of cdc.push(part)) await chunks.add(chunk);
+      } else {
+        stream = await WholeChunkWriter.start(deps, compression, claim?.narHash ?? null);
+        for (const part of buffered) await stream.write(part);
+      }
+      buffered = [];
+    }
+    const { narHash, narSize } = check.finish();
+
+    let stored: StoredChunk[];
+    if (stream) {
+      stored = [await stream.finish(narHash, narSize)];
+    } else {
+      if (cdc) for (const chunk of cdc.finish()) if (chunk.length > 0) await chunks.add(chunk);
+      if (!cdc && bufferedSize > 0) await chunks.add(Buffer.concat(buffered));
+      buffered = [];
+      stored = await chunks.finish();
+    }
+
+    const whole = cdc === null;
+    const refs = stored.map((c, seq) => ({ seq, chunkId: c.chunkId }));
+    const nar = await deps.db.transaction(async (tx) => {
+      const row = await insertNar(tx, {
+        state: request.state,
+        narHash,
+        narSize,
+        compression,
+        numChunks: refs.length,
+      });
+      await insertChunkRefs(tx, row.id, refs);
+      const ingested: IngestedNar = {
+        narId: row.id,
+        narHash,
+        narSize,
+        numChunks: refs.length,
+        deduplicatedChunks: stored.filter((c) => c.deduplicated).length,
+        deduplicatedBytes: stored.reduce((s, c) => s + (c.deduplicated ? c.size : 0), 0),
+        fileSize: stored.reduce((s, c) => s + c.fileSize, 0),
+        whole,
+        reused: false,
+      };
+      await request.commit(tx, ingested);
+      return ingested;
+    });
+    committed = true;
+    return nar;
+  } finally {
+    await chunks.release();
+    if (stream) await (committed ? stream.release() : stream.abort());
+  }
+}
+
+/**
+ * Verifies what streams through: its SHA-256 and size against the claim (a body that outgrows
+ * the claim fails at once), the size limit, and that it is a well-formed NAR.
+ */
+class NarCheck {
+  private readonly hash = createHash("sha256");
+  private readonly validator: NarValidator | null;
+  private size = 0;
+  private readonly claim: NarClaim | null;
+  private readonly maxSize: number | undefined;
+
+  constructor(claim: NarClaim | null, maxSize: number | undefined, validate: boolean) {
+    this.claim = claim;
+    this.maxSize = maxSize;
+    this.validator = validate ? new NarValidator() : null;
+  }
+
+  update(piece: Uint8Array): void {
+    this.size += piece.length;
+    if (this.claim && this.size > this.claim.narSize) throw requestError("Bad NAR Hash or Size");
+    if (this.maxSize !== undefined && this.size > this.maxSize) {
+      throw new AtticError("PayloadTooLarge", {
+        detail: `NARs are limited to ${this.maxSize} bytes uncompressed`,
+      });
+    }
+    this.hash.update(piece);
+    try {
+      this.validator?.push(piece);
+    } catch (err) {
+      throw invalidNar(err);
+    }
+  }
+
+  finish(): NarClaim {
+    const narHash = `sha256:${this.hash.digest("hex")}`;
+    if (this.claim && (narHash !== this.claim.narHash || this.size !== this.claim.narSize)) {
+      throw requestError("Bad NAR Hash or Size");
+    }
+    try {
+      this.validator?.end();
+    } catch (err) {
+      throw invalidNar(err);
+    }
+    return { narHash, narSize: this.size };
+  }
+}
+
+function invalidNar(err: unknown): AtticError {
+  if (err instanceof AtticError) return err;
+  return requestError(
+    `Invalid NAR: ${err instanceof NixFormatError || err instanceof Error ? err.message : String(err)}`,
+  );
+}
