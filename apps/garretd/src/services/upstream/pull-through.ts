@@ -13,6 +13,8 @@
  *   started the fetch gets the NAR recompressed as it streams; the others wait for the stored copy.
  *   A NAR that fails verification is not stored; its client gets a 404 when the NAR ended before
  *   the response started (`HOLD_BYTES`), else a cut connection (Nix then rejects the download).
+ * - Small NARs (up to `PREFETCH_MAX_NAR_SIZE`) are fetched as soon as their narinfo is served,
+ *   when a fetch slot is free, since Nix asks for them next.
  * - Limits: `max-concurrent-fetches` and `max-bytes-in-flight` (sum of NarSize); a fetch that
  *   cannot start within `nar-timeout` is a 404.
  */
@@ -53,6 +55,8 @@ const CONFIG_TTL_MS = 5000;
 const FOUND_TTL_MS = 10 * 60_000;
 const MEMO_LIMIT = 10_000;
 const CREATED_BY = "upstream";
+/** NARs up to this size are fetched as soon as their narinfo is asked for, if a slot is free. */
+const PREFETCH_MAX_NAR_SIZE = HOLD_BYTES;
 
 export interface UpstreamNarStream {
   body: () => AsyncGenerator<Uint8Array>;
@@ -75,6 +79,9 @@ export interface PullThrough {
   upstreamsOf(cache: CacheRow): Promise<CacheUpstream[]>;
 }
 
+/** stored: the path is in the cache; skipped: a prefetch found no free slot (a request fetches it). */
+type Outcome = "stored" | "failed" | "skipped";
+
 interface Found {
   info: VerifiedNarInfo;
   narUrl: string;
@@ -87,7 +94,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
   const negative = new Map<string, number>();
   const found = new Map<string, Found>();
   const lookups = new Map<string, Promise<Found | null>>();
-  const fetches = new Map<string, Promise<boolean>>();
+  const fetches = new Map<string, Promise<Outcome>>();
   const limiter: FetchLimiter = createFetchLimiter(policy.maxConcurrentFetches, policy.maxBytesInFlight);
   const { metrics, log } = deps;
 
@@ -201,7 +208,13 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
    * Fetches, verifies and stores the NAR; `tee` (if any) receives the verified-so-far NAR. True
    * when the path is stored (or linked to an identical stored NAR).
    */
-  async function ingest(cache: CacheRow, hash: string, entry: Found, tee: Tee | null): Promise<boolean> {
+  async function ingest(
+    cache: CacheRow,
+    hash: string,
+    entry: Found,
+    tee: Tee | null,
+    waitMs: number,
+  ): Promise<Outcome> {
     const { info } = entry;
     const existing = await findAndLockNar(deps.db, info.narHash);
     if (existing) {
@@ -219,14 +232,18 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
       }
       metrics.upstreamNarFetches.inc({ result: "linked" });
       tee?.finish(null);
-      return true;
+      return "stored";
     }
-    const release = await limiter.acquire(info.narSize, policy.narTimeoutMs);
+    const release = await limiter.acquire(info.narSize, waitMs);
+    if (!release && waitMs === 0) {
+      tee?.finish(new UpstreamFailure("fetch limits reached"));
+      return "skipped";
+    }
     if (!release) {
       metrics.upstreamNarFetches.inc({ result: "failed" });
       log.warn("upstream fetch not started: limits reached", { storePathHash: hash });
       tee?.finish(new UpstreamFailure("fetch limits reached"));
-      return false;
+      return "failed";
     }
     metrics.upstreamFetchesInFlight.inc();
     const started = performance.now();
@@ -256,7 +273,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
         ms: Math.round(performance.now() - started),
       });
       tee?.finish(null);
-      return true;
+      return "stored";
     } catch (err) {
       const rejected = err instanceof AtticError || isFormatError(err);
       metrics.upstreamNarFetches.inc({ result: rejected ? "rejected" : "failed" });
@@ -266,7 +283,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
         err: String(err),
       });
       tee?.finish(err instanceof Error ? err : new Error(String(err)));
-      return false;
+      return "failed";
     } finally {
       nar?.close();
       metrics.upstreamFetchesInFlight.dec();
@@ -310,6 +327,26 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
     }
   }
 
+  /** Runs one fetch of the path, visible to every request for it until it ends. */
+  function startFetch(cache: CacheRow, hash: string, entry: Found, tee: Tee | null, waitMs: number) {
+    const key = `${cache.id}:${hash}`;
+    const job = ingest(cache, hash, entry, tee, waitMs).then(
+      (outcome) => {
+        if (outcome === "failed") markNegative(key);
+        return outcome;
+      },
+      (err: unknown): Outcome => {
+        log.error("upstream ingest failed", { err });
+        markNegative(key);
+        tee?.finish(err instanceof Error ? err : new Error(String(err)));
+        return "failed";
+      },
+    );
+    const tracked = job.finally(() => fetches.delete(key));
+    fetches.set(key, tracked);
+    return tracked;
+  }
+
   return {
     upstreamsOf,
     invalidate(cacheId) {
@@ -324,51 +361,45 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
 
     async narInfo(cache, hash) {
       const entry = await resolve(cache, hash);
+      const key = `${cache.id}:${hash}`;
+      // Nix asks for a closure's narinfos first and fetches NARs in dependency order: fetching
+      // small NARs now overlaps them instead of paying one upstream round trip per level.
+      if (entry.info.narSize <= PREFETCH_MAX_NAR_SIZE && !fetches.has(key)) {
+        void startFetch(cache, hash, entry, null, 0);
+      }
       return narInfoText(cache, hash, entry.info);
     },
 
     async nar(cache, hash, head) {
       const key = `${cache.id}:${hash}`;
-      const running = fetches.get(key);
-      if (running) {
-        if (!(await running)) throw noSuchObject();
-        return null;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const running = fetches.get(key);
+        if (running) {
+          const outcome = await running;
+          if (outcome === "stored") return null;
+          if (outcome === "failed") throw noSuchObject();
+          continue;
+        }
+        const entry = await resolve(cache, hash);
+        // Another request may have started the fetch while this one resolved.
+        if (fetches.has(key)) continue;
+        const tee = head
+          ? null
+          : new Tee(
+              createCompressStream(deps.settings.compression.type, deps.settings.compression.level),
+              policy.narTimeoutMs,
+            );
+        const fetched = startFetch(cache, hash, entry, tee, policy.narTimeoutMs);
+        if (!tee) {
+          if ((await fetched) !== "stored") throw noSuchObject();
+          return null;
+        }
+        const start = await tee.ready;
+        if (start === "failed") throw noSuchObject();
+        if (start === "linked") return null;
+        return { body: () => tee.drain(), compression: nixCompressionName(deps.settings.compression.type) };
       }
-      const entry = await resolve(cache, hash);
-      // Another request may have started the fetch while this one resolved.
-      const raced = fetches.get(key);
-      if (raced) {
-        if (!(await raced)) throw noSuchObject();
-        return null;
-      }
-      const tee = head
-        ? null
-        : new Tee(
-            createCompressStream(deps.settings.compression.type, deps.settings.compression.level),
-            policy.narTimeoutMs,
-          );
-      const job = ingest(cache, hash, entry, tee).then(
-        (ok) => {
-          if (!ok) markNegative(key);
-          return ok;
-        },
-        (err: unknown) => {
-          log.error("upstream ingest failed", { err });
-          markNegative(key);
-          tee?.finish(err instanceof Error ? err : new Error(String(err)));
-          return false;
-        },
-      );
-      const tracked = job.finally(() => fetches.delete(key));
-      fetches.set(key, tracked);
-      if (!tee) {
-        if (!(await tracked)) throw noSuchObject();
-        return null;
-      }
-      const start = await tee.ready;
-      if (start === "failed") throw noSuchObject();
-      if (start === "linked") return null;
-      return { body: () => tee.drain(), compression: nixCompressionName(deps.settings.compression.type) };
+      throw noSuchObject();
     },
 
     async trustedSigs(cache, print, sigs) {
