@@ -59,28 +59,36 @@ export function storageConfigFrom(config: Config): StorageConfig {
       };
 }
 
+/**
+ * Opens the embedded database holding its directory's lock until closed; throws
+ * DataDirectoryBusyError (naming the holder's pid) while another process holds it.
+ */
+export async function openEmbeddedDatabase(dataDir: string): Promise<Db> {
+  const lock = lockDataDirectory(dataDir);
+  try {
+    const db = await createDb({ kind: "pglite", dataDir });
+    return {
+      ...db,
+      async close() {
+        try {
+          await db.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
 export async function openDatabase(config: Config, log: Logger): Promise<Db> {
   if (config.database.kind === "pglite") {
     log.warn("using embedded PGlite: one connection, for a single machine; set [database] url for Postgres", {
       dataDir: config.database.dataDir,
     });
-    const lock = lockDataDirectory(config.database.dataDir);
-    try {
-      const db = await createDb({ kind: "pglite", dataDir: config.database.dataDir });
-      return {
-        ...db,
-        async close() {
-          try {
-            await db.close();
-          } finally {
-            lock.release();
-          }
-        },
-      };
-    } catch (err) {
-      lock.release();
-      throw err;
-    }
+    return openEmbeddedDatabase(config.database.dataDir);
   }
   return createDb({
     kind: "postgres",

@@ -27,6 +27,7 @@ import { formatDryRun } from "./gc/dry-run-report.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
 import { runConfiguredGc } from "./ops/configured-gc.ts";
 import { checkListenAddress, ListenError } from "./ops/listen-check.ts";
+import { warnIfStorageWithoutIndex } from "./ops/storage-without-index.ts";
 import { DataDirectoryBusyError } from "./pglite-lock.ts";
 import { type FastPath, narInfoFastPath } from "./routes/narinfo-fast-path.ts";
 import { createOpsApp } from "./routes/ops.ts";
@@ -129,6 +130,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       if (args.mode === "db-migrations") return 0;
     }
     const deps = await buildDeps(config, db, log);
+    if (args.mode !== "garbage-collector-once") {
+      await warnIfStorageWithoutIndex(config, deps, (text) => process.stderr.write(text)).catch((err) =>
+        log.warn("could not compare the storage with the database", { err }),
+      );
+    }
     const gcOnce = () => runConfiguredGc(configured, deps, { dryRun: args.dryRun ?? false });
     try {
       if (args.mode === "garbage-collector-once") {

@@ -1,14 +1,23 @@
 /**
- * An exclusive lock on an embedded PGlite data directory. PGlite is Postgres compiled to WASM and
- * running inside one process: a second process opening the same directory (say a
- * `--mode garbage-collector-once` next to a running server) would not see the first one's writes
- * and could corrupt the files. The lock file holds the owner's pid; a stale lock whose process is
- * gone is taken over.
+ * An exclusive lock on the embedded database's data directory, taken by every process that opens
+ * it: garretd in any mode and every garretadm command. PGlite is Postgres compiled to WASM and
+ * running inside one process: a second process opening the same directory (say `garretadm gc`
+ * next to a running server) would not see the first one's writes and could corrupt the files.
+ * The lock file holds the owner's pid; a stale lock whose process is gone is taken over. The lock
+ * is about the directory, not the engine, so any embedded database can use it.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-export class DataDirectoryBusyError extends Error {}
+export class DataDirectoryBusyError extends Error {
+  readonly dataDir: string;
+  readonly ownerPid: number | undefined;
+  constructor(message: string, dataDir: string, ownerPid?: number) {
+    super(message);
+    this.dataDir = dataDir;
+    this.ownerPid = ownerPid;
+  }
+}
 
 export interface DirectoryLock {
   release(): void;
@@ -39,11 +48,13 @@ export function lockDataDirectory(dataDir: string): DirectoryLock {
       const owner = Number.parseInt(readFileSync(path, "utf8"), 10);
       if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) {
         throw new DataDirectoryBusyError(
-          `the embedded database in ${dataDir} is in use by garretd process ${owner}; PGlite allows one process at a time (stop it first, or use PostgreSQL for several processes)`,
+          `the embedded database in ${dataDir} is in use by process ${owner}; it allows one process at a time (stop that one first, or use PostgreSQL for several processes)`,
+          dataDir,
+          owner,
         );
       }
       rmSync(path, { force: true });
     }
   }
-  throw new DataDirectoryBusyError(`could not lock the embedded database in ${dataDir}`);
+  throw new DataDirectoryBusyError(`could not lock the embedded database in ${dataDir}`, dataDir);
 }

@@ -30,6 +30,7 @@ export type { ChunkRefInput, NewPendingChunk } from "./queries/chunks.ts";
 export {
   deleteChunk,
   findAndLockChunk,
+  hasAnyChunk,
   insertChunkRefs,
   insertPendingChunk,
   releaseChunks,

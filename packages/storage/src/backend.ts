@@ -44,6 +44,11 @@ export interface StorageBackend {
   delete(file: RemoteFile): Promise<void>;
   /** A presigned GET URL (S3), or null when the backend cannot hand out URLs (local). */
   presign(file: RemoteFile, expiresInSeconds: number): Promise<string | null>;
+  /**
+   * One stored chunk's name, or null when there is none (temporary files of writes in progress do
+   * not count): lets garretd notice storage whose database is gone or another one.
+   */
+  anyObjectName(): Promise<string | null>;
   /** Readiness probe: the bucket is reachable, or the directory is writable. */
   check(): Promise<void>;
   /**

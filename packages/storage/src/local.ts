@@ -226,6 +226,28 @@ export class LocalStorage implements StorageBackend {
     return removed;
   }
 
+  async anyObjectName(): Promise<string | null> {
+    const search = async (dir: string, depth: number): Promise<string | null> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (errnoCode(err) === "ENOENT") return null;
+        throw fsError("anyObjectName", dir, err);
+      }
+      for (const entry of entries) {
+        if (depth < 2 && entry.isDirectory()) {
+          const found = await search(join(dir, entry.name), depth + 1);
+          if (found) return found;
+        } else if (depth === 2 && entry.isFile() && !entry.name.startsWith(TEMP_PREFIX)) {
+          return entry.name;
+        }
+      }
+      return null;
+    };
+    return search(this.root, 0);
+  }
+
   async presign(file: RemoteFile, _expiresInSeconds: number): Promise<string | null> {
     this.nameOf("presign", file);
     return null;

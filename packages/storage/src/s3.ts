@@ -16,6 +16,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -159,6 +160,15 @@ export class S3Storage implements StorageBackend {
       });
     } catch (err) {
       throw this.wrap("presign", key, err);
+    }
+  }
+
+  async anyObjectName(): Promise<string | null> {
+    try {
+      const listed = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }));
+      return listed.Contents?.[0]?.Key ?? null;
+    } catch (err) {
+      throw this.wrap("anyObjectName", this.bucket, err);
     }
   }
 

@@ -1,10 +1,14 @@
 /**
- * garretadm's database connection: the configuration's Postgres, or its embedded PGlite data
- * directory (only safe while garretd is stopped: PGlite allows one process at a time). Migrations
- * never run here; a database without garret's token tables gets a message saying how to add them.
+ * garretadm's database connection: the configuration's Postgres, or its embedded data directory,
+ * under the same lock garretd holds (pglite-lock.ts): while garretd runs on the embedded database,
+ * every command that needs the database refuses, naming the process, instead of reading stale
+ * data or corrupting it. Migrations never run here; a database without garret's token tables gets
+ * a message saying how to add them.
  */
 import { createDb, type Db } from "@garret/db";
+import { openEmbeddedDatabase } from "../build-deps.ts";
 import type { Config } from "../config/config.ts";
+import { DataDirectoryBusyError } from "../pglite-lock.ts";
 import { AdmError } from "./command.ts";
 
 export async function openAdmDatabase(config: Config, opts: { connectTimeoutMs?: number } = {}): Promise<Db> {
@@ -16,7 +20,7 @@ export async function openAdmDatabase(config: Config, opts: { connectTimeoutMs?:
           poolSize: 1,
           connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
         })
-      : await createDb({ kind: "pglite", dataDir: config.database.dataDir });
+      : await openEmbedded(config.database.dataDir);
   try {
     await db.ping();
   } catch (err) {
@@ -24,6 +28,19 @@ export async function openAdmDatabase(config: Config, opts: { connectTimeoutMs?:
     throw new AdmError(`cannot reach the database: ${(err as Error).message}`);
   }
   return db;
+}
+
+async function openEmbedded(dataDir: string): Promise<Db> {
+  try {
+    return await openEmbeddedDatabase(dataDir);
+  } catch (err) {
+    if (!(err instanceof DataDirectoryBusyError)) throw err;
+    const holder = err.ownerPid === undefined ? "another process" : `process ${err.ownerPid} (garretd)`;
+    throw new AdmError(
+      `${holder} holds the embedded database in ${dataDir}, which allows one process at a time: ` +
+        "stop garretd first, or move to PostgreSQL ([database] url) to run garretadm next to it",
+    );
+  }
 }
 
 /** Turns "relation does not exist" into advice; other errors pass through. */

@@ -12,10 +12,11 @@
  * prints the unsigned claims without iss/aud, as atticadm does.
  *
  * garret additions: `--admin` adds garret's admin claim (token administration over HTTP; atticd
- * ignores it). With a Postgres database that answers within a few seconds, the token also gets a
- * `jti` and is recorded, so `garretadm tokens` and `/_api/v1/tokens` can list and revoke it;
- * otherwise (embedded PGlite, database down) it is minted exactly as atticadm would, with a
- * warning, and can still be revoked by subject.
+ * ignores it). When the database can be written (Postgres that answers within a few seconds, or
+ * the embedded database while garretd is stopped), the token also gets a `jti` and is recorded,
+ * so `garretadm tokens` and `/_api/v1/tokens` can list and revoke it; otherwise (garretd holds the
+ * embedded database, database down) it is minted exactly as atticadm would, with a warning saying
+ * why, and can still be revoked by subject.
  */
 
 import { randomUUID } from "node:crypto";
@@ -187,14 +188,13 @@ export const makeTokenCommand: AdmCommand = {
   },
 };
 
-/** The recorded token's jti, or undefined when there is no Postgres database to record it in. */
+/** The recorded token's jti, or undefined when the database cannot be written now (after a warning). */
 async function recordIfPossible(
   ctx: AdmContext,
   config: Config,
   request: MakeTokenRequest,
   now: number,
 ): Promise<string | undefined> {
-  if (config.database.kind !== "postgres") return undefined;
   const jti = randomUUID();
   try {
     const db = await ctx.openDatabase(config, { connectTimeoutMs: 3000 });

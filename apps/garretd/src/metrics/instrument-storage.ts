@@ -57,6 +57,7 @@ export function instrumentStorage(inner: StorageBackend, metrics: GarretMetrics)
     delete: (file) => track("delete", () => inner.delete(file)),
     presign: (file, seconds) => track("presign", () => inner.presign(file, seconds)),
     check: () => track("check", () => inner.check()),
+    anyObjectName: () => track("anyObjectName", () => inner.anyObjectName()),
     ...(inner.removeAbandonedWrites && {
       removeAbandonedWrites: (olderThan: Date) =>
         track("removeAbandonedWrites", async () => (await inner.removeAbandonedWrites?.(olderThan)) ?? 0),

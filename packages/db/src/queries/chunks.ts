@@ -25,6 +25,12 @@ export interface ChunkRefInput {
 
 const CHUNKREF_BATCH = 1000;
 
+/** Whether the database records any chunk at all (garretd's start-up check against its storage). */
+export async function hasAnyChunk(db: Executor): Promise<boolean> {
+  const rows = await ormOf(db).select({ id: chunk.id }).from(chunk).limit(1);
+  return rows.length > 0;
+}
+
 /**
  * Takes a lease on one valid chunk with this hash stored with this compression, or returns null.
  * Chunks stored with another compression are not reused: a NAR's chunks must share its compression.
