@@ -217,6 +217,20 @@ describeWithNix("pull-through from an upstream binary cache", () => {
       expect(narFetches.length).toBe(closurePaths.length);
     });
 
+    it("keeps pulled paths as the cache's own: statistics and pins", async () => {
+      const auth = { authorization: `Bearer ${g.rootToken}`, "content-type": "application/json" };
+      const stats = (await (await get("/_api/v1/caches/lan/stats", g.rootToken)).json()) as {
+        objects: number;
+      };
+      expect(stats.objects).toBeGreaterThanOrEqual(closurePaths.length);
+      const pin = await fetch(`${g.url}/_api/v1/caches/lan/pins/release`, {
+        method: "PUT",
+        headers: auth,
+        body: JSON.stringify({ store_paths: [closure.app] }),
+      });
+      expect(pin.status, await pin.text()).toBe(200);
+    });
+
     it("serves the upstream signature beside the cache's, so a client trusting only upstream accepts it", async () => {
       const reader = await g.mintToken("reader", { lan: ["r"] });
       const text = await (await get(`/lan/${hashOf(closure.app)}.narinfo`, reader)).text();
