@@ -6,14 +6,20 @@
  *     once, and correctly;
  *   - a scoped admin (`team-*` only) lists, revokes and mints only within its grants and its
  *     subject namespace: it cannot see other tenants' tokens, revoke the root token or a wider
- *     admin, nor mint a token carrying someone else's name.
+ *     admin, nor mint a token carrying someone else's name;
+ *   - no upload or cache setting can add lines to a narinfo or `nix-cache-info` (store paths are
+ *     parsed against the cache's store dir; control characters are refused everywhere), and NUL
+ *     bytes anywhere are a 4xx with nothing written.
  */
+import { createHash } from "node:crypto";
+import { toNixBase32 } from "@garret/nix";
 import { PERMISSION_LETTERS } from "@garret/protocol";
 import { garretGrantClaims } from "@garret/token";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCacheOver } from "../support/cache-api.ts";
 import { type DbKind, type GarretdHandle, startGarretd } from "../support/garretd.ts";
 import { grant } from "../support/grants.ts";
+import { narOfFile, randomStorePathHash, sha256Hex } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 
 const ALL = [...PERMISSION_LETTERS];
@@ -159,6 +165,160 @@ describe.each(dbs)("tenant isolation (%s)", (db) => {
       expect(bySub.status).toBe(200);
       expect((await listedSubs(scoped)).subjects).toEqual(["team-lead/ci"]);
       expect((await listedSubs(root)).subjects).toEqual(["team-lead/ci"]);
+    });
+  });
+
+  describe("no line injection, NUL bytes are 4xx", () => {
+    const cache = "lines";
+    const auth = () => ({ authorization: `Bearer ${g.rootToken}`, "content-type": "application/json" });
+    beforeAll(async () => {
+      await createCacheOver(g.url, g.rootToken, cache);
+    });
+    const errorOf = async (res: Response) => ({
+      status: res.status,
+      ...((await res.json()) as { error: string }),
+    });
+    const cacheInfo = async () => (await get(`/${cache}/nix-cache-info`, g.rootToken)).text();
+    const upload = (info: Record<string, unknown>, nar: Buffer) =>
+      fetch(`${g.url}/_api/v1/upload-path`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${g.rootToken}`, "x-attic-nar-info": JSON.stringify(info) },
+        body: nar,
+      });
+    const narInfoOf = (hash: string, nar: Buffer, storePath: string) => ({
+      cache,
+      store_path_hash: hash,
+      store_path: storePath,
+      references: [],
+      system: null,
+      deriver: null,
+      sigs: [],
+      ca: null,
+      nar_hash: sha256Hex(nar),
+      nar_size: nar.length,
+    });
+
+    it("an uploaded store path outside the cache's store dir, or with line breaks, is refused", async () => {
+      const nar = narOfFile("injected");
+      const hash = randomStorePathHash();
+      const attempts = [
+        `/nix/store\nURL: https://evil.example/x.nar\nStorePath: /nix/store/${hash}-x`,
+        `/evil/store/${hash}-x`,
+        `/nix/store/${hash}-x\u0000`,
+      ];
+      for (const storePath of attempts) {
+        const res = await upload(narInfoOf(hash, nar, storePath), nar);
+        expect(res.status, storePath).toBe(400);
+        await res.body?.cancel();
+      }
+      for (const field of ["system", "ca", "deriver"]) {
+        const info = {
+          ...narInfoOf(hash, nar, `/nix/store/${hash}-x`),
+          [field]: "x\nURL: https://evil.example/y",
+        };
+        expect((await upload(info, nar)).status, field).toBe(400);
+      }
+      expect((await get(`/${cache}/${hash}.narinfo`, g.rootToken)).status).toBe(404);
+      // The same path in the cache's own store dir is accepted and served as sent.
+      expect((await upload(narInfoOf(hash, nar, `/nix/store/${hash}-x`), nar)).status).toBe(200);
+      const served = await (await get(`/${cache}/${hash}.narinfo`, g.rootToken)).text();
+      expect(served.split("\n").filter((l) => l.startsWith("URL:"))).toHaveLength(1);
+      expect(served).toContain(`StorePath: /nix/store/${hash}-x\n`);
+    });
+
+    it("store_dir, key names and upstream key names refuse control characters", async () => {
+      const before = await cacheInfo();
+      const seed = Buffer.alloc(64, 7).toString("base64");
+      const bodies: Array<Record<string, unknown>> = [
+        { store_dir: "/nix/store\nPriority: 1" },
+        { store_dir: "/nix/\u0000store" },
+        { store_dir: "nix/store" },
+        { keypair: { Keypair: `evil\nname:${seed}` } },
+        { keypair: { Keypair: `evil name:${seed}` } },
+        { upstream_cache_key_names: ["cache.nixos.org-1\u0000"] },
+      ];
+      for (const body of bodies) {
+        const res = await fetch(`${g.url}/_api/v1/cache-config/${cache}`, {
+          method: "PATCH",
+          headers: auth(),
+          body: JSON.stringify(body),
+        });
+        expect(await errorOf(res), JSON.stringify(body)).toMatchObject({ status: 400 });
+        const created = await fetch(`${g.url}/_api/v1/cache-config/fresh-cache`, {
+          method: "POST",
+          headers: auth(),
+          body: JSON.stringify({
+            keypair: "Generate",
+            is_public: false,
+            store_dir: "/nix/store",
+            priority: 41,
+            upstream_cache_key_names: [],
+            ...body,
+          }),
+        });
+        expect(created.status, JSON.stringify(body)).toBe(400);
+        await created.body?.cancel();
+      }
+      expect(await cacheInfo()).toBe(before);
+      expect((await get("/_api/v1/cache-config/fresh-cache", g.rootToken)).status).toBe(404);
+    });
+
+    it("NUL bytes in ?sub=, a minted sub, a jti and a narinfo PUT's CA are 4xx, nothing written", async () => {
+      const admin = await g.tokens.mint({
+        sub: "root",
+        validitySeconds: 3600,
+        caches: [["*", grant(ALL)]],
+        extraClaims: garretGrantClaims({ admin: true }),
+      });
+      const headers = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
+      const listed = async () => {
+        const res = await fetch(`${g.url}/_api/v1/tokens?all=1`, { headers });
+        return (await res.json()) as unknown;
+      };
+      const before = await listed();
+      for (const [method, path, body] of [
+        ["GET", "/_api/v1/tokens?sub=a%00b", undefined],
+        ["DELETE", "/_api/v1/tokens?sub=a%00b", undefined],
+        ["DELETE", "/_api/v1/tokens/a%00b", undefined],
+        ["POST", "/_api/v1/tokens", { sub: "a\u0000b", validity: 60, caches: {} }],
+      ] as const) {
+        const res = await fetch(`${g.url}${path}`, {
+          method,
+          headers,
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        });
+        const answer = await errorOf(res);
+        expect(answer.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+        expect(answer.status, `${method} ${path}`).toBeLessThan(500);
+      }
+      expect(await listed()).toEqual(before);
+
+      // nix copy --to: the NAR first, then a narinfo whose CA holds a NUL byte.
+      const nar = narOfFile("nul in ca");
+      const hash = randomStorePathHash();
+      const fileHash = toNixBase32(createHash("sha256").update(nar).digest());
+      const put = (path: string, body: string | Buffer) =>
+        fetch(`${g.url}/${cache}/${path}`, {
+          method: "PUT",
+          headers: { authorization: `Bearer ${g.rootToken}` },
+          body,
+        });
+      const narPut = await put(`nar/${fileHash}.nar`, nar);
+      expect(narPut.status).toBe(200);
+      await narPut.body?.cancel();
+      const narinfo = [
+        `StorePath: /nix/store/${hash}-nul`,
+        `URL: nar/${fileHash}.nar`,
+        "Compression: none",
+        `NarHash: sha256:${fileHash}`,
+        `NarSize: ${nar.length}`,
+        "References: ",
+        `CA: fixed:r:sha256:${fileHash}\u0000`,
+        "",
+      ].join("\n");
+      const res = await put(`${hash}.narinfo`, narinfo);
+      expect((await errorOf(res)).status).toBe(400);
+      expect((await get(`/${cache}/${hash}.narinfo`, g.rootToken)).status).toBe(404);
     });
   });
 });

@@ -3,6 +3,7 @@ export * from "./base32.ts";
 export * from "./cache-info.ts";
 export * from "./errors.ts";
 export * from "./hash.ts";
+export * from "./line-text.ts";
 export * from "./nar.ts";
 export * from "./narinfo.ts";
 export * from "./signing.ts";

@@ -222,3 +222,21 @@ describe("fingerprint", () => {
     expect(() => fingerprint(HELLO_EXPECTED.storePath, "md5:x", 1, [])).toThrow(NixFormatError);
   });
 });
+
+describe("line breaks and NUL (defence in depth)", () => {
+  it("formatNarInfo refuses a value holding CR, LF or NUL", () => {
+    const base = parseNarInfo(HELLO);
+    for (const bad of ["x\nURL: https://evil.example/x.nar", "x\r", "x\0"]) {
+      expect(() => formatNarInfo({ ...base, ca: bad })).toThrow(NixFormatError);
+      expect(() => formatNarInfo({ ...base, system: bad })).toThrow(NixFormatError);
+      expect(() => formatNarInfo({ ...base, storePath: `/nix/store${bad}` })).toThrow(NixFormatError);
+      expect(() => formatNarInfo({ ...base, sigs: [bad] })).toThrow(NixFormatError);
+    }
+    expect(formatNarInfo(base)).toContain("StorePath: ");
+  });
+
+  it("parseNarInfo refuses NUL and other control characters", () => {
+    expect(() => parseNarInfo(`${HELLO}CA: fixed:r:sha256:x\0\n`)).toThrow(/control character/);
+    expect(() => parseNarInfo(`${HELLO}System: x86_64-linux\t\n`)).toThrow(/control character/);
+  });
+});

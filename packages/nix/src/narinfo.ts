@@ -26,6 +26,7 @@
 
 import { NixFormatError } from "./errors.ts";
 import { formatSha256Nix32, parseSha256 } from "./hash.ts";
+import { assertOneLine, hasControlChars } from "./line-text.ts";
 import { parseStorePath, parseStorePathBaseName, storeDirOf } from "./store-path.ts";
 
 export interface NarInfo {
@@ -97,6 +98,7 @@ const SINGLE_KEYS = new Set([
 export function parseNarInfo(text: string): NarInfo {
   if (text.length > MAX_NARINFO_SIZE) throw corrupt(`larger than ${MAX_NARINFO_SIZE} bytes`);
   if (text.includes("\r")) throw corrupt("contains a carriage return (lines must end with \\n only)");
+  if (hasControlChars(text.replaceAll("\n", ""))) throw corrupt("contains a control character (NUL, tab, …)");
 
   let storePath: string | undefined;
   let url: string | undefined;
@@ -192,10 +194,21 @@ export function parseNarInfo(text: string): NarInfo {
 /**
  * Serializes in atticd's order: StorePath, URL, Compression, [FileHash], [FileSize], NarHash,
  * NarSize, References, [System], [Deriver], [Sig…], [CA]. `References: ` keeps its trailing space
- * when empty, because Nix 2.8 otherwise reads the next line as the value. Values are not validated
- * here (this runs on every narinfo GET); they come from parsed or server-built data.
+ * when empty, because Nix 2.8 otherwise reads the next line as the value. Values come from parsed
+ * or server-built data and are checked at the edge; a value that would still break its line (CR,
+ * LF, NUL: data written before those checks, or a bug) is refused here rather than served.
  */
 export function formatNarInfo(info: NarInfo): string {
+  assertOneLine("StorePath", info.storePath);
+  assertOneLine("URL", info.url);
+  assertOneLine("Compression", info.compression);
+  assertOneLine("NarHash", info.narHash);
+  if (info.fileHash !== undefined) assertOneLine("FileHash", info.fileHash);
+  for (const ref of info.references) assertOneLine("References", ref);
+  if (info.system !== undefined) assertOneLine("System", info.system);
+  if (info.deriver !== undefined) assertOneLine("Deriver", info.deriver);
+  for (const sig of info.sigs) assertOneLine("Sig", sig);
+  if (info.ca !== undefined) assertOneLine("CA", info.ca);
   let s = `StorePath: ${info.storePath}\nURL: ${info.url}\nCompression: ${info.compression}\n`;
   if (info.fileHash !== undefined) s += `FileHash: ${info.fileHash}\n`;
   if (info.fileSize !== undefined) s += `FileSize: ${info.fileSize}\n`;

@@ -22,6 +22,7 @@ import {
   verify,
 } from "node:crypto";
 import { NixFormatError } from "./errors.ts";
+import { hasControlChars } from "./line-text.ts";
 
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
@@ -58,6 +59,9 @@ function splitNamed(s: string): { name: string; bytes: Buffer } | undefined {
 
 function checkName(name: string): void {
   if (name === "" || name.includes(":")) throw invalidKey("key name must be non-empty and contain no ':'");
+  // Names go into `Sig:` lines and whitespace-separated `trusted-public-keys`.
+  if (hasControlChars(name) || /\s/.test(name))
+    throw invalidKey("key name must not contain whitespace or control characters");
 }
 
 function privateKeyFromSeed(seed: Uint8Array): KeyObject {

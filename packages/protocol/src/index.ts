@@ -11,3 +11,4 @@ export * from "./duration.ts";
 export * from "./error-kinds.ts";
 export * from "./glob.ts";
 export * from "./permission.ts";
+export * from "./text.ts";

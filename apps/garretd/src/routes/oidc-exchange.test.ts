@@ -160,11 +160,12 @@ describe("POST /_api/v1/oidc/exchange", () => {
     expect((await t.request("/_api/v1/cache-config/other", { token })).status).toBe(401);
     expect(jwksRequests).toBeGreaterThan(0);
 
-    // Recorded, so listable and revocable like any minted token.
+    // Recorded, so listable and revocable like any minted token (by a full admin: OIDC subjects
+    // are outside every scoped admin's namespace).
     const admin = await t.tokens.mint({
       sub: "ops",
       validitySeconds: 600,
-      caches: [["*", perm("r")]],
+      caches: [["*", perm("r", "w", "d", "cc", "cr", "cq", "cd")]],
       extraClaims: { "https://garret.dev/v1": { admin: true } },
     });
     const listing = await t.request("/_api/v1/tokens?sub=oidc:octo-org/app:refs/heads/main", {

@@ -13,10 +13,12 @@
 import {
   DurationError,
   emptyPermission,
+  hasControlChars,
   isValidCachePattern,
   PERMISSION_LETTERS,
   type PermissionLetter,
   parseDurationSeconds,
+  plainText,
 } from "@garret/protocol";
 import type { CachePermissions } from "@garret/token";
 import { Hono } from "hono";
@@ -59,7 +61,7 @@ export const validitySchema = z.union([z.string(), z.number().int()]).transform(
 });
 
 const MintBodySchema = z.strictObject({
-  sub: z.string().min(1).max(256),
+  sub: plainText(256).min(1),
   validity: validitySchema,
   caches: z.record(z.string(), permissionSchema),
   admin: z.boolean().optional(),
@@ -74,6 +76,13 @@ function toCachePermissions(caches: Record<string, z.infer<typeof permissionSche
   });
 }
 
+/** A subject or jti from the URL: no control characters (a NUL would reach the database). */
+function textParam(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && hasControlChars(value))
+    throw requestError(`${name} must not contain control characters`);
+  return value;
+}
+
 export const tokenRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
     const body = await readJsonBody(c, MintBodySchema);
@@ -86,7 +95,7 @@ export const tokenRoutes = new Hono<AppEnv>()
     return c.json(minted);
   })
   .get("/", async (c) => {
-    const sub = c.req.query("sub");
+    const sub = textParam("sub", c.req.query("sub"));
     const all = c.req.query("all");
     const listing = await listTokens(c.get("deps"), c.get("token"), {
       ...(sub !== undefined && { sub }),
@@ -95,11 +104,12 @@ export const tokenRoutes = new Hono<AppEnv>()
     return c.json(listing);
   })
   .delete("/", async (c) => {
-    const sub = c.req.query("sub");
+    const sub = textParam("sub", c.req.query("sub"));
     if (sub === undefined)
       throw requestError("give a token id (DELETE /_api/v1/tokens/{jti}) or ?sub=SUBJECT");
     return c.json(await revokeTokensOfSubject(c.get("deps"), c.get("token"), sub));
   })
   .delete("/:jti", async (c) => {
-    return c.json(await revokeTokenByJti(c.get("deps"), c.get("token"), c.req.param("jti")));
+    const jti = textParam("jti", c.req.param("jti")) ?? "";
+    return c.json(await revokeTokenByJti(c.get("deps"), c.get("token"), jti));
   });

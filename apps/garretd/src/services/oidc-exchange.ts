@@ -7,6 +7,7 @@
  * tokens, `oidc:<sub>` otherwise).
  */
 import { readFile } from "node:fs/promises";
+import { hasControlChars } from "@garret/protocol";
 import { createIdTokenVerifier, IdTokenError, type IdTokenVerifier, peekIssuer } from "@garret/token";
 import type { OidcPolicy } from "../config/garret-config.ts";
 import type { Deps } from "../deps.ts";
@@ -74,6 +75,10 @@ export async function exchangeIdToken(
       policy.maxValiditySeconds,
     );
     const sub = subjectOf(claims);
+    if (hasControlChars(sub)) {
+      reason = "the identity token's subject claims contain control characters";
+      continue;
+    }
     const minted = await mintRecorded(deps, {
       sub,
       validitySeconds,

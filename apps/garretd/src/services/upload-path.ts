@@ -5,7 +5,13 @@
  * with that hash (NAR-level dedup, proof of possession) and committing the object with the NAR.
  */
 import { upsertObject } from "@garret/db";
-import { formatSha256Hex, parseSha256, parseStorePath, parseStorePathBaseName } from "@garret/nix";
+import {
+  formatSha256Hex,
+  parseSha256,
+  parseStorePath,
+  parseStorePathBaseName,
+  storeDirOf,
+} from "@garret/nix";
 import type { UploadPathNarInfo, UploadPathResult } from "@garret/protocol";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
@@ -26,22 +32,10 @@ export function checkNarInfo(info: UploadPathNarInfo): CheckedNarInfo {
   } catch (err) {
     throw requestError(`Invalid NAR hash: ${describe(err)}`);
   }
-  // These are copied into narinfo lines verbatim: a line break would let the uploader add lines
-  // (a second `URL:`, say) to what every client of the cache reads.
-  for (const [field, value] of [
-    ["system", info.system],
-    ["ca", info.ca],
-    ...info.sigs.map((v) => ["sigs", v]),
-  ]) {
-    if (typeof value === "string" && /[\r\n\0]/.test(value))
-      throw requestError(`${field} contains a line break`);
-  }
+  // Text fields carry no control characters (the wire schema, text.ts), so nothing the uploader
+  // sends can add lines to a narinfo. The store dir is the cache's: see checkStoreDir.
   try {
-    const slash = info.store_path.lastIndexOf("/");
-    const parsed = parseStorePath(
-      info.store_path,
-      slash > 0 ? info.store_path.slice(0, slash) : "/nix/store",
-    );
+    const parsed = parseStorePath(info.store_path, storeDirOf(info.store_path));
     if (parsed.hash !== info.store_path_hash) {
       throw requestError("store_path does not match store_path_hash");
     }
@@ -52,6 +46,21 @@ export function checkNarInfo(info: UploadPathNarInfo): CheckedNarInfo {
     throw new AtticError("InvalidStorePath", { detail: describe(err) });
   }
   return { info, narHashHex };
+}
+
+/**
+ * The store path must lie in the cache's store dir, as Nix itself requires of a substituter: the
+ * served narinfo's `StorePath:` is this string, so it is parsed against the cache's `store_dir`,
+ * never against a directory taken from the path itself.
+ */
+function checkStoreDir(storePath: string, storeDir: string): void {
+  try {
+    parseStorePath(storePath, storeDir);
+  } catch (err) {
+    throw new AtticError("InvalidStorePath", {
+      detail: `${describe(err)}: ${JSON.stringify(storePath)} is not in the cache's store dir ${storeDir}`,
+    });
+  }
 }
 
 function describe(err: unknown): string {
@@ -65,6 +74,7 @@ export async function uploadPath(
   body: AsyncIterable<Uint8Array>,
 ): Promise<UploadPathResult> {
   const { cache } = await authorizeCache(deps, token, checked.info.cache, ["w"]);
+  checkStoreDir(checked.info.store_path, cache.storeDir);
   return storeNar(deps, cache.id, checked, body, token?.sub ?? null);
 }
 

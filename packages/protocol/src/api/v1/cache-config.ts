@@ -19,10 +19,11 @@
  * in these binary caches, in order, and served when a trusted key signed it.
  */
 import { z } from "zod";
+import { plainText } from "../../text.ts";
 
 export const KeypairConfigSchema = z.union([
   z.literal("Generate"),
-  z.object({ Keypair: z.string().min(1).max(4096) }).strict(),
+  z.object({ Keypair: plainText(4096).min(1) }).strict(),
 ]);
 export type KeypairConfig = z.infer<typeof KeypairConfigSchema>;
 
@@ -33,9 +34,12 @@ export const RetentionPeriodConfigSchema = z.union([
 ]);
 export type RetentionPeriodConfig = z.infer<typeof RetentionPeriodConfigSchema>;
 
-const storeDir = z.string().min(1).max(4096);
+/** `StoreDir:` of nix-cache-info and the parent of every store path: absolute, one line. */
+const storeDir = plainText(4096)
+  .min(1)
+  .refine((s) => s.startsWith("/"), "must be an absolute path");
 const priority = z.number().int().min(-2_147_483_648).max(2_147_483_647);
-const upstreamKeyNames = z.array(z.string().max(256)).max(1024);
+const upstreamKeyNames = z.array(plainText(256)).max(1024);
 const closureRetention = z.boolean();
 
 /** One upstream binary cache: its base URL and the public keys (`name:base64`) trusted for it. */

@@ -11,12 +11,13 @@
  *   GET  /_api/v1/caches/hello/pins → {"pins":[…]}
  */
 import { z } from "zod";
+import { plainText } from "../../text.ts";
 
 /** Pin names: what fits in a URL path segment without escaping. */
 export const PIN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 export const PinRequestSchema = z.object({
-  store_paths: z.array(z.string().min(1).max(4096)).min(1).max(10_000),
+  store_paths: z.array(plainText(4096).min(1)).min(1).max(10_000),
   /** ISO 8601 with an offset; null or absent = never expires. */
   expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
 });

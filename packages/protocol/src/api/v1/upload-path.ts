@@ -13,6 +13,7 @@
  */
 import { z } from "zod";
 import { isValidCacheName } from "../../cache-name.ts";
+import { plainText } from "../../text.ts";
 import { STORE_PATH_HASH_PATTERN } from "./store-path-hash.ts";
 
 export const NAR_INFO_HEADER = "x-attic-nar-info";
@@ -20,7 +21,8 @@ export const NAR_INFO_PREAMBLE_SIZE_HEADER = "x-attic-nar-info-preamble-size";
 /** The real client switches to the preamble at this JSON size. */
 export const NAR_INFO_HEADER_LIMIT = 4096;
 
-const boundedString = (max: number) => z.string().max(max);
+// Every text field may end up in a narinfo line: no control characters (text.ts).
+const boundedString = plainText;
 
 export const UploadPathNarInfoSchema = z.object({
   cache: z.string().refine(isValidCacheName, "invalid cache name"),
