@@ -25,6 +25,9 @@ export interface GarretdHandle {
   /** pid of the running garretd process. */
   pid: number;
   rootToken: string;
+  /** The generated server.toml and the environment garretd runs with (for starting more copies). */
+  configPath: string;
+  env: NodeJS.ProcessEnv;
   /** The last ~20 kB garretd wrote to stdout and stderr. */
   logs(): string;
   /** Whether the process is still running. */
@@ -149,6 +152,8 @@ export async function startGarretd(opts: {
       return pid;
     },
     rootToken,
+    configPath,
+    env,
     logs: () => output,
     alive: () => running,
     async restart(o = {}) {

@@ -36,6 +36,7 @@ export async function waitForHttp(
   child: ChildProcess,
   output: () => string,
   timeoutMs = 60_000,
+  intervalMs = 100,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -45,7 +46,7 @@ export async function waitForHttp(
       );
     }
     if (await probe(url)) return;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`${child.spawnfile} did not answer on ${url} within ${timeoutMs} ms:\n${output()}`);
 }

@@ -1,4 +1,5 @@
 /** Tests for the worker-pool chunk compressor. */
+import { readdirSync } from "node:fs";
 import { brotliDecompressSync, zstdDecompressSync as zstdDecompress } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { type ChunkCompressor, createChunkCompressor } from "./chunk-compressor.ts";
@@ -123,6 +124,21 @@ describe("chunk compressor behaviour", () => {
     // Compressing this on the main thread would let no timer run until it finished.
     expect(elapsed).toBeGreaterThan(200);
     expect(ticks).toBeGreaterThanOrEqual(10);
+  });
+
+  it("starts no worker thread until the first chunk arrives", async () => {
+    const threads = () => readdirSync("/proc/self/task").length;
+    const before = threads();
+    const c = createChunkCompressor({ type: "zstd", threads: 1 });
+    expect(threads()).toBe(before);
+    const out = await c.compress(sampleData(10_000, 6));
+    expect(Buffer.compare(decompressOne("zstd", out), sampleData(10_000, 6))).toBe(0);
+    expect(threads()).toBeGreaterThan(before);
+    await c.close();
+  });
+
+  it("closes without ever having started a worker", async () => {
+    await createChunkCompressor({ type: "zstd", threads: 1 }).close();
   });
 
   it("rejects work after close", async () => {

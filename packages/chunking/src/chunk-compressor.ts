@@ -4,7 +4,7 @@
  * concatenate into a single valid stream of the same type, which is how attic serves them.
  */
 import { availableParallelism } from "node:os";
-import { Piscina } from "piscina";
+import type { Piscina } from "piscina";
 import { type CompressionType, resolveCompressionLevel } from "./compression-type.ts";
 import type { CompressTask } from "./compression-worker.ts";
 
@@ -35,13 +35,19 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
   const threads = options.threads ?? availableParallelism();
   if (!Number.isSafeInteger(threads) || threads < 1)
     throw new RangeError(`threads must be >= 1, got ${threads}`);
-  const pool = new Piscina({
-    filename: WORKER_URL.href,
-    name: "compressChunk",
-    minThreads: Math.min(1, threads),
-    maxThreads: threads,
-    idleTimeout: 30_000,
-  });
+  // The pool (and piscina itself) starts with the first chunk, so an idle server has no worker
+  // thread; workers idle for 30 s stop again.
+  let pool: Promise<Piscina> | undefined;
+  const startPool = async (): Promise<Piscina> => {
+    const { Piscina } = await import("piscina");
+    return new Piscina({
+      filename: WORKER_URL.href,
+      name: "compressChunk",
+      minThreads: 0,
+      maxThreads: threads,
+      idleTimeout: 30_000,
+    });
+  };
   let closed = false;
   return {
     type,
@@ -52,12 +58,13 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
       // `data.slice()`: on a Buffer that is a view.)
       const input = new Uint8Array(data);
       const task: CompressTask = { type, level, data: input };
-      return (await pool.run(task, { transferList: [input.buffer] })) as Uint8Array;
+      pool ??= startPool();
+      return (await (await pool).run(task, { transferList: [input.buffer] })) as Uint8Array;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await pool.close();
+      await (await pool)?.close();
     },
   };
 }
