@@ -1,5 +1,5 @@
 /**
- * Databases for tests: the `describeEachDb` matrix (PGlite always, real Postgres when
+ * Databases for tests: the `describeEachDb` matrix (SQLite and PGlite always, real Postgres when
  * GARRET_TEST_POSTGRES_URL is set) and throwaway Postgres databases cloned from a migrated template.
  *
  * The template is named after a hash of the migration files, so it is built once per migration set
@@ -11,7 +11,7 @@ import { createDb, type Db, dumpPgliteDataDir, migrate, readMigrations } from "@
 import pg from "pg";
 import { afterAll, beforeAll, describe } from "vitest";
 
-export type TestDbKind = "pglite" | "postgres";
+export type TestDbKind = "sqlite" | "pglite" | "postgres";
 
 // Serializes template builds and clones across test workers (arbitrary constant).
 const TEMPLATE_LOCK_KEY = "7450656714298917121";
@@ -24,7 +24,7 @@ export function postgresTestUrl(): string | undefined {
 
 /** The database kinds this run covers. */
 export function testDbKinds(): TestDbKind[] {
-  return postgresTestUrl() === undefined ? ["pglite"] : ["pglite", "postgres"];
+  return postgresTestUrl() === undefined ? ["sqlite", "pglite"] : ["sqlite", "pglite", "postgres"];
 }
 
 function requireUrl(): string {
@@ -128,6 +128,11 @@ export async function openTestDb(
   kind: TestDbKind,
   options: { migrated?: boolean } = {},
 ): Promise<{ db: Db; dispose(): Promise<void> }> {
+  if (kind === "sqlite") {
+    const db = await createDb({ kind: "sqlite", path: ":memory:" });
+    if (options.migrated !== false) await migrate(db);
+    return { db, dispose: () => db.close() };
+  }
   if (kind === "pglite") {
     const image = await pgliteImage(options.migrated !== false);
     const db = await createDb({ kind: "pglite", loadDataDir: image });

@@ -25,10 +25,10 @@ describeEachDb("createDb", (getDb, kind) => {
 
   it("returns bigint values as numbers from drizzle and from raw sessions", async () => {
     const big = 2 ** 40 + 3;
-    const [raw] = await getDb().withSession((s) => s.query<{ n: unknown }>(`SELECT ${big}::bigint AS n`));
+    const [raw] = await getDb().withSession((s) => s.query<{ n: unknown }>(`SELECT ${big} AS n`));
     expect(raw?.n).toBe(big);
     const [viaOrm] = await getDb()
-      .orm.select({ n: sql<number>`${big}::bigint`.mapWith(Number) })
+      .orm.select({ n: sql<number>`${sql.raw(String(big))}`.mapWith(Number) })
       .from(sql`(SELECT 1) AS t`);
     expect(viaOrm?.n).toBe(big);
   });

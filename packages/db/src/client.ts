@@ -1,7 +1,8 @@
 /**
- * Database handle: a node-postgres pool against a real Postgres, or an embedded PGlite (in-memory or
- * on disk), both behind one drizzle instance typed against `schema.ts`. Every query in this package
- * runs unchanged on either.
+ * Database handle: a node-postgres pool against a real Postgres, an embedded PGlite (in-memory or
+ * on disk), or an SQLite file (`sqlite-client.ts`), all behind one drizzle instance typed against
+ * `schema.ts`. Every query in this package runs on each; where SQLite needs other SQL the query
+ * module says so (`dialect.ts`).
  *
  * PGlite is a single connection: its transactions run one after another, and a query issued on
  * `db.orm` while a transaction callback is running waits for that transaction to finish. Code
@@ -13,6 +14,7 @@ import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { cache, chunk, chunkref, nar, object } from "./schema.ts";
+import type { SqliteConfig } from "./sqlite-client.ts";
 
 export const tables = { cache, nar, object, chunk, chunkref };
 export type Tables = typeof tables;
@@ -43,13 +45,18 @@ export type DbConfig =
       dataDir?: string;
       /** Start from a copy made by `dumpPgliteDataDir` (much faster than a fresh initdb). */
       loadDataDir?: Blob;
-    };
+    }
+  | SqliteConfig;
+
+/** The SQL a database speaks: PGlite is Postgres. */
+export type Dialect = "postgres" | "sqlite";
 
 /**
  * One connection for the duration of a callback, speaking plain SQL. For work that needs session
  * state (advisory locks, `SET`) or multi-statement scripts, i.e. migrations and GC locking.
  */
 export interface SqlSession {
+  readonly dialect: Dialect;
   query<T extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /** Runs a script of several statements, without parameters. */
   exec(text: string): Promise<void>;
@@ -58,7 +65,8 @@ export interface SqlSession {
 }
 
 export interface Db {
-  readonly kind: "postgres" | "pglite";
+  readonly kind: "postgres" | "pglite" | "sqlite";
+  readonly dialect: Dialect;
   readonly orm: Orm;
   transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
   /**
@@ -96,6 +104,11 @@ function parseInt8(value: string): number {
 }
 
 export async function createDb(config: DbConfig): Promise<Db> {
+  if (config.kind === "sqlite") {
+    // Loaded only when used, like PGlite.
+    const { createSqliteDb } = await import("./sqlite-client.ts");
+    return createSqliteDb(config, tables);
+  }
   return config.kind === "postgres" ? createPostgresDb(config) : createPgliteDb(config);
 }
 
@@ -132,6 +145,7 @@ function createPostgresDb(config: Extract<DbConfig, { kind: "postgres" }>): Db {
   const orm = drizzleNodePg({ client: pool, schema: tables }) as unknown as Orm;
   return {
     kind: "postgres",
+    dialect: "postgres",
     orm,
     transaction: (fn) => orm.transaction(fn),
     async withSession(fn) {
@@ -243,6 +257,7 @@ async function listenPostgres(
 
 function pgSession(client: pg.PoolClient): SqlSession {
   const session: SqlSession = {
+    dialect: "postgres",
     async query<T extends Record<string, unknown>>(text: string, params?: unknown[]) {
       const result = await client.query<T>(text, params);
       return result.rows;
@@ -280,6 +295,7 @@ async function createPgliteDb(config: Extract<DbConfig, { kind: "pglite" }>): Pr
   let sessionQueue: Promise<unknown> = Promise.resolve();
   const db: Db = {
     kind: "pglite",
+    dialect: "postgres",
     orm,
     transaction: (fn) => orm.transaction(fn),
     withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
@@ -318,6 +334,7 @@ export async function dumpPgliteDataDir(db: Db): Promise<Blob> {
 
 function pgliteSession(client: PGlite | PGliteTransaction, topLevel = true): SqlSession {
   return {
+    dialect: "postgres",
     async query<T extends Record<string, unknown>>(text: string, params?: unknown[]) {
       const result = await client.query<T>(text, params);
       return result.rows;

@@ -1,6 +1,6 @@
-/** @garret/db: atticd-compatible schema, migrations and queries over Postgres or PGlite. */
+/** @garret/db: atticd-compatible schema, migrations and queries over Postgres, PGlite or SQLite. */
 
-export type { ChangeHandlers, Db, DbConfig, DbTx, Orm, SqlSession, Tables } from "./client.ts";
+export type { ChangeHandlers, Db, DbConfig, DbTx, Dialect, Orm, SqlSession, Tables } from "./client.ts";
 export { createDb, dumpPgliteDataDir, tables } from "./client.ts";
 export { parseJsonStringArray } from "./json-text.ts";
 export type { MigrateOptions, MigrateResult, Migration } from "./migrate.ts";
@@ -8,6 +8,7 @@ export {
   ATTICD_SCHEMA_MIGRATION,
   MigrationError,
   migrate,
+  migrationsDir,
   REQUIRED_ATTICD_MIGRATION,
   readMigrations,
 } from "./migrate.ts";
@@ -104,3 +105,5 @@ export {
 export type { CacheRow, ChunkRefRow, ChunkRow, ChunkState, NarRow, NarState, ObjectRow } from "./schema.ts";
 export * as schema from "./schema.ts";
 export { CHUNK_STATES, NAR_STATES } from "./schema.ts";
+export type { SqliteConfig } from "./sqlite-client.ts";
+export { formatSqliteTimestamp } from "./sqlite-values.ts";

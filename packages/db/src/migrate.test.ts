@@ -1,6 +1,7 @@
 /**
- * Migrations on both databases: a fresh database, idempotence, concurrent migrators, adoption of an
- * atticd database (test/fixtures/atticd-schema.sql) and refusal of an older atticd's database.
+ * Migrations on every database kind: a fresh database, idempotence, concurrent migrators, adoption of
+ * an atticd database (test/fixtures/atticd-schema.sql, atticd-schema-sqlite.sql for SQLite) and
+ * refusal of an older atticd's database.
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,17 +14,31 @@ import {
   testDbKinds,
 } from "../../../test/support/postgres.ts";
 import { createDb, type Db, type SqlSession } from "./client.ts";
-import { ATTICD_SCHEMA_MIGRATION, MigrationError, migrate, readMigrations } from "./migrate.ts";
+import {
+  ATTICD_SCHEMA_MIGRATION,
+  MigrationError,
+  migrate,
+  migrationsDir,
+  readMigrations,
+} from "./migrate.ts";
 import { findCache } from "./queries/caches.ts";
 import { findAndLockNar, releaseNar } from "./queries/nars.ts";
 import { findObjectForDownload, findObjectWithNar, getMissingPaths } from "./queries/objects.ts";
 
-const FIXTURE = new URL("../../../test/fixtures/atticd-schema.sql", import.meta.url);
+const FIXTURES: Record<TestDbKind, URL> = {
+  postgres: new URL("../../../test/fixtures/atticd-schema.sql", import.meta.url),
+  pglite: new URL("../../../test/fixtures/atticd-schema.sql", import.meta.url),
+  sqlite: new URL("../../../test/fixtures/atticd-schema-sqlite.sql", import.meta.url),
+};
 const ATTICD_TABLES = ["cache", "nar", "object", "chunk", "chunkref", "seaql_migrations"];
 const REMOVE_CHUNK_RECOVERY_MARKER = "-- @@ m20260624_000001_remove_chunk_recovery";
 
 async function allMigrationNames(): Promise<string[]> {
   return (await readMigrations()).map((m) => m.name);
+}
+
+function migrationsOf(kind: TestDbKind) {
+  return readMigrations(migrationsDir(kind === "sqlite" ? "sqlite" : "postgres"));
 }
 
 async function withFreshDb<T>(kind: TestDbKind, fn: (db: Db) => Promise<T>): Promise<T> {
@@ -43,8 +58,50 @@ interface SchemaSnapshot {
   seaql: string[];
 }
 
+/**
+ * atticd's tables as SQLite's catalog describes them: columns from table_info, foreign keys from
+ * foreign_key_list, each index's DDL text.
+ */
+async function sqliteSnapshot(s: SqlSession): Promise<SchemaSnapshot> {
+  const names = JSON.stringify(ATTICD_TABLES);
+  const columns = await s.query<Record<string, unknown>>(
+    `SELECT t.name AS table_name, c.name AS column_name, c.type, c."notnull" AS not_null, c.dflt_value, c.pk
+     FROM sqlite_master t JOIN pragma_table_info(t.name) c
+     WHERE t.type = 'table' AND t.name IN (SELECT value FROM json_each($1))
+     ORDER BY t.name, c.cid`,
+    [names],
+  );
+  const constraints = await s.query<{ c: string }>(
+    `SELECT t.name || ' ' || f."from" || ' -> ' || f."table" || '.' || f."to" || ' ON DELETE ' || f.on_delete AS c
+     FROM sqlite_master t JOIN pragma_foreign_key_list(t.name) f
+     WHERE t.type = 'table' AND t.name IN (SELECT value FROM json_each($1))
+     ORDER BY 1`,
+    [names],
+  );
+  const indexes = await s.query<{ name: string; sql: string | null }>(
+    `SELECT name, sql FROM sqlite_master
+     WHERE type = 'index' AND tbl_name IN (SELECT value FROM json_each($1)) AND sql IS NOT NULL`,
+    [names],
+  );
+  const seaql = await s.query<{ version: string; applied_at: number }>(
+    "SELECT version, applied_at FROM seaql_migrations ORDER BY version",
+  );
+  return {
+    columns: new Map(
+      columns.map((c) => [
+        `${c.table_name}.${c.column_name}`,
+        JSON.stringify([c.type, c.pk, c.not_null === 1 ? "NO" : "YES", c.dflt_value]),
+      ]),
+    ),
+    constraints: constraints.map((c) => c.c),
+    indexes: new Map(indexes.map((i) => [i.name, i.sql ?? ""])),
+    seaql: seaql.map((r) => `${r.version} ${r.applied_at}`),
+  };
+}
+
 /** atticd's tables as the catalog describes them, one string per column/constraint/index. */
 async function snapshot(s: SqlSession): Promise<SchemaSnapshot> {
+  if (s.dialect === "sqlite") return sqliteSnapshot(s);
   const columns = await s.query<Record<string, unknown>>(
     `SELECT table_name, column_name, data_type, character_maximum_length, is_nullable, column_default
      FROM information_schema.columns
@@ -80,7 +137,14 @@ async function snapshot(s: SqlSession): Promise<SchemaSnapshot> {
   };
 }
 
-/** Rows as atticd writes them: one cache, a two-chunk NAR, one object. */
+/**
+ * Rows as atticd writes them: one cache, a two-chunk NAR, one object. On SQLite atticd's
+ * timestamps are RFC 3339 text with a `+00:00` offset.
+ */
+function atticdRows(kind: TestDbKind): string {
+  return kind === "sqlite" ? ATTICD_ROWS.replaceAll("T00:00:00Z", "T00:00:00.123456789+00:00") : ATTICD_ROWS;
+}
+
 const ATTICD_ROWS = `
   INSERT INTO cache (name, keypair, is_public, store_dir, priority, upstream_cache_key_names, created_at)
   VALUES ('legacy', 'legacy:AAAA', true, '/nix/store', 41, '["cache.nixos.org-1"]', '2025-01-01T00:00:00Z');
@@ -108,13 +172,16 @@ describe.each(testDbKinds())("migrate [%s]", (kind) => {
     await withFreshDb(kind, async (db) => {
       const first = await migrate(db);
       expect(first).toEqual({ adopted: false, applied: await allMigrationNames() });
+      expect(first.applied).toEqual((await migrationsOf(kind)).map((m) => m.name));
       expect(await migrate(db)).toEqual({ adopted: false, applied: [] });
       const recorded = await db.withSession((s) =>
-        s.query<{ name: string; adopted: boolean }>(
+        s.query<{ name: string; adopted: boolean | number }>(
           "SELECT name, adopted FROM garret_migrations ORDER BY name",
         ),
       );
-      expect(recorded).toEqual(first.applied.map((name) => ({ name, adopted: false })));
+      expect(recorded.map((r) => ({ name: r.name, adopted: Boolean(r.adopted) }))).toEqual(
+        first.applied.map((name) => ({ name, adopted: false })),
+      );
       const seaql = await db.withSession((s) =>
         s.query<{ version: string }>("SELECT version FROM seaql_migrations ORDER BY applied_at, version"),
       );
@@ -125,11 +192,13 @@ describe.each(testDbKinds())("migrate [%s]", (kind) => {
   it("records atticd's 15 migrations in apply order", async () => {
     await withFreshDb(kind, async (db) => {
       await migrate(db);
-      const fixture = await readFile(FIXTURE, "utf8");
+      const fixture = await readFile(FIXTURES[kind], "utf8");
       const fixtureOrder = [...fixture.matchAll(/^-- @@ (\S+)$/gm)].map((m) => m[1]);
       // A fresh migration stamps every row with the same second, so insertion order is the order.
       const versions = await db.withSession((s) =>
-        s.query<{ version: string }>("SELECT version FROM seaql_migrations ORDER BY ctid"),
+        s.query<{ version: string }>(
+          `SELECT version FROM seaql_migrations ORDER BY ${kind === "sqlite" ? "rowid" : "ctid"}`,
+        ),
       );
       expect(versions.map((v) => v.version)).toEqual(fixtureOrder);
     });
@@ -144,7 +213,7 @@ describe.each(testDbKinds())("migrate [%s]", (kind) => {
   });
 
   it("creates exactly the schema atticd's migrations leave", async () => {
-    const fixture = await readFile(FIXTURE, "utf8");
+    const fixture = await readFile(FIXTURES[kind], "utf8");
     const fromAtticd = await withFreshDb(kind, (db) =>
       db.withSession(async (s) => {
         await s.exec(fixture);
@@ -153,7 +222,7 @@ describe.each(testDbKinds())("migrate [%s]", (kind) => {
     );
     // Only 0001: later migrations may add garret columns and indexes to these tables.
     const onlyAtticd = await mkdtemp(join(tmpdir(), "garret-0001-"));
-    const first = (await readMigrations())[0];
+    const first = (await migrationsOf(kind))[0];
     if (first?.name !== ATTICD_SCHEMA_MIGRATION) throw new Error("0001 is not the first migration");
     await writeFile(join(onlyAtticd, `${first.name}.sql`), first.sql);
     const fromGarret = await withFreshDb(kind, async (db) => {
@@ -169,11 +238,11 @@ describe.each(testDbKinds())("migrate [%s]", (kind) => {
   });
 
   it("adopts an atticd database without touching atticd's tables", async () => {
-    const fixture = await readFile(FIXTURE, "utf8");
+    const fixture = await readFile(FIXTURES[kind], "utf8");
     await withFreshDb(kind, async (db) => {
       const before = await db.withSession(async (s) => {
         await s.exec(fixture);
-        await s.exec(ATTICD_ROWS);
+        await s.exec(atticdRows(kind));
         return snapshot(s);
       });
 
@@ -201,11 +270,11 @@ describe.each(testDbKinds())("migrate [%s]", (kind) => {
       for (const name of added) expect(name).toMatch(/^garret-/);
 
       const adoptedRow = await db.withSession((s) =>
-        s.query<{ adopted: boolean }>("SELECT adopted FROM garret_migrations WHERE name = $1", [
+        s.query<{ adopted: boolean | number }>("SELECT adopted FROM garret_migrations WHERE name = $1", [
           ATTICD_SCHEMA_MIGRATION,
         ]),
       );
-      expect(adoptedRow).toEqual([{ adopted: true }]);
+      expect(adoptedRow.map((r) => Boolean(r.adopted))).toEqual([true]);
 
       const cache = await findCache(db, "legacy");
       expect(cache).toMatchObject({ id: 1, isPublic: true, upstreamCacheKeyNames: ["cache.nixos.org-1"] });
@@ -228,7 +297,7 @@ describe.each(testDbKinds())("migrate [%s]", (kind) => {
   });
 
   it("refuses a database from an atticd older than remove_chunk_recovery", async () => {
-    const fixture = await readFile(FIXTURE, "utf8");
+    const fixture = await readFile(FIXTURES[kind], "utf8");
     const older = fixture.slice(0, fixture.indexOf(REMOVE_CHUNK_RECOVERY_MARKER));
     await withFreshDb(kind, async (db) => {
       const before = await db.withSession(async (s) => {
@@ -244,13 +313,17 @@ describe.each(testDbKinds())("migrate [%s]", (kind) => {
       const after = await db.withSession(snapshot);
       expect(after.columns).toEqual(before.columns);
       expect(after.indexes).toEqual(before.indexes);
-      const recorded = await db.withSession((s) => s.query("SELECT name FROM garret_migrations"));
+      // On SQLite the whole run is one transaction: not even garret_migrations is left behind.
+      const recorded =
+        kind === "sqlite"
+          ? await db.query("SELECT name FROM sqlite_master WHERE name = 'garret_migrations'", [])
+          : await db.withSession((s) => s.query("SELECT name FROM garret_migrations"));
       expect(recorded).toEqual([]);
     });
   });
 
   it("refuses an atticd database that still has the chunk recovery columns", async () => {
-    const fixture = await readFile(FIXTURE, "utf8");
+    const fixture = await readFile(FIXTURES[kind], "utf8");
     await withFreshDb(kind, async (db) => {
       await db.withSession(async (s) => {
         await s.exec(fixture);
@@ -288,4 +361,29 @@ describe.each(testDbKinds())("migrate [%s]", (kind) => {
       }
     });
   }
+});
+
+describe("SQLite migrations", () => {
+  it("exist for every Postgres migration, under the same name", async () => {
+    // A new migration in migrations/ needs its SQLite variant in migrations/sqlite/.
+    expect((await readMigrations(migrationsDir("sqlite"))).map((m) => m.name)).toEqual(
+      await allMigrationNames(),
+    );
+  });
+
+  it("let two processes' connections migrate the same file at once", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "garret-sqlite-migrate-"));
+    const path = join(dir, "server.db");
+    const a = await createDb({ kind: "sqlite", path });
+    const b = await createDb({ kind: "sqlite", path });
+    try {
+      const results = await Promise.all([migrate(a), migrate(b)]);
+      expect(results.flatMap((r) => r.applied).sort()).toEqual(await allMigrationNames());
+      expect(await migrate(b)).toEqual({ adopted: false, applied: [] });
+    } finally {
+      await a.close();
+      await b.close();
+      await rm(dir, { recursive: true });
+    }
+  });
 });

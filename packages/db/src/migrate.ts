@@ -11,7 +11,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Db, SqlSession } from "./client.ts";
+import type { Db, Dialect, SqlSession } from "./client.ts";
 
 export interface MigrateResult {
   /** True when this call found an atticd database and recorded `0001_atticd_schema` as adopted. */
@@ -35,6 +35,16 @@ export const ATTICD_SCHEMA_MIGRATION = "0001_atticd_schema";
 export const REQUIRED_ATTICD_MIGRATION = "m20260624_000001_remove_chunk_recovery";
 
 const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations/", import.meta.url));
+/**
+ * SQLite's variant of every migration, under the same name: `migrations/sqlite/NNNN_name.sql`. A new
+ * Postgres migration needs its SQLite file too (`migrate.test.ts` checks the two sets match).
+ */
+const SQLITE_MIGRATIONS_DIR = join(DEFAULT_MIGRATIONS_DIR, "sqlite");
+
+/** The directory of the dialect's migrations. */
+export function migrationsDir(dialect: Dialect): string {
+  return dialect === "sqlite" ? SQLITE_MIGRATIONS_DIR : DEFAULT_MIGRATIONS_DIR;
+}
 const FILE_NAME = /^(\d{4})_[a-z0-9_]+\.sql$/;
 // Arbitrary constant shared by every garret process: "garret" in ASCII, then 0001.
 const LOCK_KEY = "7450656714298916865";
@@ -63,7 +73,14 @@ export async function readMigrations(dir: string = DEFAULT_MIGRATIONS_DIR): Prom
  * transaction together with its bookkeeping row.
  */
 export async function migrate(db: Db, options: MigrateOptions = {}): Promise<MigrateResult> {
-  const migrations = await readMigrations(options.migrationsDir);
+  const migrations = await readMigrations(options.migrationsDir ?? migrationsDir(db.dialect));
+  if (db.dialect === "sqlite") {
+    // One write transaction for the whole run (SQLite's DDL is transactional): another process
+    // migrating the same file waits for it, then finds nothing left to do.
+    return db.withSession((session) =>
+      session.transaction((tx) => migrateLocked(tx, migrations, { nested: true })),
+    );
+  }
   return db.withSession(async (session) => {
     // Index builds on a large adopted database, and waiting for another migrator, may take longer
     // than the pool's statement timeout.
@@ -84,13 +101,24 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
   });
 }
 
-async function migrateLocked(session: SqlSession, migrations: Migration[]): Promise<MigrateResult> {
-  await session.exec(`
-    CREATE TABLE IF NOT EXISTS garret_migrations (
-      name text PRIMARY KEY,
-      applied_at timestamptz NOT NULL DEFAULT now(),
-      adopted boolean NOT NULL DEFAULT false
-    )`);
+async function migrateLocked(
+  session: SqlSession,
+  migrations: Migration[],
+  opts: { nested?: boolean } = {},
+): Promise<MigrateResult> {
+  await session.exec(
+    session.dialect === "sqlite"
+      ? `CREATE TABLE IF NOT EXISTS garret_migrations (
+           name text PRIMARY KEY,
+           applied_at timestamp_with_timezone_text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')),
+           adopted boolean NOT NULL DEFAULT 0
+         )`
+      : `CREATE TABLE IF NOT EXISTS garret_migrations (
+           name text PRIMARY KEY,
+           applied_at timestamptz NOT NULL DEFAULT now(),
+           adopted boolean NOT NULL DEFAULT false
+         )`,
+  );
   const done = new Set(
     (await session.query<{ name: string }>("SELECT name FROM garret_migrations")).map((r) => r.name),
   );
@@ -104,10 +132,11 @@ async function migrateLocked(session: SqlSession, migrations: Migration[]): Prom
       result.adopted = true;
       continue;
     }
-    await session.transaction(async (tx) => {
+    const apply = async (tx: SqlSession) => {
       await tx.exec(migration.sql);
       await tx.query("INSERT INTO garret_migrations (name) VALUES ($1)", [migration.name]);
-    });
+    };
+    await (opts.nested ? apply(session) : session.transaction(apply));
     result.applied.push(migration.name);
   }
   return result;
@@ -175,13 +204,7 @@ const PRE_REMOVAL_COLUMNS = [
  */
 async function checkAtticdDatabase(session: SqlSession): Promise<boolean> {
   const names = [...Object.keys(ATTICD_COLUMNS), "seaql_migrations"];
-  const present = (
-    await session.query<{ name: string }>(
-      `SELECT table_name AS name FROM information_schema.tables
-       WHERE table_schema = current_schema() AND table_name = ANY($1::text[])`,
-      [names],
-    )
-  ).map((r) => r.name);
+  const { present, columns } = await readCatalog(session, names);
   if (present.length === 0) return false;
   if (!present.includes("seaql_migrations")) {
     throw new MigrationError(
@@ -191,11 +214,6 @@ async function checkAtticdDatabase(session: SqlSession): Promise<boolean> {
   }
   const versions = new Set(
     (await session.query<{ version: string }>("SELECT version FROM seaql_migrations")).map((r) => r.version),
-  );
-  const columns = await session.query<{ table_name: string; column_name: string }>(
-    `SELECT table_name, column_name FROM information_schema.columns
-     WHERE table_schema = current_schema() AND table_name = ANY($1::text[])`,
-    [names],
   );
   const has = (table: string, column: string) =>
     columns.some((c) => c.table_name === table && c.column_name === column);
@@ -225,4 +243,37 @@ async function checkAtticdDatabase(session: SqlSession): Promise<boolean> {
     );
   }
   return true;
+}
+
+/** Which of the named tables exist, and their columns. */
+async function readCatalog(
+  session: SqlSession,
+  names: string[],
+): Promise<{ present: string[]; columns: Array<{ table_name: string; column_name: string }> }> {
+  if (session.dialect === "sqlite") {
+    const tables = await session.query<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (SELECT value FROM json_each($1))",
+      [names],
+    );
+    const columns = await session.query<{ table_name: string; column_name: string }>(
+      `SELECT t.name AS table_name, c.name AS column_name
+       FROM sqlite_master t JOIN pragma_table_info(t.name) c
+       WHERE t.type = 'table' AND t.name IN (SELECT value FROM json_each($1))`,
+      [names],
+    );
+    return { present: tables.map((r) => r.name), columns };
+  }
+  const present = (
+    await session.query<{ name: string }>(
+      `SELECT table_name AS name FROM information_schema.tables
+       WHERE table_schema = current_schema() AND table_name = ANY($1::text[])`,
+      [names],
+    )
+  ).map((r) => r.name);
+  const columns = await session.query<{ table_name: string; column_name: string }>(
+    `SELECT table_name, column_name FROM information_schema.columns
+     WHERE table_schema = current_schema() AND table_name = ANY($1::text[])`,
+    [names],
+  );
+  return { present, columns };
 }

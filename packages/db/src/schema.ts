@@ -20,8 +20,8 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   bigserial,
-  boolean,
   char,
+  customType,
   foreignKey,
   index,
   integer,
@@ -57,6 +57,16 @@ export type NarState = (typeof NAR_STATES)[number];
  */
 export const CHUNK_STATES = ["V", "P", "C", "D"] as const;
 export type ChunkState = (typeof CHUNK_STATES)[number];
+
+/** `bool`, read back from Postgres drivers as a boolean and from SQLite as 0/1. */
+const boolean = customType<{ data: boolean; driverData: boolean | number }>({
+  dataType() {
+    return "boolean";
+  },
+  fromDriver(value) {
+    return value === true || value === 1;
+  },
+});
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 

@@ -119,12 +119,12 @@ describeEachDb("GC concurrent with uploads", (getDb) => {
     expect(await storedFiles(t.storageDir)).toEqual(usedFiles);
     const rows = await t.db.withSession((s) =>
       s.query<{ chunks: number; nars: number }>(
-        "SELECT (SELECT count(*) FROM chunk)::int AS chunks, (SELECT count(*) FROM nar)::int AS nars",
+        "SELECT (SELECT count(*) FROM chunk) AS chunks, (SELECT count(*) FROM nar) AS nars",
       ),
     );
     expect(rows[0]?.chunks).toBe(usedFiles.length);
     const narsUsed = await t.db.withSession((s) =>
-      s.query<{ n: number }>("SELECT count(DISTINCT nar_id)::int AS n FROM object"),
+      s.query<{ n: number }>("SELECT count(DISTINCT nar_id) AS n FROM object"),
     );
     expect(rows[0]?.nars).toBe(narsUsed[0]?.n);
   });

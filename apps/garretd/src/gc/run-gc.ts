@@ -86,18 +86,19 @@ export async function runGarbageCollection(
   const dryRun = opts.dryRun ?? false;
   const result = await db.withSession(async (session) => {
     if (!(await tryLockGc(session))) return null;
+    const postgres = session.dialect === "postgres";
     let ok = false;
     try {
       // Every statement is bounded by its batch, but a first sweep or a cache whose whole content
       // expires at once can outlast the pool's statement timeout. JIT compilation costs far more
       // than the short batches it would speed up (0.5 s per 1000-row batch against 30 ms of work).
-      await session.exec("SET statement_timeout = 0; SET jit = off");
+      if (postgres) await session.exec("SET statement_timeout = 0; SET jit = off");
       const collected = await collect(session, storage, log, opts);
       ok = true;
       return collected;
     } finally {
       const release = dropExpiredSet(session)
-        .then(() => session.exec("RESET statement_timeout; RESET jit"))
+        .then(() => (postgres ? session.exec("RESET statement_timeout; RESET jit") : undefined))
         .then(() => unlockGc(session));
       // After a failure the session is discarded (which drops both); keep the original error.
       await (ok ? release : release.catch(() => undefined));

@@ -4,6 +4,7 @@
  * has every setting at its atticd-compatible default: no closure-aware retention.
  */
 import { sql } from "drizzle-orm";
+import { toBoolean } from "../sqlite-values.ts";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
 export interface CacheSettings {
@@ -17,8 +18,8 @@ export async function getCacheSettings(db: Executor, cacheId: number): Promise<C
   const result = await ormOf(db).execute(
     sql`SELECT closure_retention FROM garret_cache_settings WHERE cache_id = ${cacheId}`,
   );
-  const row = rowsOf<{ closure_retention: boolean }>(result)[0];
-  return row ? { closureRetention: row.closure_retention } : { ...ATTICD_CACHE_SETTINGS };
+  const row = rowsOf<{ closure_retention: boolean | number }>(result)[0];
+  return row ? { closureRetention: toBoolean(row.closure_retention) } : { ...ATTICD_CACHE_SETTINGS };
 }
 
 export async function setCacheSettings(

@@ -30,12 +30,12 @@ export interface LastGcRun {
 export async function getCacheStats(db: Executor, cacheId: number): Promise<CacheStats> {
   const result = await ormOf(db).execute(sql`
     SELECT
-      (SELECT count(*) FROM object o WHERE o.cache_id = ${cacheId})::bigint AS objects,
+      (SELECT count(*) FROM object o WHERE o.cache_id = ${cacheId}) AS objects,
       (SELECT COALESCE(sum(n.nar_size), 0) FROM object o JOIN nar n ON n.id = o.nar_id
-        WHERE o.cache_id = ${cacheId})::bigint AS nar_bytes,
+        WHERE o.cache_id = ${cacheId}) AS nar_bytes,
       s.chunks, s.stored_bytes,
-      (SELECT count(*) FROM garret_pin p WHERE p.cache_id = ${cacheId})::bigint AS pins
-    FROM (SELECT count(*)::bigint AS chunks, COALESCE(sum(c.file_size), 0)::bigint AS stored_bytes
+      (SELECT count(*) FROM garret_pin p WHERE p.cache_id = ${cacheId}) AS pins
+    FROM (SELECT count(*) AS chunks, COALESCE(sum(c.file_size), 0) AS stored_bytes
           FROM chunk c
           WHERE c.id IN (SELECT r.chunk_id FROM object o JOIN chunkref r ON r.nar_id = o.nar_id
                          WHERE o.cache_id = ${cacheId})) s`);

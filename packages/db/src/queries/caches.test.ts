@@ -92,7 +92,7 @@ describeEachDb("cache queries", (getDb) => {
     expect(await deleteCache(getDb(), cache.id, false)).toBe(true);
     expect(await findObjectWithNar(getDb(), cache.id, hash)).toBeNull();
     const [left] = await getDb().withSession((s) =>
-      s.query<{ n: number }>("SELECT count(*)::int AS n FROM object WHERE cache_id = $1", [cache.id]),
+      s.query<{ n: number }>("SELECT count(*) AS n FROM object WHERE cache_id = $1", [cache.id]),
     );
     expect(left?.n).toBe(0);
     expect(await insertCache(getDb(), newCache(cache.name))).toBe(true);

@@ -6,6 +6,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
+import { isSqlite, sqliteRows } from "../dialect.ts";
 import { chunk } from "../schema.ts";
 import type { NewPendingChunk } from "./chunks.ts";
 import { type Executor, ormOf } from "./executor.ts";
@@ -34,11 +35,10 @@ export async function findAndLockChunks(
   const distinct = [...new Set(hashes)];
   const found = new Map<string, LeasedChunk>();
   if (distinct.length === 0) return found;
-  const rows = await db.query<{ id: number | string; chunk_hash: string; file_size: number | string | null }>(
-    FIND_AND_LOCK_SQL,
-    [distinct, compression],
-    "garret_find_and_lock_chunks",
-  );
+  type Row = { id: number | string; chunk_hash: string; file_size: number | string | null };
+  const rows = isSqlite(db)
+    ? await sqliteRows<Row>(db, SQLITE.findAndLock, [distinct, compression])
+    : await db.query<Row>(FIND_AND_LOCK_SQL, [distinct, compression], "garret_find_and_lock_chunks");
   for (const row of rows) {
     found.set(row.chunk_hash, {
       id: Number(row.id),
@@ -79,20 +79,51 @@ const VALIDATE_SQL = `
   WHERE chunk.id = v.id AND chunk.state = 'P'
   RETURNING chunk.id`;
 
+/**
+ * SQLite's texts: arrays arrive as JSON text, and one writer at a time makes the row locks moot.
+ * Rows come in with their position (`key`) so the output can be matched back.
+ */
+const SQLITE = {
+  findAndLock: `
+    UPDATE chunk SET holders_count = holders_count + 1, leased_at = now()
+    WHERE id IN (
+      SELECT min(c.id) FROM chunk c
+      WHERE c.chunk_hash IN (SELECT value FROM json_each(?1)) AND c.compression = ?2 AND c.state = 'V'
+      GROUP BY c.chunk_hash)
+    RETURNING id, chunk_hash, file_size`,
+  insertPending: `
+    INSERT INTO chunk (state, chunk_hash, chunk_size, compression, remote_file, remote_file_id, holders_count, created_at)
+    SELECT 'P', u.value ->> '$[0]', u.value ->> '$[1]', u.value ->> '$[2]', u.value ->> '$[3]', u.value ->> '$[4]', 0, now()
+    FROM json_each(?1) u ORDER BY u.key
+    RETURNING id, remote_file_id`,
+  validate: `
+    UPDATE chunk SET state = 'V', file_hash = v.value ->> '$[1]', file_size = v.value ->> '$[2]', holders_count = 1,
+      leased_at = now()
+    FROM json_each(?1) v
+    WHERE chunk.id = v.value ->> '$[0]' AND chunk.state = 'P'
+    RETURNING chunk.id`,
+  delete: "DELETE FROM chunk WHERE id IN (SELECT value FROM json_each(?1))",
+} as const;
+
 /** Inserts pending (`P`) chunk rows in one statement; ids come back in input order. */
 export async function insertPendingChunks(db: Db, inputs: readonly NewPendingChunk[]): Promise<number[]> {
   if (inputs.length === 0) return [];
-  const rows = await db.query<{ id: number | string; remote_file_id: string }>(
-    INSERT_PENDING_SQL,
-    [
-      inputs.map((i) => i.chunkHash),
-      inputs.map((i) => i.chunkSize),
-      inputs.map((i) => i.compression),
-      inputs.map((i) => i.remoteFile),
-      inputs.map((i) => i.remoteFileId),
-    ],
-    "garret_insert_pending_chunks",
-  );
+  type Row = { id: number | string; remote_file_id: string };
+  const rows = isSqlite(db)
+    ? await sqliteRows<Row>(db, SQLITE.insertPending, [
+        inputs.map((i) => [i.chunkHash, i.chunkSize, i.compression, i.remoteFile, i.remoteFileId]),
+      ])
+    : await db.query<Row>(
+        INSERT_PENDING_SQL,
+        [
+          inputs.map((i) => i.chunkHash),
+          inputs.map((i) => i.chunkSize),
+          inputs.map((i) => i.compression),
+          inputs.map((i) => i.remoteFile),
+          inputs.map((i) => i.remoteFileId),
+        ],
+        "garret_insert_pending_chunks",
+      );
   const byLocation = new Map(rows.map((r) => [r.remote_file_id, Number(r.id)]));
   return inputs.map((input) => {
     const id = byLocation.get(input.remoteFileId);
@@ -111,11 +142,13 @@ export async function validateChunks(
   files: ReadonlyArray<{ id: number; fileHash: string; fileSize: number }>,
 ): Promise<void> {
   if (files.length === 0) return;
-  const rows = await db.query<{ id: unknown }>(
-    VALIDATE_SQL,
-    [files.map((f) => f.id), files.map((f) => f.fileHash), files.map((f) => f.fileSize)],
-    "garret_validate_chunks",
-  );
+  const rows = isSqlite(db)
+    ? await sqliteRows(db, SQLITE.validate, [files.map((f) => [f.id, f.fileHash, f.fileSize])])
+    : await db.query<{ id: unknown }>(
+        VALIDATE_SQL,
+        [files.map((f) => f.id), files.map((f) => f.fileHash), files.map((f) => f.fileSize)],
+        "garret_validate_chunks",
+      );
   if (rows.length !== files.length) {
     throw new Error(
       `${files.length - rows.length} pending chunk rows were reaped before their upload finished`,
@@ -126,6 +159,10 @@ export async function validateChunks(
 /** Deletes chunk rows (a failed batch's pending rows) in one statement. */
 export async function deleteChunks(db: Executor, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
+  if (isSqlite(db)) {
+    await sqliteRows(db, SQLITE.delete, [ids]);
+    return;
+  }
   await ormOf(db).execute(
     sql`DELETE FROM ${chunk} WHERE ${chunk.id} = ANY(${sql.param([...ids])}::bigint[])`,
   );

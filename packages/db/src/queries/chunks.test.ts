@@ -63,8 +63,8 @@ describeEachDb("chunk queries", (getDb) => {
     await releaseChunks(getDb(), [a.id, a.id, b.id, b.id]);
     const holders = await getDb().withSession((s) =>
       s.query<{ id: number; holders_count: number }>(
-        "SELECT id, holders_count FROM chunk WHERE id = ANY($1::bigint[]) ORDER BY id",
-        [[a.id, b.id]],
+        "SELECT id, holders_count FROM chunk WHERE id IN ($1, $2) ORDER BY id",
+        [a.id, b.id],
       ),
     );
     expect(holders).toEqual([
@@ -105,7 +105,7 @@ describeEachDb("chunk queries", (getDb) => {
     await insertChunkRefs(getDb(), nar.id, refs);
     const [row] = await getDb().withSession((s) =>
       s.query<{ n: number; max: number }>(
-        "SELECT count(*)::int AS n, max(seq) AS max FROM chunkref WHERE nar_id = $1",
+        "SELECT count(*) AS n, max(seq) AS max FROM chunkref WHERE nar_id = $1",
         [nar.id],
       ),
     );

@@ -4,6 +4,7 @@
  * A chunk row is written as `P` before its file exists and becomes `V` once the file is complete.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { isSqlite, sqliteRows } from "../dialect.ts";
 import { type ChunkRow, chunk, chunkref } from "../schema.ts";
 import { type Executor, ormOf } from "./executor.ts";
 
@@ -45,8 +46,9 @@ export async function findAndLockChunk(
     .select({ id: chunk.id })
     .from(chunk)
     .where(and(eq(chunk.chunkHash, chunkHash), eq(chunk.compression, compression), eq(chunk.state, "V")))
-    .limit(1)
-    .for("update", { skipLocked: true });
+    .limit(1);
+  // SQLite has one writer at a time: the update below is the lock.
+  if (!isSqlite(db)) candidate.for("update", { skipLocked: true });
   const rows = await orm
     .update(chunk)
     .set({ holdersCount: sql`${chunk.holdersCount} + 1`, leasedAt: sql`now()` })
@@ -99,6 +101,16 @@ export async function validateChunk(
  */
 export async function releaseChunks(db: Executor, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
+  if (isSqlite(db)) {
+    await sqliteRows(
+      db,
+      `UPDATE chunk SET holders_count = max(holders_count - r.n, 0)
+       FROM (SELECT value AS id, count(*) AS n FROM json_each(?1) GROUP BY value) AS r
+       WHERE chunk.id = r.id`,
+      [ids],
+    );
+    return;
+  }
   await ormOf(db).execute(sql`
     UPDATE ${chunk} SET holders_count = GREATEST(${chunk.holdersCount} - r.n, 0)
     FROM (SELECT id, count(*) AS n FROM unnest(${sql.param(ids)}::bigint[]) AS u(id) GROUP BY id) AS r

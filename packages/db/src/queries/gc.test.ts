@@ -3,11 +3,13 @@
  * discouraged (`enable_seqscan = off` makes the planner use any index that can serve a query), no
  * plan may still scan `object`, `nar`, `chunk` or `chunkref` sequentially. Scanning the small
  * `cache` table and the collector's own queue and temporary tables is fine: those hold the
- * caches and the garbage, not the data.
+ * caches and the garbage, not the data. On SQLite the same holds for `EXPLAIN QUERY PLAN`: no
+ * `SCAN` of those tables, only `SEARCH`es through an index.
  */
 import { expect, it } from "vitest";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
 import { dropExpiredSet, GC_SQL, prepareExpiredSet } from "./gc.ts";
+import { GC_SQLITE } from "./gc-sqlite.ts";
 
 const now = new Date("2026-01-01T00:00:00Z");
 const ids = [1, 2, 3];
@@ -47,7 +49,40 @@ function seqScans(node: PlanNode, out: string[] = []): string[] {
   return out;
 }
 
-describeEachDb("GC statements use indexes", (getDb) => {
+/** Sample parameters of the SQLite statements (`?n`), by statement. */
+const SQLITE_PARAMS: Partial<Record<keyof typeof GC_SQLITE, unknown[]>> = {
+  ...PARAMS,
+  queueChunksOfUnusedNars: [ids],
+  deleteUnusedNars: [ids],
+  queueChunksOfNars: [ids],
+  countExpired: [],
+  dequeueExpired: [],
+};
+/** Statements that scan by design: the full sweep looks at every NAR. */
+const SQLITE_SCANS_BY_DESIGN = new Set(["createExpired", "queueOrphanNars"]);
+
+describeEachDb("GC statements use indexes", (getDb, kind) => {
+  if (kind === "sqlite") {
+    const names = (Object.keys(GC_SQLITE) as Array<keyof typeof GC_SQLITE>).filter(
+      (n) => !SQLITE_SCANS_BY_DESIGN.has(n),
+    );
+    it.each(names)("%s", async (name) => {
+      const scanned = await getDb().withSession(async (session) => {
+        await prepareExpiredSet(session, { now, defaultRetentionSeconds: 86_400 });
+        try {
+          const plan = await session.query<{ detail: string }>(
+            `EXPLAIN QUERY PLAN ${GC_SQLITE[name]}`,
+            SQLITE_PARAMS[name] ?? [],
+          );
+          return plan.map((p) => p.detail).filter((d) => /^SCAN (object|nar|chunk|chunkref)\b/.test(d));
+        } finally {
+          await dropExpiredSet(session);
+        }
+      });
+      expect(scanned).toEqual([]);
+    });
+    return;
+  }
   it.each(Object.keys(GC_SQL) as Array<keyof typeof GC_SQL>)("%s", async (name) => {
     const scanned = await getDb().withSession(async (session) => {
       await prepareExpiredSet(session, { now, defaultRetentionSeconds: 86_400 });

@@ -20,11 +20,14 @@
  * committing its references, which the later snapshot sees.
  */
 import type { SqlSession } from "../client.ts";
+import { toBoolean } from "../sqlite-values.ts";
+import { GC_BATCH } from "./gc-batch.ts";
+import { GC_SQLITE } from "./gc-sqlite.ts";
+
+export { GC_BATCH };
 
 /** Advisory lock key shared by every garret collector ("garretgc" as a 64-bit number). */
 export const GC_LOCK_KEY = "7449355108620170083";
-/** Rows per deleting statement or transaction. */
-export const GC_BATCH = 1000;
 /** Finished runs kept in garret_gc_run. */
 const RUNS_KEPT = 100;
 
@@ -205,7 +208,12 @@ export interface Tombstone {
   fileSize: number;
 }
 
+/**
+ * Takes the collector's lock. On SQLite there is none to take: one process uses the file (garretd
+ * locks it) and its sessions run one after another.
+ */
 export async function tryLockGc(session: SqlSession): Promise<boolean> {
+  if (session.dialect === "sqlite") return true;
   const [row] = await session.query<{ locked: boolean }>(
     "SELECT pg_try_advisory_lock($1::bigint) AS locked",
     [GC_LOCK_KEY],
@@ -214,6 +222,7 @@ export async function tryLockGc(session: SqlSession): Promise<boolean> {
 }
 
 export async function unlockGc(session: SqlSession): Promise<void> {
+  if (session.dialect === "sqlite") return;
   await session.query("SELECT pg_advisory_unlock($1::bigint)", [GC_LOCK_KEY]);
 }
 
@@ -238,14 +247,14 @@ export async function recordGcRun(session: SqlSession, run: GcRunRecord): Promis
     ],
   );
   await session.query(
-    `DELETE FROM garret_gc_run WHERE id <= (SELECT id FROM garret_gc_run ORDER BY id DESC OFFSET ${RUNS_KEPT} LIMIT 1)`,
+    `DELETE FROM garret_gc_run WHERE id <= (SELECT id FROM garret_gc_run ORDER BY id DESC LIMIT 1 OFFSET ${RUNS_KEPT})`,
   );
 }
 
 interface RunRow extends Record<string, unknown> {
   started_at: Date | string;
   finished_at: Date | string;
-  full_sweep: boolean;
+  full_sweep: boolean | number;
   objects: number | string;
   nars: number | string;
   chunks: number | string;
@@ -257,7 +266,7 @@ function runOf(row: RunRow): GcRunRecord {
   return {
     startedAt: new Date(row.started_at),
     finishedAt: new Date(row.finished_at),
-    fullSweep: row.full_sweep,
+    fullSweep: toBoolean(row.full_sweep),
     objects: Number(row.objects),
     nars: Number(row.nars),
     chunks: Number(row.chunks),
@@ -275,6 +284,21 @@ export async function prepareExpiredSet(
   session: SqlSession,
   opts: { now: Date; defaultRetentionSeconds: number },
 ): Promise<number> {
+  if (session.dialect === "sqlite") {
+    await session.exec(GC_SQLITE.createExpired);
+    const caches = await session.query<{ id: number; retention: number; closure: number }>(
+      GC_SQLITE.expiringCaches,
+      [opts.defaultRetentionSeconds],
+    );
+    for (const c of caches) {
+      const cutoff = new Date(opts.now.getTime() - Number(c.retention) * 1000);
+      await session.query(GC_SQLITE.fillExpired, [c.id, cutoff, toBoolean(c.closure)]);
+    }
+    await session.query(GC_SQLITE.protectPinned, [opts.now]);
+    await session.query(GC_SQLITE.protectClosures);
+    const [row] = await session.query<{ n: number }>(GC_SQLITE.countExpired);
+    return Number(row?.n ?? 0);
+  }
   await session.exec(`
     CREATE TEMP TABLE IF NOT EXISTS garret_gc_expired (
       id bigint PRIMARY KEY, cache_id bigint NOT NULL, hash text NOT NULL, base text NOT NULL,
@@ -317,6 +341,13 @@ export async function listExpiredSet(
 
 /** Deletes one batch of the expired set; returns the objects deleted and whether any remain. */
 export async function deleteExpiredBatch(session: SqlSession): Promise<{ deleted: number; done: boolean }> {
+  if (session.dialect === "sqlite") {
+    return session.transaction(async (tx) => {
+      const deleted = await tx.query(GC_SQLITE.deleteExpired);
+      const taken = await tx.query(GC_SQLITE.dequeueExpired);
+      return { deleted: deleted.length, done: taken.length < GC_BATCH };
+    });
+  }
   const [row] = await session.query<{ deleted: number; taken: number }>(GC_SQL.deleteExpired);
   const taken = Number(row?.taken ?? 0);
   return { deleted: Number(row?.deleted ?? 0), done: taken < GC_BATCH };
@@ -327,6 +358,11 @@ export async function deleteExpiredBatch(session: SqlSession): Promise<{ deleted
  * for the first run on a database (garbage made before the queues existed) and on request.
  */
 export async function queueFullSweep(session: SqlSession): Promise<void> {
+  if (session.dialect === "sqlite") {
+    await session.query(GC_SQLITE.queueOrphanNars);
+    await session.query(GC_SQLITE.queueRecentOrphanChunks, [new Date(0)]);
+    return;
+  }
   await session.query(
     `INSERT INTO garret_gc_nar_candidate (nar_id)
      SELECT n.id FROM nar n WHERE n.state = 'V' AND NOT EXISTS (SELECT 1 FROM object o WHERE o.nar_id = n.id)
@@ -336,20 +372,30 @@ export async function queueFullSweep(session: SqlSession): Promise<void> {
 }
 
 export async function queueRecentOrphanChunks(session: SqlSession, since: Date): Promise<void> {
-  await session.query(GC_SQL.queueRecentOrphanChunks, [since]);
+  await session.query(
+    session.dialect === "sqlite" ? GC_SQLITE.queueRecentOrphanChunks : GC_SQL.queueRecentOrphanChunks,
+    [since],
+  );
 }
 
 /** Processes every queued NAR once, a batch per transaction; returns the number deleted. */
 export async function collectQueuedNars(session: SqlSession): Promise<number> {
+  const sqlite = session.dialect === "sqlite";
   let deleted = 0;
   let after = 0;
   for (;;) {
-    const ids = (await session.query<{ id: number }>(GC_SQL.nextNarCandidates, [after])).map((r) =>
-      Number(r.id),
-    );
+    const next = sqlite ? GC_SQLITE.nextNarCandidates : GC_SQL.nextNarCandidates;
+    const ids = (await session.query<{ id: number }>(next, [after])).map((r) => Number(r.id));
     if (ids.length === 0) break;
     after = ids[ids.length - 1] as number;
     deleted += await session.transaction(async (tx) => {
+      if (sqlite) {
+        const locked = (await tx.query<{ id: number }>(GC_SQLITE.lockNars, [ids])).map((r) => Number(r.id));
+        await tx.query(GC_SQLITE.queueChunksOfUnusedNars, [locked]);
+        const gone = await tx.query(GC_SQLITE.deleteUnusedNars, [locked]);
+        await tx.query(GC_SQLITE.dequeueNars, [ids, locked]);
+        return gone.length;
+      }
       const locked = (await tx.query<{ id: number }>(GC_SQL.lockNars, [ids])).map((r) => Number(r.id));
       const [gone] = locked.length > 0 ? await tx.query<{ n: number }>(GC_SQL.deleteNars, [locked]) : [];
       await tx.query(GC_SQL.dequeueNars, [ids, locked]);
@@ -365,10 +411,14 @@ export async function reapStalePendingNars(session: SqlSession, cutoff: Date): P
   let deleted = 0;
   for (;;) {
     const n = await session.transaction(async (tx) => {
-      const ids = (await tx.query<{ id: number }>(GC_SQL.lockStalePendingNars, [cutoff])).map((r) =>
-        Number(r.id),
-      );
+      const sqlite = tx.dialect === "sqlite";
+      const lock = sqlite ? GC_SQLITE.lockStalePendingNars : GC_SQL.lockStalePendingNars;
+      const ids = (await tx.query<{ id: number }>(lock, [cutoff])).map((r) => Number(r.id));
       if (ids.length === 0) return { locked: 0, gone: 0 };
+      if (sqlite) {
+        await tx.query(GC_SQLITE.queueChunksOfNars, [ids]);
+        return { locked: ids.length, gone: (await tx.query(GC_SQLITE.deletePendingNars, [ids])).length };
+      }
       const [row] = await tx.query<{ n: number }>(GC_SQL.deletePendingNars, [ids]);
       return { locked: ids.length, gone: Number(row?.n ?? 0) };
     });
@@ -380,18 +430,19 @@ export async function reapStalePendingNars(session: SqlSession, cutoff: Date): P
 
 /** Tombstones every queued chunk nothing references or holds; returns the number tombstoned. */
 export async function tombstoneQueuedChunks(session: SqlSession): Promise<number> {
+  const q = session.dialect === "sqlite" ? GC_SQLITE : GC_SQL;
   let marked = 0;
   let after = 0;
   for (;;) {
-    const ids = (await session.query<{ id: number }>(GC_SQL.nextChunkCandidates, [after])).map((r) =>
+    const ids = (await session.query<{ id: number }>(q.nextChunkCandidates, [after])).map((r) =>
       Number(r.id),
     );
     if (ids.length === 0) break;
     after = ids[ids.length - 1] as number;
     marked += await session.transaction(async (tx) => {
-      const locked = (await tx.query<{ id: number }>(GC_SQL.lockChunks, [ids])).map((r) => Number(r.id));
-      const dead = locked.length > 0 ? await tx.query<{ id: number }>(GC_SQL.tombstoneChunks, [locked]) : [];
-      await tx.query(GC_SQL.dequeueChunks, [ids, locked]);
+      const locked = (await tx.query<{ id: number }>(q.lockChunks, [ids])).map((r) => Number(r.id));
+      const dead = locked.length > 0 ? await tx.query<{ id: number }>(q.tombstoneChunks, [locked]) : [];
+      await tx.query(q.dequeueChunks, [ids, locked]);
       return dead.length;
     });
     if (ids.length < GC_BATCH) break;
@@ -402,7 +453,8 @@ export async function tombstoneQueuedChunks(session: SqlSession): Promise<number
 export async function tombstoneStalePendingChunks(session: SqlSession, cutoff: Date): Promise<number> {
   let marked = 0;
   for (;;) {
-    const rows = await session.query<{ id: number }>(GC_SQL.tombstoneStalePendingChunks, [cutoff]);
+    const q = session.dialect === "sqlite" ? GC_SQLITE : GC_SQL;
+    const rows = await session.query<{ id: number }>(q.tombstoneStalePendingChunks, [cutoff]);
     marked += rows.length;
     if (rows.length < GC_BATCH) break;
   }
@@ -411,7 +463,7 @@ export async function tombstoneStalePendingChunks(session: SqlSession, cutoff: D
 
 export async function nextTombstones(session: SqlSession, afterId: number): Promise<Tombstone[]> {
   const rows = await session.query<{ id: number; remote_file: string; file_size: number | null }>(
-    GC_SQL.nextTombstones,
+    session.dialect === "sqlite" ? GC_SQLITE.nextTombstones : GC_SQL.nextTombstones,
     [afterId],
   );
   return rows.map((r) => ({
@@ -422,7 +474,8 @@ export async function nextTombstones(session: SqlSession, afterId: number): Prom
 }
 
 export async function deleteTombstones(session: SqlSession, ids: number[]): Promise<void> {
-  if (ids.length > 0) await session.query(GC_SQL.deleteTombstones, [ids]);
+  const q = session.dialect === "sqlite" ? GC_SQLITE : GC_SQL;
+  if (ids.length > 0) await session.query(q.deleteTombstones, [ids]);
 }
 
 export interface GcEstimate {
@@ -440,7 +493,8 @@ export async function estimateGarbage(
   session: SqlSession,
   opts: { orphanChunksSince: Date; pendingCutoff: Date; fullSweep: boolean },
 ): Promise<GcEstimate> {
-  const [row] = await session.query<{ nars: number; chunks: number; bytes: number }>(GC_SQL.estimate, [
+  const q = session.dialect === "sqlite" ? GC_SQLITE : GC_SQL;
+  const [row] = await session.query<{ nars: number; chunks: number; bytes: number }>(q.estimate, [
     opts.orphanChunksSince,
     opts.pendingCutoff,
     opts.fullSweep,

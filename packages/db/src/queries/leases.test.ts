@@ -1,6 +1,7 @@
 /** Abandoned leases: only counts whose latest lease is older than the cutoff are reset and queued. */
 import { expect, it } from "vitest";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
+import { toDate } from "../sqlite-values.ts";
 import { createValidNar } from "../testing.ts";
 import { findAndLockChunk } from "./chunks.ts";
 import { resetAbandonedLeases } from "./leases.ts";
@@ -26,11 +27,14 @@ describeEachDb("abandoned upload leases", (getDb) => {
       });
     // The first two leases are backdated past the grace period: their process died long ago.
     await db.withSession(async (s) => {
-      await s.query("UPDATE nar SET leased_at = now() - interval '2 hours' WHERE id = $1", [old.nar.id]);
-      await s.query("UPDATE chunk SET leased_at = now() - interval '2 hours' WHERE id = $1", [oldChunk.id]);
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await s.query("UPDATE nar SET leased_at = $2 WHERE id = $1", [old.nar.id, twoHoursAgo]);
+      await s.query("UPDATE chunk SET leased_at = $2 WHERE id = $1", [oldChunk.id, twoHoursAgo]);
       await s.exec("DELETE FROM garret_gc_nar_candidate; DELETE FROM garret_gc_chunk_candidate");
     });
-    expect((await read(fresh.nar.id, "nar"))?.leased_at).toBeInstanceOf(Date);
+    expect(toDate((await read(fresh.nar.id, "nar"))?.leased_at).getTime()).toBeGreaterThan(
+      Date.now() - 60_000,
+    );
 
     const reset = await db.withSession((s) => resetAbandonedLeases(s, new Date(Date.now() - 3600_000)));
     expect(reset).toEqual({ nars: 1, chunks: 1 });
@@ -61,13 +65,13 @@ describeEachDb("abandoned upload leases", (getDb) => {
     const cutoff = new Date(Date.now() - 60_000);
     expect((await db.withSession((s) => resetAbandonedLeases(s, cutoff))).nars).toBe(0);
     const [row] = await db.withSession((s) =>
-      s.query<{ holders_count: number; leased_at: Date | null }>(
+      s.query<{ holders_count: number; leased_at: Date | string | null }>(
         "SELECT holders_count, leased_at FROM nar WHERE id = $1",
         [nar.id],
       ),
     );
     expect(row?.holders_count).toBe(1);
-    expect(row?.leased_at).toBeInstanceOf(Date);
+    expect(toDate(row?.leased_at).getTime()).toBeGreaterThan(Date.now() - 60_000);
     await db.withSession((s) => resetAbandonedLeases(s, new Date(Date.now() + 60_000)));
     const [after] = await db.withSession((s) =>
       s.query<{ holders_count: number }>("SELECT holders_count FROM nar WHERE id = $1", [nar.id]),

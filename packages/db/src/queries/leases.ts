@@ -35,6 +35,16 @@ export const LEASE_SQL = {
     SELECT count(*)::int AS n FROM reset`,
 } as const;
 
+/** SQLite has no data-modifying CTEs: queue the rows first, then reset them, in one transaction. */
+const SQLITE_LEASE_SQL = {
+  queueNars: `INSERT OR IGNORE INTO garret_gc_nar_candidate (nar_id)
+    SELECT id FROM nar WHERE holders_count > 0 AND leased_at < ?1 AND state = 'V'`,
+  resetNars: "UPDATE nar SET holders_count = 0 WHERE holders_count > 0 AND leased_at < ?1 RETURNING id",
+  queueChunks: `INSERT OR IGNORE INTO garret_gc_chunk_candidate (chunk_id)
+    SELECT id FROM chunk WHERE holders_count > 0 AND leased_at < ?1 AND state = 'V'`,
+  resetChunks: "UPDATE chunk SET holders_count = 0 WHERE holders_count > 0 AND leased_at < ?1 RETURNING id",
+} as const;
+
 /** Resets leases last taken before `cutoff`; returns how many NAR and chunk rows were reset. */
 export async function resetAbandonedLeases(
   session: SqlSession,
@@ -42,6 +52,15 @@ export async function resetAbandonedLeases(
 ): Promise<{ nars: number; chunks: number }> {
   await session.query(LEASE_SQL.stampNars);
   await session.query(LEASE_SQL.stampChunks);
+  if (session.dialect === "sqlite") {
+    return session.transaction(async (tx) => {
+      await tx.query(SQLITE_LEASE_SQL.queueNars, [cutoff]);
+      const nars = await tx.query(SQLITE_LEASE_SQL.resetNars, [cutoff]);
+      await tx.query(SQLITE_LEASE_SQL.queueChunks, [cutoff]);
+      const chunks = await tx.query(SQLITE_LEASE_SQL.resetChunks, [cutoff]);
+      return { nars: nars.length, chunks: chunks.length };
+    });
+  }
   const [nars] = await session.query<{ n: number }>(LEASE_SQL.resetNars, [cutoff]);
   const [chunks] = await session.query<{ n: number }>(LEASE_SQL.resetChunks, [cutoff]);
   return { nars: Number(nars?.n ?? 0), chunks: Number(chunks?.n ?? 0) };

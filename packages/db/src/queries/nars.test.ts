@@ -81,7 +81,7 @@ describeEachDb("nar queries", (getDb, kind) => {
     expect(await deleteNar(getDb(), nar.id)).toBe(false);
     expect(await findObjectWithNar(getDb(), cache.id, hash)).toBeNull();
     const [refs] = await getDb().withSession((s) =>
-      s.query<{ n: number }>("SELECT count(*)::int AS n FROM chunkref WHERE nar_id = $1", [nar.id]),
+      s.query<{ n: number }>("SELECT count(*) AS n FROM chunkref WHERE nar_id = $1", [nar.id]),
     );
     expect(refs?.n).toBe(0);
   });

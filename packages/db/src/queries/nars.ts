@@ -4,6 +4,7 @@
  * protects it between dedup and the commit of the object that references it.
  */
 import { and, eq, inArray, isNull, notExists, sql } from "drizzle-orm";
+import { isSqlite } from "../dialect.ts";
 import { chunkref, type NarRow, type NarState, nar } from "../schema.ts";
 import { type Executor, ormOf } from "./executor.ts";
 
@@ -39,8 +40,9 @@ export async function findAndLockNar(db: Executor, narHash: string): Promise<Nar
         ),
       ),
     )
-    .limit(1)
-    .for("update", { skipLocked: true });
+    .limit(1);
+  // SQLite has one writer at a time: the update below is the lock.
+  if (!isSqlite(db)) candidate.for("update", { skipLocked: true });
   const rows = await orm
     .update(nar)
     .set({ holdersCount: sql`${nar.holdersCount} + 1`, leasedAt: sql`now()` })

@@ -41,7 +41,7 @@ async function timestamps(db: Db, id: number) {
   return row;
 }
 
-describeEachDb("object queries", (getDb) => {
+describeEachDb("object queries", (getDb, kind) => {
   it("finds an object with its valid NAR, and nothing for a pending NAR", async () => {
     const cache = await createTestCache(getDb());
     const { nar } = await createValidNar(getDb());
@@ -121,7 +121,8 @@ describeEachDb("object queries", (getDb) => {
     await getDb().withSession((s) =>
       s.query(
         `INSERT INTO object (cache_id, nar_id, store_path_hash, store_path, "references", sigs, created_at)
-         SELECT $1, $2, h, '/nix/store/' || h || '-p', '[]', '[]', now() FROM unnest($3::text[]) AS t(h)`,
+         SELECT $1, $2, h, '/nix/store/' || h || '-p', '[]', '[]', now()
+         FROM ${kind === "sqlite" ? "(SELECT value AS h FROM json_each($3))" : "unnest($3::text[]) AS t(h)"}`,
         [cache.id, nar.id, present],
       ),
     );

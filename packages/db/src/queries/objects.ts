@@ -4,8 +4,10 @@
  * `api/v1/upload_path.rs`).
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { isSqlite, sqliteRows } from "../dialect.ts";
 import { parseJsonStringArray } from "../json-text.ts";
 import { chunk, chunkref, type NarRow, nar, type ObjectRow, object } from "../schema.ts";
+import { toDate, toDateOrNull } from "../sqlite-values.ts";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
 export interface ObjectWithNar {
@@ -95,17 +97,17 @@ interface ObjectWithNarRow extends Record<string, unknown> {
   deriver: string | null;
   sigs: string;
   ca: string | null;
-  created_at: Date;
-  last_accessed_at: Date | null;
+  created_at: Date | string;
+  last_accessed_at: Date | string | null;
   created_by: string | null;
   n_state: NarRow["state"];
   n_nar_hash: string;
   n_nar_size: number | string;
   n_compression: string;
   n_holders_count: number;
-  n_created_at: Date;
+  n_created_at: Date | string;
   n_num_chunks: number;
-  n_leased_at: Date | null;
+  n_leased_at: Date | string | null;
 }
 
 function objectWithNarOf(r: ObjectWithNarRow): ObjectWithNar {
@@ -122,8 +124,8 @@ function objectWithNarOf(r: ObjectWithNarRow): ObjectWithNar {
       deriver: r.deriver,
       sigs: parseJsonStringArray(r.sigs),
       ca: r.ca,
-      createdAt: r.created_at,
-      lastAccessedAt: r.last_accessed_at,
+      createdAt: toDate(r.created_at),
+      lastAccessedAt: toDateOrNull(r.last_accessed_at),
       createdBy: r.created_by,
     },
     nar: {
@@ -133,9 +135,9 @@ function objectWithNarOf(r: ObjectWithNarRow): ObjectWithNar {
       narSize: Number(r.n_nar_size),
       compression: r.n_compression,
       holdersCount: r.n_holders_count,
-      createdAt: r.n_created_at,
+      createdAt: toDate(r.n_created_at),
       numChunks: r.n_num_chunks,
-      leasedAt: r.n_leased_at,
+      leasedAt: toDateOrNull(r.n_leased_at),
     },
   };
 }
@@ -200,6 +202,15 @@ export async function getMissingPaths(
   storePathHashes: string[],
 ): Promise<string[]> {
   if (storePathHashes.length === 0) return [];
+  if (isSqlite(db)) {
+    const rows = await sqliteRows<{ hash: string }>(
+      db,
+      `SELECT DISTINCT t.value AS hash FROM json_each(?1) t
+       WHERE NOT EXISTS (SELECT 1 FROM object o WHERE o.cache_id = ?2 AND o.store_path_hash = t.value)`,
+      [storePathHashes, cacheId],
+    );
+    return rows.map((r) => r.hash);
+  }
   const result = await ormOf(db).execute(sql`
     SELECT DISTINCT t.h AS hash
     FROM unnest(${sql.param(storePathHashes)}::text[]) AS t(h)
@@ -246,6 +257,15 @@ export async function upsertObject(db: Executor, input: UpsertObject): Promise<O
  */
 export async function bumpLastAccessed(db: Executor, objectIds: number[], at: Date): Promise<void> {
   if (objectIds.length === 0) return;
+  if (isSqlite(db)) {
+    await sqliteRows(
+      db,
+      `UPDATE object SET last_accessed_at = ?2
+       WHERE id IN (SELECT value FROM json_each(?1)) AND (last_accessed_at IS NULL OR last_accessed_at < ?2)`,
+      [objectIds, at],
+    );
+    return;
+  }
   await ormOf(db)
     .update(object)
     .set({ lastAccessedAt: at })

@@ -6,6 +6,8 @@
  *    {0c2b…}, expires_at NULL, created_at, updated_at, created_by 'ci')
  */
 import { sql } from "drizzle-orm";
+import { isSqlite } from "../dialect.ts";
+import { parseJsonStringArray } from "../json-text.ts";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
 export interface PinRow {
@@ -31,7 +33,8 @@ export interface PinInput {
 interface RawPin extends Record<string, unknown> {
   cache_id: number | string;
   name: string;
-  store_paths: string[];
+  /** A text[] on Postgres, JSON text on SQLite. */
+  store_paths: string[] | string;
   expires_at: Date | string | null;
   created_at: Date | string;
   updated_at: Date | string;
@@ -44,7 +47,7 @@ function pinOf(r: RawPin): PinRow {
   return {
     cacheId: Number(r.cache_id),
     name: r.name,
-    storePaths: r.store_paths,
+    storePaths: typeof r.store_paths === "string" ? parseJsonStringArray(r.store_paths) : r.store_paths,
     expiresAt: r.expires_at === null ? null : new Date(r.expires_at),
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
@@ -53,10 +56,15 @@ function pinOf(r: RawPin): PinRow {
 }
 
 /** Creates the pin or replaces its paths and expiry (created_at and created_by stay). */
+/** A list of texts as the column type wants it. */
+function textArray(db: Executor, values: string[]) {
+  return isSqlite(db) ? sql`${JSON.stringify(values)}` : sql`${sql.param(values)}::text[]`;
+}
+
 export async function upsertPin(db: Executor, pin: PinInput): Promise<PinRow> {
   const result = await ormOf(db).execute(sql`
     INSERT INTO garret_pin (cache_id, name, store_paths, store_path_hashes, expires_at, created_at, updated_at, created_by)
-    VALUES (${pin.cacheId}, ${pin.name}, ${sql.param(pin.storePaths)}::text[], ${sql.param(pin.storePathHashes)}::text[],
+    VALUES (${pin.cacheId}, ${pin.name}, ${textArray(db, pin.storePaths)}, ${textArray(db, pin.storePathHashes)},
             ${pin.expiresAt}, now(), now(), ${pin.createdBy})
     ON CONFLICT (cache_id, name) DO UPDATE SET
       store_paths = excluded.store_paths, store_path_hashes = excluded.store_path_hashes,

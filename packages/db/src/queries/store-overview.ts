@@ -6,6 +6,8 @@
  * never per request. `recentObjects` walks `garret-idx-object-cache-created-at` backwards per cache.
  */
 import { sql } from "drizzle-orm";
+import { isSqlite, sqliteRows } from "../dialect.ts";
+import { toBoolean } from "../sqlite-values.ts";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
 export interface StoreTotals {
@@ -24,14 +26,14 @@ export interface StoreTotals {
 export async function storeTotals(db: Executor): Promise<StoreTotals> {
   const result = await ormOf(db).execute(sql`
     SELECT
-      (SELECT count(*) FROM cache WHERE deleted_at IS NULL)::bigint AS caches,
+      (SELECT count(*) FROM cache WHERE deleted_at IS NULL) AS caches,
       o.objects, o.object_nar_bytes, n.nars, n.nar_bytes, c.chunks, c.stored_bytes,
       (SELECT max(finished_at) FROM garret_gc_run) AS last_gc
-    FROM (SELECT count(*)::bigint AS objects, COALESCE(sum(n.nar_size), 0)::bigint AS object_nar_bytes
+    FROM (SELECT count(*) AS objects, COALESCE(sum(n.nar_size), 0) AS object_nar_bytes
           FROM object o JOIN nar n ON n.id = o.nar_id) o,
-         (SELECT count(*)::bigint AS nars, COALESCE(sum(nar_size), 0)::bigint AS nar_bytes
+         (SELECT count(*) AS nars, COALESCE(sum(nar_size), 0) AS nar_bytes
           FROM nar WHERE state = 'V') n,
-         (SELECT count(*)::bigint AS chunks, COALESCE(sum(file_size), 0)::bigint AS stored_bytes
+         (SELECT count(*) AS chunks, COALESCE(sum(file_size), 0) AS stored_bytes
           FROM chunk WHERE state = 'V') c`);
   const row = rowsOf<Record<string, unknown>>(result)[0] ?? {};
   return {
@@ -62,7 +64,7 @@ export async function listCaches(db: Executor): Promise<CacheListing[]> {
   return rowsOf<Record<string, unknown>>(result).map((r) => ({
     id: Number(r.id),
     name: String(r.name),
-    isPublic: r.is_public === true,
+    isPublic: toBoolean(r.is_public),
     createdAt: new Date(r.created_at as string),
     retentionPeriod: r.retention_period == null ? null : Number(r.retention_period),
   }));
@@ -82,6 +84,17 @@ export async function recentObjects(
   limit: number,
 ): Promise<RecentObject[]> {
   if (cacheIds.length === 0 || limit <= 0) return [];
+  if (isSqlite(db)) {
+    const rows = await sqliteRows<Record<string, unknown>>(
+      db,
+      `SELECT c.name AS cache_name, o.store_path, n.nar_size, o.created_at
+       FROM object o JOIN nar n ON n.id = o.nar_id JOIN cache c ON c.id = o.cache_id
+       WHERE o.cache_id IN (SELECT value FROM json_each(?1))
+       ORDER BY o.created_at DESC, o.store_path LIMIT ?2`,
+      [cacheIds, limit],
+    );
+    return rows.map(recentObjectOf);
+  }
   const ids = sql.join(
     cacheIds.map((id) => sql`${id}::bigint`),
     sql`, `,
@@ -95,10 +108,14 @@ export async function recentObjects(
     ) r
     WHERE c.id IN (${ids})
     ORDER BY r.created_at DESC, r.store_path LIMIT ${limit}`);
-  return rowsOf<Record<string, unknown>>(result).map((r) => ({
+  return rowsOf<Record<string, unknown>>(result).map(recentObjectOf);
+}
+
+function recentObjectOf(r: Record<string, unknown>): RecentObject {
+  return {
     cacheName: String(r.cache_name),
     storePath: String(r.store_path),
     narSize: Number(r.nar_size),
     createdAt: new Date(r.created_at as string),
-  }));
+  };
 }

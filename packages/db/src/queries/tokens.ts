@@ -4,6 +4,8 @@
  * return as plain numbers from `extract(epoch …)::float8`.
  */
 import { sql } from "drizzle-orm";
+import { isSqlite } from "../dialect.ts";
+import { toBoolean } from "../sqlite-values.ts";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
 export type TokenOrigin = "api" | "garretadm" | "oidc";
@@ -42,7 +44,7 @@ interface TokenRow extends Record<string, unknown> {
   jti: string;
   sub: string;
   permissions: string;
-  admin: boolean;
+  admin: boolean | number;
   expires_at: number | null;
   origin: string;
   minted_by: string | null;
@@ -51,17 +53,23 @@ interface TokenRow extends Record<string, unknown> {
   revoked_by: string | null;
 }
 
-const TOKEN_COLUMNS =
-  sql.raw(`jti, sub, permissions, admin, extract(epoch FROM expires_at)::float8 AS expires_at,
-  origin, minted_by, extract(epoch FROM minted_at)::float8 AS minted_at,
-  extract(epoch FROM revoked_at)::float8 AS revoked_at, revoked_by`);
+/** Unix seconds of a timestamp column. */
+function epoch(db: Executor, column: string) {
+  return sql.raw(isSqlite(db) ? `unixepoch(${column}, 'subsec')` : `extract(epoch FROM ${column})::float8`);
+}
+
+function tokenColumns(db: Executor) {
+  return sql`jti, sub, permissions, admin, ${epoch(db, "expires_at")} AS expires_at,
+  origin, minted_by, ${epoch(db, "minted_at")} AS minted_at,
+  ${epoch(db, "revoked_at")} AS revoked_at, revoked_by`;
+}
 
 function fromRow(r: TokenRow): TokenRecord {
   return {
     jti: r.jti,
     sub: r.sub,
     permissions: r.permissions,
-    admin: r.admin,
+    admin: toBoolean(r.admin),
     expiresAt: r.expires_at === null ? null : Number(r.expires_at),
     origin: r.origin as TokenOrigin,
     mintedBy: r.minted_by,
@@ -75,7 +83,12 @@ export async function insertTokenRecord(db: Executor, t: NewTokenRecord): Promis
   await ormOf(db).execute(sql`
     INSERT INTO garret_token (jti, sub, permissions, admin, expires_at, origin, minted_by)
     VALUES (${t.jti}, ${t.sub}, ${t.permissions}, ${t.admin},
-            ${t.expiresAt === null ? null : sql`to_timestamp(${t.expiresAt})`}, ${t.origin}, ${t.mintedBy})`);
+            ${expiry(db, t.expiresAt)}, ${t.origin}, ${t.mintedBy})`);
+}
+
+function expiry(db: Executor, seconds: number | null) {
+  if (seconds === null) return null;
+  return isSqlite(db) ? sql`${new Date(seconds * 1000)}` : sql`to_timestamp(${seconds})`;
 }
 
 export interface ListTokensOptions {
@@ -91,13 +104,15 @@ export async function listTokenRecords(db: Executor, opts: ListTokensOptions = {
   if (opts.sub !== undefined) where.push(sql`sub = ${opts.sub}`);
   if (!opts.includeExpired) where.push(sql`(expires_at IS NULL OR expires_at > now())`);
   const result = await ormOf(db).execute(sql`
-    SELECT ${TOKEN_COLUMNS} FROM garret_token WHERE ${sql.join(where, sql` AND `)}
+    SELECT ${tokenColumns(db)} FROM garret_token WHERE ${sql.join(where, sql` AND `)}
     ORDER BY minted_at DESC, jti LIMIT ${opts.limit ?? 1000}`);
   return rowsOf<TokenRow>(result).map(fromRow);
 }
 
 export async function findTokenRecord(db: Executor, jti: string): Promise<TokenRecord | null> {
-  const result = await ormOf(db).execute(sql`SELECT ${TOKEN_COLUMNS} FROM garret_token WHERE jti = ${jti}`);
+  const result = await ormOf(db).execute(
+    sql`SELECT ${tokenColumns(db)} FROM garret_token WHERE jti = ${jti}`,
+  );
   const row = rowsOf<TokenRow>(result)[0];
   return row ? fromRow(row) : null;
 }
@@ -130,7 +145,7 @@ export async function revokeSubject(
   const upserted = await orm.execute(sql`
     INSERT INTO garret_revoked_subject (sub, revoked_at, revoked_by) VALUES (${sub}, now(), ${by})
     ON CONFLICT (sub) DO UPDATE SET revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by
-    RETURNING sub, extract(epoch FROM revoked_at)::float8 AS revoked_at, revoked_by`);
+    RETURNING sub, ${epoch(db, "revoked_at")} AS revoked_at, revoked_by`);
   const row = rowsOf<{ sub: string; revoked_at: number; revoked_by: string | null }>(upserted)[0];
   if (!row) throw new Error("revokeSubject: upsert returned no row");
   const marked = await orm.execute(sql`
@@ -144,7 +159,7 @@ export async function revokeSubject(
 
 export async function listRevokedSubjects(db: Executor): Promise<RevokedSubject[]> {
   const result = await ormOf(db).execute(sql`
-    SELECT sub, extract(epoch FROM revoked_at)::float8 AS revoked_at, revoked_by
+    SELECT sub, ${epoch(db, "revoked_at")} AS revoked_at, revoked_by
     FROM garret_revoked_subject ORDER BY revoked_at DESC, sub`);
   return rowsOf<{ sub: string; revoked_at: number; revoked_by: string | null }>(result).map((r) => ({
     sub: r.sub,
