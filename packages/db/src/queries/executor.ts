@@ -11,10 +11,12 @@ export function ormOf(executor: Executor): Orm {
 }
 
 /**
- * Rows of a raw `execute()` result; node-postgres and PGlite both return `{ rows }`. Raw results skip
- * drizzle's column mapping, so numeric columns must be converted by the caller.
+ * Rows of a raw `execute()` result; node-postgres and PGlite both return `{ rows }`, the proxy
+ * session of SQLite the rows themselves. Raw results skip drizzle's column mapping, so numeric,
+ * boolean and time columns must be converted by the caller.
  */
 export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
   const rows = (result as { rows?: unknown }).rows;
   if (!Array.isArray(rows)) throw new TypeError("query result has no rows array");
   return rows as T[];
