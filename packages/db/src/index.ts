@@ -85,6 +85,8 @@ export type { PinInput, PinRow } from "./queries/pins.ts";
 export { deletePin, findPin, listPins, upsertPin } from "./queries/pins.ts";
 export type { CacheListing, RecentObject, StoreTotals } from "./queries/store-overview.ts";
 export { listCaches, recentObjects, storeTotals } from "./queries/store-overview.ts";
+export type { StoredBytes } from "./queries/stored-bytes.ts";
+export { getStoredBytes } from "./queries/stored-bytes.ts";
 export type {
   ListTokensOptions,
   NewTokenRecord,

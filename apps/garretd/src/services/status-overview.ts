@@ -1,50 +1,71 @@
 /**
  * What the status page at `/` shows a caller: the caches it may discover (public caches for
- * everyone, plus those its token has any permission on), their sizes and dedup ratio, and the
- * latest uploads into them. Per-cache statistics walk the cache's objects, so they are memoized for
- * a minute per process and computed a few at a time; at most `MAX_CACHES` caches are listed.
+ * everyone, plus those its token has any permission on), with what a Nix user needs to use each
+ * (substituter URL, public key), their sizes, deduplication and compression, and the latest
+ * uploads into them. Per-cache statistics walk the cache's objects, so they are memoized for a
+ * minute per process and computed a few at a time; at most `MAX_CACHES` caches are listed.
+ *
+ * Sizes: NAR bytes are what the listed paths occupy uncompressed; unique bytes what their distinct
+ * chunks hold (dedup ratio = NAR / unique); stored bytes what those chunks take in storage
+ * (compression ratio = unique / stored). The Total row counts a chunk shared by several caches once.
  */
 import {
   type CacheStats,
   type Db,
   getCacheStats,
+  getStoredBytes,
   listCaches,
   type RecentObject,
   recentObjects,
+  type StoredBytes,
 } from "@garret/db";
+import { parseSecretKey } from "@garret/nix";
 import { canDiscover } from "@garret/protocol";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
+import type { RequestState } from "../env.ts";
 import { tokenPermission } from "./authorize-cache.ts";
+import { substituterEndpoint } from "./caches.ts";
 
 const STATS_TTL_MS = 60_000;
 const STATS_CONCURRENCY = 4;
 export const MAX_CACHES = 200;
 const RECENT_LIMIT = 10;
 
-export interface CacheOverview {
-  name: string;
-  isPublic: boolean;
+export interface Sizes {
   objects: number;
   narBytes: number;
+  uniqueBytes: number;
   storedBytes: number;
-  /** narBytes / storedBytes; null when nothing is stored. */
+  /** narBytes / uniqueBytes; null when nothing is stored. */
   dedupRatio: number | null;
+  /** uniqueBytes / storedBytes; null when nothing is stored. */
+  compressionRatio: number | null;
+}
+
+export interface CacheOverview extends Sizes {
+  name: string;
+  isPublic: boolean;
+  substituter: string;
+  publicKey: string | null;
 }
 
 export interface StatusOverview {
   caches: CacheOverview[];
   /** Caches left out beyond MAX_CACHES. */
   omitted: number;
-  totals: { objects: number; narBytes: number; storedBytes: number; dedupRatio: number | null };
+  totals: Sizes;
   recent: RecentObject[];
   authenticated: boolean;
+  /** `exp` of an authentic token that has expired (the caller is anonymous). */
+  expiredTokenAt?: number | undefined;
   generatedAt: Date;
 }
 
-const statsMemo = new WeakMap<Db, Map<number, { until: number; value: Promise<CacheStats> }>>();
+type CacheFigures = CacheStats & StoredBytes;
+const statsMemo = new WeakMap<Db, Map<number, { until: number; value: Promise<CacheFigures> }>>();
 
-function memoizedStats(db: Db, cacheId: number, now: number): Promise<CacheStats> {
+function memoizedFigures(db: Db, cacheId: number, now: number): Promise<CacheFigures> {
   let memo = statsMemo.get(db);
   if (!memo) {
     memo = new Map();
@@ -52,7 +73,9 @@ function memoizedStats(db: Db, cacheId: number, now: number): Promise<CacheStats
   }
   const hit = memo.get(cacheId);
   if (hit && hit.until > now) return hit.value;
-  const value = getCacheStats(db, cacheId);
+  const value = Promise.all([getCacheStats(db, cacheId), getStoredBytes(db, [cacheId])]).then(
+    ([stats, stored]) => ({ ...stats, ...stored }),
+  );
   const entry = { until: now + STATS_TTL_MS, value };
   memo.set(cacheId, entry);
   value.catch(() => {
@@ -61,51 +84,70 @@ function memoizedStats(db: Db, cacheId: number, now: number): Promise<CacheStats
   return value;
 }
 
-const ratio = (nar: number, stored: number) => (stored > 0 ? nar / stored : null);
+const ratio = (a: number, b: number) => (b > 0 && a > 0 ? a / b : null);
 
-export async function statusOverview(deps: Deps, token: AtticToken | null): Promise<StatusOverview> {
+function sizes(objects: number, narBytes: number, stored: StoredBytes): Sizes {
+  return {
+    objects,
+    narBytes,
+    uniqueBytes: stored.uniqueBytes,
+    storedBytes: stored.storedBytes,
+    dedupRatio: ratio(narBytes, stored.uniqueBytes),
+    compressionRatio: ratio(stored.uniqueBytes, stored.storedBytes),
+  };
+}
+
+function publicKeyOf(keypair: string | undefined): string | null {
+  try {
+    return keypair === undefined ? null : parseSecretKey(keypair).publicKey;
+  } catch {
+    return null;
+  }
+}
+
+export async function statusOverview(
+  deps: Deps,
+  caller: { token: AtticToken | null; request: RequestState; expiredTokenAt?: number | undefined },
+): Promise<StatusOverview> {
+  const { token } = caller;
   const all = await listCaches(deps.db);
   const visible = all.filter((c) => c.isPublic || canDiscover(tokenPermission(token, c.name)));
   const shown = visible.slice(0, MAX_CACHES);
   const now = deps.clock().getTime();
-  const stats: CacheStats[] = new Array(shown.length);
+  const figures: CacheFigures[] = new Array(shown.length);
+  const keys: (string | null)[] = new Array(shown.length);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < shown.length; i = next++) {
-      stats[i] = await memoizedStats(deps.db, (shown[i] as (typeof shown)[number]).id, now);
+      const c = shown[i] as (typeof shown)[number];
+      figures[i] = await memoizedFigures(deps.db, c.id, now);
+      keys[i] = publicKeyOf((await deps.caches.get(c.name))?.keypair);
     }
   };
   await Promise.all(Array.from({ length: Math.min(STATS_CONCURRENCY, shown.length) }, worker));
   const caches = shown.map((c, i) => {
-    const s = stats[i] as CacheStats;
+    const f = figures[i] as CacheFigures;
     return {
       name: c.name,
       isPublic: c.isPublic,
-      objects: s.objects,
-      narBytes: s.narBytes,
-      storedBytes: s.storedBytes,
-      dedupRatio: ratio(s.narBytes, s.storedBytes),
+      substituter: substituterEndpoint(deps, caller.request, c.name),
+      publicKey: keys[i] ?? null,
+      ...sizes(f.objects, f.narBytes, f),
     };
   });
+  const ids = shown.map((c) => c.id);
   const sum = (f: (c: CacheOverview) => number) => caches.reduce((a, c) => a + f(c), 0);
-  const narBytes = sum((c) => c.narBytes);
-  const storedBytes = sum((c) => c.storedBytes);
   return {
     caches,
     omitted: visible.length - shown.length,
-    // Stored bytes are per cache; chunks shared between caches count once in each of them.
-    totals: {
-      objects: sum((c) => c.objects),
-      narBytes,
-      storedBytes,
-      dedupRatio: ratio(narBytes, storedBytes),
-    },
-    recent: await recentObjects(
-      deps.db,
-      shown.map((c) => c.id),
-      RECENT_LIMIT,
+    totals: sizes(
+      sum((c) => c.objects),
+      sum((c) => c.narBytes),
+      await getStoredBytes(deps.db, ids),
     ),
+    recent: await recentObjects(deps.db, ids, RECENT_LIMIT),
     authenticated: token !== null,
+    ...(caller.expiredTokenAt !== undefined && { expiredTokenAt: caller.expiredTokenAt }),
     generatedAt: new Date(now),
   };
 }
