@@ -9,9 +9,14 @@
  *     admin, nor mint a token carrying someone else's name;
  *   - no upload or cache setting can add lines to a narinfo or `nix-cache-info` (store paths are
  *     parsed against the cache's store dir; control characters are refused everywhere), and NUL
- *     bytes anywhere are a 4xx with nothing written.
+ *     bytes anywhere are a 4xx with nothing written;
+ *   - started under umask 022, garretd writes nothing other local users can read: database files,
+ *     chunk files and directories are 0600 / 0700, and a storage or database root left open to
+ *     others is narrowed at start.
  */
 import { createHash } from "node:crypto";
+import { chmod, lstat, readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { toNixBase32 } from "@garret/nix";
 import { PERMISSION_LETTERS } from "@garret/protocol";
 import { garretGrantClaims } from "@garret/token";
@@ -29,7 +34,8 @@ const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
 describe.each(dbs)("tenant isolation (%s)", (db) => {
   let g: GarretdHandle;
   beforeAll(async () => {
-    g = await startGarretd({ db });
+    // A login shell's umask: garretd must not depend on the caller's.
+    g = await startGarretd({ db, umask: 0o022 });
   });
   afterAll(() => g?.stop());
 
@@ -319,6 +325,80 @@ describe.each(dbs)("tenant isolation (%s)", (db) => {
       const res = await put(`${hash}.narinfo`, narinfo);
       expect((await errorOf(res)).status).toBe(400);
       expect((await get(`/${cache}/${hash}.narinfo`, g.rootToken)).status).toBe(404);
+    });
+  });
+
+  describe("nothing written is readable by other local users", () => {
+    /**
+     * Every entry below `root` (root included) whose mode lets group or others in. PGlite sets
+     * its own files' modes (0666, whatever the umask), so inside the embedded database's
+     * directory only that directory's own mode is checked: 0700 keeps everything below it
+     * unreachable for other users.
+     */
+    async function openEntries(root: string): Promise<string[]> {
+      const open: string[] = [];
+      const walk = async (path: string): Promise<void> => {
+        const st = await lstat(path);
+        if (st.isSymbolicLink()) return;
+        if ((st.mode & 0o077) !== 0) open.push(`${path} ${(st.mode & 0o777).toString(8)}`);
+        if (db === "pglite" && path === join(g.dataDir, "db")) return;
+        if (st.isDirectory()) for (const e of await readdir(path)) await walk(join(path, e));
+      };
+      await walk(root);
+      return open;
+    }
+    // What garretd writes under: local storage, and the data directory holding the embedded
+    // database (`<data dir>/db`, a root garretd checks at start).
+    const written = () => [g.storageDir as string, ...(db === "pglite" ? [g.dataDir] : [])];
+    const roots = () => [g.storageDir as string, ...(db === "pglite" ? [join(g.dataDir, "db")] : [])];
+
+    it("database files, chunk files and directories are private under umask 022", async () => {
+      const nar = narOfFile("private contents ".repeat(20_000));
+      const hash = randomStorePathHash();
+      await createCacheOver(g.url, g.rootToken, "private-files");
+      const res = await fetch(`${g.url}/_api/v1/upload-path`, {
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${g.rootToken}`,
+          "x-attic-nar-info": JSON.stringify({
+            cache: "private-files",
+            store_path_hash: hash,
+            store_path: `/nix/store/${hash}-private`,
+            references: [],
+            system: null,
+            deriver: null,
+            sigs: [],
+            ca: null,
+            nar_hash: sha256Hex(nar),
+            nar_size: nar.length,
+          }),
+        },
+        body: nar,
+      });
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+      let files = 0;
+      for (const root of written()) {
+        expect(await openEntries(root)).toEqual([]);
+        files += (await readdir(root, { recursive: true })).length;
+      }
+      // The walk saw the real thing: chunk files (and the embedded database's files).
+      expect(files).toBeGreaterThan(db === "pglite" ? 100 : 2);
+      const chunkFiles = (await readdir(g.storageDir as string, { recursive: true })).filter((f) =>
+        f.endsWith(".chunk"),
+      );
+      expect(chunkFiles.length).toBeGreaterThan(0);
+    });
+
+    it("a root left open to others is narrowed to 0700 at start, with a warning", async () => {
+      await g.stopProcess();
+      for (const root of roots()) await chmod(root, 0o755);
+      await g.startProcess();
+      for (const root of roots()) {
+        expect(((await lstat(root)).mode & 0o777).toString(8)).toBe("700");
+        expect(g.logs()).toContain(`directory ${root} was open to other local users (mode 0755)`);
+      }
+      expect((await get("/private-files/nix-cache-info", g.rootToken)).status).toBe(200);
     });
   });
 });

@@ -35,6 +35,8 @@ export interface GarretdOptions {
   postgresUrl?: (url: string) => Promise<string>;
   /** S3 only: maps s3rver's endpoint to the one garretd is given (e.g. a fault-injecting proxy). */
   s3Endpoint?: (endpoint: string) => Promise<string>;
+  /** Starts the process under this umask (through /bin/sh), e.g. 0o022 as a login shell has. */
+  umask?: number;
 }
 
 export interface GarretdHandle {
@@ -199,10 +201,20 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
   let output = "";
 
   const launch = async (): Promise<void> => {
-    child = spawn(process.execPath, [GARRETD_BIN, "-f", configPath, "--listen", `127.0.0.1:${port}`], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const args = [GARRETD_BIN, "-f", configPath, "--listen", `127.0.0.1:${port}`];
+    child =
+      opts.umask === undefined
+        ? spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
+        : spawn(
+            "/bin/sh",
+            [
+              "-c",
+              `umask ${opts.umask.toString(8).padStart(3, "0")}; exec "$0" "$@"`,
+              process.execPath,
+              ...args,
+            ],
+            { env, stdio: ["ignore", "pipe", "pipe"] },
+          );
     const proc = child;
     // Earlier runs' lines stay in `output`; only this process's "listening" counts.
     const from = output.length;

@@ -27,6 +27,7 @@ import { formatDryRun } from "./gc/dry-run-report.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
 import { runConfiguredGc } from "./ops/configured-gc.ts";
 import { checkListenAddress, ListenError } from "./ops/listen-check.ts";
+import { PrivateDirError, privateRoots, securePrivateRoots } from "./ops/private-dirs.ts";
 import { warnIfStorageWithoutIndex } from "./ops/storage-without-index.ts";
 import { DataDirectoryBusyError } from "./pglite-lock.ts";
 import { type FastPath, narInfoFastPath } from "./routes/narinfo-fast-path.ts";
@@ -108,6 +109,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     }
   } catch (err) {
     if (err instanceof ListenError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  try {
+    for (const warning of securePrivateRoots(privateRoots(config))) log.warn(warning);
+  } catch (err) {
+    if (err instanceof PrivateDirError) {
       process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }

@@ -3,7 +3,10 @@
  */
 
 import { existsSync, readFileSync } from "node:fs";
+import { restrictUmask } from "../ops/private-dirs.ts";
 import { runGarretadm } from "./main.ts";
+
+restrictUmask();
 
 process.exitCode = await runGarretadm(process.argv.slice(2), {
   env: process.env,
