@@ -22,6 +22,8 @@ interface Served {
   nar: Buffer;
   /** Stop sending (but keep the connection) after this many bytes. */
   stallAfter?: number;
+  /** Hashes of other served paths this one references. */
+  references?: string[];
 }
 
 let t: TestApp;
@@ -29,6 +31,7 @@ let upstream: Server;
 let upstreamUrl: string;
 const paths = new Map<string, Served>();
 const narRequests = new Map<string, number>();
+const narInfoRequests = new Map<string, number>();
 
 function addPath(served: Served): string {
   const hash = randomStorePathHash();
@@ -47,9 +50,11 @@ beforeAll(async () => {
     }
     if (narinfo) {
       const hash = narinfo[1] as string;
+      narInfoRequests.set(hash, (narInfoRequests.get(hash) ?? 0) + 1);
+      const references = (served.references ?? []).map((h) => `${h}-pulled`);
       const storePath = `/nix/store/${hash}-pulled`;
       const narHash = sha256Hex(served.nar);
-      const print = fingerprint(storePath, narHash, served.nar.length, []);
+      const print = fingerprint(storePath, narHash, served.nar.length, references);
       res.writeHead(200, { "content-type": "text/x-nix-narinfo" }).end(
         formatNarInfo({
           storePath,
@@ -57,7 +62,7 @@ beforeAll(async () => {
           compression: "none",
           narHash,
           narSize: served.nar.length,
-          references: [],
+          references,
           sigs: [key.sign(print)],
         }),
       );
@@ -138,6 +143,16 @@ describe("pull-through with a misbehaving upstream", () => {
     const again = await nar(hash);
     expect(zstdDecompressSync(new Uint8Array(await again.arrayBuffer())).equals(bytes)).toBe(true);
     expect(narRequests.get(hash)).toBe(1);
+  });
+
+  it("looks up the references of a served narinfo upstream before Nix asks for them", async () => {
+    const child = addPath({ nar: narOfFile("child") });
+    const parent = addPath({ nar: narOfFile("parent"), references: [child] });
+    expect((await narinfo(parent)).status).toBe(200);
+    expect(await waitFor(async () => narInfoRequests.get(child) === 1, 10_000)).toBe(true);
+    // Answered from what was looked up: no second upstream request.
+    expect((await narinfo(child)).status).toBe(200);
+    expect(narInfoRequests.get(child)).toBe(1);
   });
 
   it("answers 404 within nar-timeout when the upstream stalls mid-NAR, and stores nothing", async () => {

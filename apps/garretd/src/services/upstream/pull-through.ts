@@ -13,6 +13,8 @@
  *   started the fetch gets the NAR recompressed as it streams; the others wait for the stored copy.
  *   A NAR that fails verification is not stored; its client gets a 404 when the NAR ended before
  *   the response started (`HOLD_BYTES`), else a cut connection (Nix then rejects the download).
+ * - The references of a served narinfo that the cache lacks are looked up upstream at once, since
+ *   Nix asks for them next (`lookAhead`).
  * - Small NARs (up to `PREFETCH_MAX_NAR_SIZE`) are fetched as soon as their narinfo is served,
  *   when a fetch slot is free, since Nix asks for them next.
  * - Limits: `max-concurrent-fetches` and `max-bytes-in-flight` (sum of NarSize); a fetch that
@@ -25,6 +27,7 @@ import {
   type CacheUpstream,
   findAndLockNar,
   getCacheUpstreams,
+  getMissingPaths,
   releaseNar,
   upsertObject,
 } from "@garret/db";
@@ -57,6 +60,8 @@ const MEMO_LIMIT = 10_000;
 const CREATED_BY = "upstream";
 /** NARs up to this size are fetched as soon as their narinfo is asked for, if a slot is free. */
 const PREFETCH_MAX_NAR_SIZE = HOLD_BYTES;
+/** Background upstream narinfo lookups for references at once (see lookAhead). */
+const LOOKAHEAD_LIMIT = 32;
 
 export interface UpstreamNarStream {
   body: () => AsyncGenerator<Uint8Array>;
@@ -327,6 +332,36 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
     }
   }
 
+  let lookingAhead = 0;
+
+  /**
+   * Nix walks a closure one level at a time, asking for a path's references only once it has read
+   * the path's narinfo: looking the references up upstream now turns one upstream round trip per
+   * level into one garret round trip. Only references the cache lacks, within `LOOKAHEAD_LIMIT`.
+   */
+  function lookAhead(cache: CacheRow, self: string, references: readonly string[]): void {
+    const unknown = references
+      .map((r) => r.slice(0, 32))
+      .filter((h) => {
+        const key = `${cache.id}:${h}`;
+        return h !== self && !found.has(key) && !lookups.has(key) && !negative.has(key);
+      });
+    if (unknown.length === 0 || lookingAhead >= LOOKAHEAD_LIMIT) return;
+    lookingAhead++;
+    void getMissingPaths(deps.db, cache.id, unknown)
+      .then((missing) => {
+        for (const h of missing) {
+          if (lookingAhead >= LOOKAHEAD_LIMIT) break;
+          lookingAhead++;
+          resolve(cache, h)
+            .catch(() => undefined)
+            .finally(() => lookingAhead--);
+        }
+      })
+      .catch((err: unknown) => log.warn("upstream look-ahead failed", { err: String(err) }))
+      .finally(() => lookingAhead--);
+  }
+
   /** Runs one fetch of the path, visible to every request for it until it ends. */
   function startFetch(cache: CacheRow, hash: string, entry: Found, tee: Tee | null, waitMs: number) {
     const key = `${cache.id}:${hash}`;
@@ -367,6 +402,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
       if (entry.info.narSize <= PREFETCH_MAX_NAR_SIZE && !fetches.has(key)) {
         void startFetch(cache, hash, entry, null, 0);
       }
+      lookAhead(cache, hash, entry.info.references);
       return narInfoText(cache, hash, entry.info);
     },
 
