@@ -4,4 +4,6 @@ if (!process.features.typescript) {
   process.stderr.write(`garret needs Node.js 24 or later (this is ${process.version}): see README.md\n`);
   process.exit(1);
 }
+const { enablePrivateCompileCache } = await import("@garret/cli/compile-cache");
+enablePrivateCompileCache();
 await import("../src/cli.ts");

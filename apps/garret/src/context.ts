@@ -12,11 +12,14 @@ import {
   resolveCacheRef,
   resolveToken,
 } from "./config.ts";
+import { HintedError } from "./errors.ts";
 import { type Action, permissionHint } from "./hints.ts";
 import type { Sink } from "./progress.ts";
 import type { RetryEnv } from "./retry.ts";
 import { formatRetry } from "./retry-message.ts";
 import { tokenExpiry } from "./token-expiry.ts";
+
+export { HintedError, UsageError } from "./errors.ts";
 
 export interface CliContext {
   env: NodeJS.ProcessEnv;
@@ -27,21 +30,6 @@ export interface CliContext {
   /** Aborted on SIGINT/SIGTERM; long-running commands stop cleanly. */
   signal: AbortSignal;
   retryEnv?: RetryEnv;
-}
-
-/** Bad command-line usage: printed with the command's usage, exit code 2. */
-export class UsageError extends Error {}
-
-/** A failure with an explanation line printed after `error: <message>`. */
-export class HintedError extends Error {
-  readonly original: unknown;
-  readonly hint: string | undefined;
-
-  constructor(original: unknown, hint: string | undefined) {
-    super(original instanceof Error ? original.message : String(original));
-    this.original = original;
-    this.hint = hint;
-  }
 }
 
 export interface Connection extends ResolvedCache {

@@ -3,17 +3,9 @@
  * Exit codes: 0 success, 1 failure (the server's `Kind: message` is printed), 2 usage error.
  */
 import { CliUsageError, didYouMean, formatOptionsHelp, type OptionSpecs, parseOptions } from "@garret/cli";
-import { cacheConfigure, cacheCreate, cacheDestroy, cacheInfo } from "./commands/cache.ts";
-import { deletePaths } from "./commands/delete.ts";
-import { getClosure } from "./commands/get-closure.ts";
-import { login } from "./commands/login.ts";
-import { pinAdd, pinList, pinRemove } from "./commands/pin.ts";
-import { push } from "./commands/push.ts";
-import { use } from "./commands/use.ts";
-import { watchStore } from "./commands/watch-store.ts";
-import { type CliContext, HintedError, UsageError } from "./context.ts";
+import type { CliContext } from "./context.ts";
+import { HintedError, UsageError } from "./errors.ts";
 import { parseJobs } from "./options.ts";
-import { DEFAULT_STORE_DIR } from "./store-path.ts";
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
@@ -32,7 +24,8 @@ const str = (v: Values, k: string) => v[k] as string | undefined;
 const bool = (v: Values, k: string) => v[k] === true;
 const list = (v: Values, k: string) => v[k] as string[] | undefined;
 
-function storeDir(ctx: CliContext): string {
+async function storeDir(ctx: CliContext): Promise<string> {
+  const { DEFAULT_STORE_DIR } = await import("./store-path.ts");
   return (ctx.env.NIX_STORE_DIR || DEFAULT_STORE_DIR).replace(/\/+$/, "");
 }
 
@@ -81,6 +74,7 @@ const storeDirOption = {
   },
 } as const satisfies OptionSpecs;
 
+// Each command's code loads when it runs, so `--help`, `--version` and usage errors answer at once.
 const COMMANDS: Record<string, Command> = {
   login: {
     usage: "garret login NAME ENDPOINT [TOKEN] [--set-default]",
@@ -92,15 +86,21 @@ const COMMANDS: Record<string, Command> = {
       "set-default": { type: "boolean", description: "Make this server the default one" },
     },
     arity: [2, 3],
-    run: (ctx, [name, endpoint, token], v) =>
-      login(ctx, name as string, endpoint as string, token, bool(v, "set-default")),
+    run: async (ctx, [name, endpoint, token], v) =>
+      (await import("./commands/login.ts")).login(
+        ctx,
+        name as string,
+        endpoint as string,
+        token,
+        bool(v, "set-default"),
+      ),
   },
   use: {
     usage: "garret use CACHE",
     summary: "Configure Nix to substitute from a cache",
     options: {},
     arity: [1, 1],
-    run: (ctx, [cache]) => use(ctx, cache as string),
+    run: async (ctx, [cache]) => (await import("./commands/use.ts")).use(ctx, cache as string),
   },
   push: {
     usage:
@@ -116,8 +116,8 @@ const COMMANDS: Record<string, Command> = {
       ...jobsOption,
     },
     arity: [1, Number.POSITIVE_INFINITY],
-    run: (ctx, [cache, ...paths], v) =>
-      push(ctx, storeDir(ctx), cache as string, paths, {
+    run: async (ctx, [cache, ...paths], v) =>
+      (await import("./commands/push.ts")).push(ctx, await storeDir(ctx), cache as string, paths, {
         stdin: bool(v, "stdin"),
         noClosure: bool(v, "no-closure"),
         ignoreUpstreamCacheFilter: bool(v, "ignore-upstream-cache-filter"),
@@ -132,8 +132,8 @@ const COMMANDS: Record<string, Command> = {
     summary: "Watch the Nix store and push new paths until interrupted",
     options: { ...ignoreFilter, ...noClosure, ...forcePreamble, ...jobsOption },
     arity: [1, 1],
-    run: (ctx, [cache], v) =>
-      watchStore(ctx, storeDir(ctx), cache as string, {
+    run: async (ctx, [cache], v) =>
+      (await import("./commands/watch-store.ts")).watchStore(ctx, await storeDir(ctx), cache as string, {
         jobs: parseJobs(str(v, "jobs")),
         ignoreUpstreamCacheFilter: bool(v, "ignore-upstream-cache-filter"),
         noClosure: bool(v, "no-closure"),
@@ -151,8 +151,8 @@ const COMMANDS: Record<string, Command> = {
       ...storeDirOption,
     },
     arity: [1, 1],
-    run: (ctx, [cache], v) =>
-      cacheCreate(ctx, cache as string, {
+    run: async (ctx, [cache], v) =>
+      (await import("./commands/cache.ts")).cacheCreate(ctx, cache as string, {
         public: bool(v, "public"),
         priority: str(v, "priority"),
         upstreamKeyNames: list(v, "upstream-cache-key-name"),
@@ -202,8 +202,8 @@ const COMMANDS: Record<string, Command> = {
       },
     },
     arity: [1, 1],
-    run: (ctx, [cache], v) =>
-      cacheConfigure(ctx, cache as string, {
+    run: async (ctx, [cache], v) =>
+      (await import("./commands/cache.ts")).cacheConfigure(ctx, cache as string, {
         upstreams: list(v, "upstream"),
         upstreamKeys: list(v, "upstream-key"),
         noUpstream: bool(v, "no-upstream"),
@@ -223,14 +223,15 @@ const COMMANDS: Record<string, Command> = {
     summary: "Show a cache's configuration (and garretd's statistics)",
     options: {},
     arity: [1, 1],
-    run: (ctx, [cache]) => cacheInfo(ctx, cache as string),
+    run: async (ctx, [cache]) => (await import("./commands/cache.ts")).cacheInfo(ctx, cache as string),
   },
   "cache destroy": {
     usage: "garret cache destroy CACHE [--no-confirm]",
     summary: "Delete a cache and everything in it",
     options: { "no-confirm": { type: "boolean", description: "Do not ask for confirmation" } },
     arity: [1, 1],
-    run: (ctx, [cache], v) => cacheDestroy(ctx, cache as string, bool(v, "no-confirm")),
+    run: async (ctx, [cache], v) =>
+      (await import("./commands/cache.ts")).cacheDestroy(ctx, cache as string, bool(v, "no-confirm")),
   },
   "pin add": {
     usage: "garret pin add CACHE NAME PATHS... [--expires DURATION | --expires-at ISO-TIME]",
@@ -245,25 +246,34 @@ const COMMANDS: Record<string, Command> = {
       "expires-at": { type: "string", value: "ISO-TIME", description: "Expire at this time" },
     },
     arity: [3, Number.POSITIVE_INFINITY],
-    run: (ctx, [cache, name, ...paths], v) =>
-      pinAdd(ctx, storeDir(ctx), cache as string, name as string, paths, {
-        expires: str(v, "expires"),
-        expiresAt: str(v, "expires-at"),
-      }),
+    run: async (ctx, [cache, name, ...paths], v) =>
+      (await import("./commands/pin.ts")).pinAdd(
+        ctx,
+        await storeDir(ctx),
+        cache as string,
+        name as string,
+        paths,
+        {
+          expires: str(v, "expires"),
+          expiresAt: str(v, "expires-at"),
+        },
+      ),
   },
   "pin list": {
     usage: "garret pin list CACHE [--json]",
     summary: "List a cache's pins [garretd, needs cr]",
     options: { json: { type: "boolean", description: "Print JSON instead of a table" } },
     arity: [1, 1],
-    run: (ctx, [cache], v) => pinList(ctx, cache as string, bool(v, "json")),
+    run: async (ctx, [cache], v) =>
+      (await import("./commands/pin.ts")).pinList(ctx, cache as string, bool(v, "json")),
   },
   "pin remove": {
     usage: "garret pin remove CACHE NAME",
     summary: "Remove a pin; its paths fall under retention again [garretd, needs cr]",
     options: {},
     arity: [2, 2],
-    run: (ctx, [cache, name]) => pinRemove(ctx, cache as string, name as string),
+    run: async (ctx, [cache, name]) =>
+      (await import("./commands/pin.ts")).pinRemove(ctx, cache as string, name as string),
   },
   delete: {
     usage: "garret delete CACHE PATHS...",
@@ -274,7 +284,8 @@ const COMMANDS: Record<string, Command> = {
       "their own entries); its data is freed at the next garbage collection unless shared.",
     options: {},
     arity: [2, Number.POSITIVE_INFINITY],
-    run: (ctx, [cache, ...paths]) => deletePaths(ctx, storeDir(ctx), cache as string, paths),
+    run: async (ctx, [cache, ...paths]) =>
+      (await import("./commands/delete.ts")).deletePaths(ctx, await storeDir(ctx), cache as string, paths),
   },
   "get-closure": {
     usage: "garret get-closure PATH [--include-outputs]",
@@ -286,7 +297,13 @@ const COMMANDS: Record<string, Command> = {
       },
     },
     arity: [1, 1],
-    run: (ctx, [path], v) => getClosure(ctx, storeDir(ctx), path as string, bool(v, "include-outputs")),
+    run: async (ctx, [path], v) =>
+      (await import("./commands/get-closure.ts")).getClosure(
+        ctx,
+        await storeDir(ctx),
+        path as string,
+        bool(v, "include-outputs"),
+      ),
   },
 };
 

@@ -1,5 +1,5 @@
 /** Validation of option values shared by several commands. */
-import { UsageError } from "./context.ts";
+import { UsageError } from "./errors.ts";
 
 /** `-j/--jobs`: a positive integer (attic rejects 0). */
 export function parseJobs(value: string | undefined, fallback = 5): number {

@@ -4,5 +4,7 @@ if (!process.features.typescript) {
   process.stderr.write(`garretadm needs Node.js 24 or later (this is ${process.version}): see README.md\n`);
   process.exit(1);
 }
+const { enablePrivateCompileCache } = await import("@garret/cli/compile-cache");
+enablePrivateCompileCache();
 await import("../src/drizzle-as-commonjs.ts");
 await import("../src/adm/cli.ts");

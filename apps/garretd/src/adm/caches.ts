@@ -43,7 +43,6 @@ async function withDb<T>(ctx: AdmContext, fn: (db: Db) => Promise<T>): Promise<T
 const ratio = (nar: number, stored: number) => (stored > 0 ? Math.round((nar / stored) * 100) / 100 : null);
 
 export const cachesCommand: AdmCommand = {
-  summary: "List caches with their sizes, or show one",
   usage: USAGE,
   async run(args, ctx) {
     const [action, ...rest] = args;

@@ -121,7 +121,6 @@ async function narProblem(storage: StorageBackend, nar: NarToDecode): Promise<st
 }
 
 export const checkCommand: AdmCommand = {
-  summary: "Find (and with --repair remove) NARs whose chunks are missing or corrupt",
   usage: USAGE,
   async run(args, ctx) {
     let values: { quick?: boolean; repair?: boolean; help?: boolean };

@@ -24,7 +24,6 @@ export interface AdmContext {
 }
 
 export interface AdmCommand {
-  summary: string;
   usage: string;
   /** Returns the exit code. Throws UsageError for bad arguments. */
   run(args: string[], ctx: AdmContext): Promise<number>;

@@ -27,7 +27,6 @@ const OPTIONS = {
 } as const satisfies OptionSpecs;
 
 export const gcCommand: AdmCommand = {
-  summary: "Run one garbage collection now (--dry-run: report only)",
   usage: USAGE,
   async run(args, ctx) {
     let values: { "dry-run"?: boolean; help?: boolean };

@@ -8,23 +8,36 @@
  */
 
 import { didYouMean, packageVersion } from "@garret/cli";
-import { ConfigError, loadConfig } from "../config/config.ts";
-import { cachesCommand } from "./caches.ts";
-import { checkCommand } from "./check.ts";
+import { ConfigError } from "../config/config-error.ts";
 import { type AdmCommand, type AdmContext, AdmError, type AdmIo, UsageError } from "./command.ts";
-import { openAdmDatabase } from "./database.ts";
-import { gcCommand } from "./gc.ts";
-import { makeTokenCommand } from "./make-token.ts";
-import { tokensCommand } from "./tokens.ts";
 
 export type { AdmIo } from "./command.ts";
 
-export const COMMANDS: Readonly<Record<string, AdmCommand>> = {
-  check: checkCommand,
-  "make-token": makeTokenCommand,
-  tokens: tokensCommand,
-  caches: cachesCommand,
-  gc: gcCommand,
+/**
+ * Each command's module (the database, storage and configuration code) loads only when it runs, so
+ * `--help`, `--version` and usage errors answer at once.
+ */
+export const COMMANDS: Readonly<Record<string, { summary: string; load(): Promise<AdmCommand> }>> = {
+  check: {
+    summary: "Find (and with --repair remove) NARs whose chunks are missing or corrupt",
+    load: async () => (await import("./check.ts")).checkCommand,
+  },
+  "make-token": {
+    summary: "Generate a new token",
+    load: async () => (await import("./make-token.ts")).makeTokenCommand,
+  },
+  tokens: {
+    summary: "List and revoke recorded tokens",
+    load: async () => (await import("./tokens.ts")).tokensCommand,
+  },
+  caches: {
+    summary: "List caches with their sizes, or show one",
+    load: async () => (await import("./caches.ts")).cachesCommand,
+  },
+  gc: {
+    summary: "Run one garbage collection now (--dry-run: report only)",
+    load: async () => (await import("./gc.ts")).gcCommand,
+  },
 };
 
 export function garretadmUsage(): string {
@@ -83,17 +96,19 @@ export async function runGarretadm(
   }
   const name = argv[i];
   if (name === undefined) return usageError(io, "no command given");
-  const command = COMMANDS[name];
-  if (!command)
+  const entry = COMMANDS[name];
+  if (!entry)
     return usageError(
       io,
       `unknown command '${name}'${didYouMean(name, Object.keys(COMMANDS))}; commands: ${Object.keys(COMMANDS).join(", ")}`,
     );
 
+  const [command, { loadConfig }] = await Promise.all([entry.load(), import("../config/config.ts")]);
   const ctx: AdmContext = {
     io,
     now: opts.now ?? Date.now,
-    openDatabase: opts.openDatabase ?? openAdmDatabase,
+    openDatabase:
+      opts.openDatabase ?? (async (config, o) => (await import("./database.ts")).openAdmDatabase(config, o)),
     loadConfig() {
       const config = loadConfig({
         ...(configPath !== undefined && { configPath }),

@@ -148,7 +148,6 @@ export function parseMakeTokenArgs(args: string[]): MakeTokenRequest | null {
 }
 
 export const makeTokenCommand: AdmCommand = {
-  summary: "Generate a new token",
   usage: USAGE,
   async run(args, ctx) {
     const request = parseMakeTokenArgs(args);

@@ -52,7 +52,6 @@ async function withDb<T>(ctx: AdmContext, fn: (db: Db) => Promise<T>): Promise<T
 const iso = (seconds: number | null) => (seconds === null ? "-" : new Date(seconds * 1000).toISOString());
 
 export const tokensCommand: AdmCommand = {
-  summary: "List and revoke recorded tokens",
   usage: USAGE,
   async run(args, ctx) {
     const [action, ...rest] = args;
