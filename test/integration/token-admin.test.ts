@@ -241,6 +241,19 @@ max-validity = "15m"
       });
       expect(denied.status).toBe(401);
       expect(denied.json?.error).toBe("IdTokenRejected");
+
+      // An identity token without exp would be good forever: refused (issue 14).
+      const forever = await new SignJWT({ repository: "octo-org/app", ref: "refs/heads/main" })
+        .setProtectedHeader({ alg: "RS256", kid: "k1" })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setSubject("repo:octo-org/app:ref:refs/heads/main")
+        .setIssuedAt()
+        .sign(idKey);
+      const noExp = await call(g.url, "POST", "/_api/v1/oidc/exchange", null, { token: forever });
+      expect(noExp.status).toBe(401);
+      expect(noExp.json?.error).toBe("IdTokenRejected");
+      expect(String(noExp.json?.message)).toContain("no exp claim");
     });
   });
 }

@@ -12,7 +12,9 @@
  *     bytes anywhere are a 4xx with nothing written;
  *   - started under umask 022, garretd writes nothing other local users can read: database files,
  *     chunk files and directories are 0600 / 0700, and a storage or database root left open to
- *     others is narrowed at start.
+ *     others is narrowed at start;
+ *   - anonymous statistics of a public cache are memoized (no scan per request); creating or
+ *     removing a pin, which overrides retention, needs `cq` as changing retention does.
  */
 import { createHash } from "node:crypto";
 import { chmod, lstat, readdir } from "node:fs/promises";
@@ -400,5 +402,69 @@ describe.each(dbs)("tenant isolation (%s)", (db) => {
       }
       expect((await get("/private-files/nix-cache-info", g.rootToken)).status).toBe(200);
     });
+  });
+
+  /** Uploads a small path over the attic API as root; returns its store path. */
+  async function pushPath(cache: string, label: string): Promise<string> {
+    const nar = narOfFile(`contents of ${label}`);
+    const hash = randomStorePathHash();
+    const storePath = `/nix/store/${hash}-${label}`;
+    const res = await fetch(`${g.url}/_api/v1/upload-path`, {
+      method: "PUT",
+      headers: {
+        authorization: `Bearer ${g.rootToken}`,
+        "x-attic-nar-info": JSON.stringify({
+          cache,
+          store_path_hash: hash,
+          store_path: storePath,
+          references: [],
+          system: null,
+          deriver: null,
+          sigs: [],
+          ca: null,
+          nar_hash: sha256Hex(nar),
+          nar_size: nar.length,
+        }),
+      },
+      body: nar,
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    return storePath;
+  }
+
+  it("anonymous statistics are memoized; a token with r gets them fresh", async () => {
+    await createCacheOver(g.url, g.rootToken, "stats-pub", { isPublic: true });
+    await pushPath("stats-pub", "first");
+    const objects = async (token?: string) => {
+      const res = await get("/_api/v1/caches/stats-pub/stats", token);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { objects: number }).objects;
+    };
+    expect(await objects()).toBe(1);
+    await pushPath("stats-pub", "second");
+    // The anonymous answer comes from memory: no new scan of the cache per request.
+    expect(await objects()).toBe(1);
+    expect(await objects(g.rootToken)).toBe(2);
+  });
+
+  it("creating or removing a pin needs cq; reading pins needs cr", async () => {
+    await createCacheOver(g.url, g.rootToken, "pinned");
+    const storePath = await pushPath("pinned", "pin-me");
+    const configurer = await g.mintToken("configurer", { pinned: ["r", "cr"] });
+    const retention = await g.mintToken("retention", { pinned: ["r", "cr", "cq"] });
+    const pin = (token: string, method: string) =>
+      fetch(`${g.url}/_api/v1/caches/pinned/pins/release`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(method === "PUT" && { body: JSON.stringify({ store_paths: [storePath] }) }),
+      });
+    const refused = await pin(configurer, "PUT");
+    expect(refused.status).toBe(403);
+    expect((await refused.json()) as { error: string }).toMatchObject({ error: "AccessError" });
+    expect((await pin(retention, "PUT")).status).toBe(200);
+    expect((await pin(configurer, "GET")).status).toBe(200);
+    expect((await pin(configurer, "DELETE")).status).toBe(403);
+    expect((await pin(configurer, "GET")).status).toBe(200);
+    expect((await pin(retention, "DELETE")).status).toBe(200);
   });
 });

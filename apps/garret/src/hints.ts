@@ -25,8 +25,8 @@ const NEEDS: Record<Action, string> = {
   configure: `"cr" (configure cache)`,
   "configure-retention": `"cr" (configure cache) and "cq" (configure retention)`,
   destroy: `"cd" (destroy cache)`,
-  pin: `"cr" (configure cache)`,
-  unpin: `"cr" (configure cache)`,
+  pin: `"cr" (configure cache) and "cq" (configure retention)`,
+  unpin: `"cr" (configure cache) and "cq" (configure retention)`,
   delete: `"d" (delete paths)`,
 };
 

@@ -11,7 +11,8 @@
  *      "exp":1764550000,"nbf":1764549400,"iat":1764549700,...}
  *
  * Checked: the signature (RS256 or ES256 only), `iss`, `aud` (one of the configured audiences),
- * `exp` and `nbf` with a small clock tolerance. Failures throw IdTokenError with a reason that is
+ * `exp` (required: a token without one would be good forever) and `nbf` with a small clock
+ * tolerance. Failures throw IdTokenError with a reason that is
  * safe to show to the presenting client.
  */
 import {
@@ -63,6 +64,7 @@ export function createIdTokenVerifier(opts: IdTokenVerifierOptions): IdTokenVeri
           audience: [...opts.audiences],
           algorithms: ALGORITHMS,
           clockTolerance: tolerance,
+          requiredClaims: ["exp"],
           ...(opts.now ? { currentDate: new Date(opts.now() * 1000) } : {}),
         });
         return payload as Record<string, unknown>;
@@ -89,6 +91,7 @@ function describeFailure(err: unknown): string {
     if (err.claim === "aud") return "the identity token's audience is not accepted";
     if (err.claim === "iss") return "the identity token's issuer is not accepted";
     if (err.claim === "nbf") return "the identity token is not valid yet";
+    if (err.reason === "missing") return `the identity token has no ${err.claim} claim`;
     return `the identity token's ${err.claim} claim is invalid`;
   }
   if (err instanceof errors.JWSSignatureVerificationFailed)

@@ -18,7 +18,7 @@ beforeAll(async () => {
   await t.createCache("ext");
   await t.createCache("ext2");
   reader = await t.mintToken("reader", { ext: ["r", "w"] });
-  admin = await t.mintToken("admin", { ext: ["r", "cr"] });
+  admin = await t.mintToken("admin", { ext: ["r", "cr", "cq"] });
 });
 afterAll(() => t.close());
 

@@ -45,6 +45,12 @@ function storePathHashes(paths: string[]): string[] {
   });
 }
 
+/**
+ * A pin overrides retention (its closure outlives the retention period), so creating or removing
+ * one needs what changing the retention period needs: `cr` and `cq`. Reading pins needs `cr`.
+ */
+const PIN_WRITE = ["cr", "cq"] as const;
+
 export async function putPin(
   deps: Deps,
   token: AtticToken | null,
@@ -52,7 +58,7 @@ export async function putPin(
   name: string,
   body: PinRequest,
 ): Promise<Pin> {
-  const { cache } = await authorizeCache(deps, token, cacheName, ["cr"]);
+  const { cache } = await authorizeCache(deps, token, cacheName, PIN_WRITE);
   const storePaths = [...new Set(body.store_paths)];
   const row = await upsertPin(deps.db, {
     cacheId: cache.id,
@@ -88,6 +94,6 @@ export async function removePin(
   cacheName: string,
   name: string,
 ): Promise<void> {
-  const { cache } = await authorizeCache(deps, token, cacheName, ["cr"]);
+  const { cache } = await authorizeCache(deps, token, cacheName, PIN_WRITE);
   if (!(await deletePin(deps.db, cache.id, checkPinName(name)))) throw new AtticError("NotFound");
 }

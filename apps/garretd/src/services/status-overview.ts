@@ -27,7 +27,7 @@ import type { RequestState } from "../env.ts";
 import { tokenPermission } from "./authorize-cache.ts";
 import { substituterEndpoint } from "./caches.ts";
 
-const STATS_TTL_MS = 60_000;
+export const STATS_TTL_MS = 60_000;
 const STATS_CONCURRENCY = 4;
 export const MAX_CACHES = 200;
 const RECENT_LIMIT = 10;
