@@ -3,12 +3,12 @@
  * fresh RS256 key), prints a root token with the `attic login` line, and serves; the printed token
  * creates a cache whose `nix-cache-info` is then served. A second start reuses the written config.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, GARRETD_BIN } from "../support/garretd.ts";
+import { freePort, GARRETADM_BIN, GARRETD_BIN } from "../support/garretd.ts";
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -110,5 +110,21 @@ describe("first start without any configuration", () => {
     });
     expect(still.status).toBe(200);
     await stopChild(again.child);
+
+    // The root token was minted on the embedded database and recorded there: listed, revocable by jti.
+    const jti = (
+      JSON.parse(Buffer.from(token.split(".")[1] as string, "base64url").toString()) as { jti?: string }
+    ).jti;
+    expect(jti).toMatch(/^[0-9a-f-]{36}$/);
+    const listed = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [GARRETADM_BIN, "tokens", "list"],
+        { env: { ...process.env, HOME: home, XDG_CONFIG_HOME: "", XDG_DATA_HOME: "", GARRET_DATA_DIR: "" } },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+      );
+    });
+    expect(listed).toContain(`${jti}  root`);
+    expect(listed).toContain("origin=first-start");
   }, 240_000);
 });

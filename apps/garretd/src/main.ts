@@ -17,7 +17,7 @@ import {
 } from "node:http";
 import { flushCompileCache } from "node:module";
 import { packageVersion } from "@garret/cli";
-import { type Db, migrate } from "@garret/db";
+import { type Db, insertTokenRecord, migrate, type NewTokenRecord } from "@garret/db";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { buildDeps, openDatabase } from "./build-deps.ts";
@@ -57,6 +57,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let log = createLogger(parseLogLevel(levelOverride));
 
   let config: Config | null;
+  let rootToken: NewTokenRecord | undefined;
   try {
     const input = {
       configPath: args.configPath,
@@ -68,6 +69,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     config = loadConfig(input);
     if (!config && args.mode === "monolithic") {
       const first = await runFirstStart(env, args.listen);
+      rootToken = first.rootToken;
       process.stderr.write(first.message);
       config = loadConfig(input);
     }
@@ -138,6 +140,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     if (args.mode === "db-migrations" || args.mode === "monolithic") {
       const result = await migrate(db);
       log.info("database migrations applied", { applied: result.applied, adoptedAtticd: result.adopted });
+      if (rootToken) {
+        // Recorded like a garretadm token, so `garretadm tokens` lists it and it can be revoked by jti.
+        await insertTokenRecord(db, rootToken).catch((err: unknown) =>
+          log.warn("the first start's root token is not recorded; revoke it by subject if needed", { err }),
+        );
+      }
       if (args.mode === "db-migrations") return 0;
     }
     const deps = await buildDeps(config, db, log);

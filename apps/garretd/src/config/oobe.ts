@@ -9,10 +9,13 @@
  * system and mints the token.
  */
 
+import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { NewTokenRecord } from "@garret/db";
 import { PERMISSION_LETTERS, type Permission } from "@garret/protocol";
 import { type CachePermissions, createTokenAuthority, generateRs256PrivateKeyPem } from "@garret/token";
+import { cachesJson } from "../services/tokens.ts";
 import { commandForNewShell } from "./command-on-path.ts";
 import { ConfigError } from "./config-error.ts";
 import { RECOMMENDED_CHUNKING } from "./config-schema.ts";
@@ -142,8 +145,15 @@ export function firstStartMessage(opts: {
   ].join("\n");
 }
 
-/** First start on the real file system: writes the file, mints the root token, returns the message. */
-export async function runFirstStart(env: Env, listen?: string): Promise<{ path: string; message: string }> {
+/**
+ * First start on the real file system: writes the file, mints the root token (with a jti, so the
+ * caller can record it once the database is migrated, and it can be listed and revoked like any
+ * other), returns the message.
+ */
+export async function runFirstStart(
+  env: Env,
+  listen?: string,
+): Promise<{ path: string; message: string; rootToken: NewTokenRecord }> {
   const written = writeDefaultConfig({
     env,
     writeFile: (path, contents, mode) => writeFileSync(path, contents, { mode, flag: "wx" }),
@@ -152,9 +162,20 @@ export async function runFirstStart(env: Env, listen?: string): Promise<{ path: 
     },
   });
   const authority = await createTokenAuthority({ rs256PrivateKeyPem: written.rs256PrivateKeyPem });
-  const token = await authority.mint(written.rootToken);
+  const jti = randomUUID();
+  const now = Math.floor(Date.now() / 1000);
+  const token = await authority.mint({ ...written.rootToken, jti, now });
   return {
     path: written.path,
+    rootToken: {
+      jti,
+      sub: written.rootToken.sub,
+      permissions: JSON.stringify(cachesJson(written.rootToken.caches)),
+      admin: false,
+      expiresAt: now + written.rootToken.validitySeconds,
+      origin: "first-start",
+      mintedBy: null,
+    },
     message: firstStartMessage({
       path: written.path,
       port: listen ? parseListen(listen).port : written.port,

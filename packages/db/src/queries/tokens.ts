@@ -8,7 +8,7 @@ import { isSqlite } from "../dialect.ts";
 import { toBoolean } from "../sqlite-values.ts";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
-export type TokenOrigin = "api" | "garretadm" | "oidc";
+export type TokenOrigin = "api" | "garretadm" | "oidc" | "first-start";
 
 export interface NewTokenRecord {
   jti: string;
