@@ -41,7 +41,7 @@ const CACHE = "bench";
 const WORKER_COUNTS = [1, 4, 16] as const;
 
 const KINDS: Record<ConfigName, { db: DbKind; storage: StorageKind }> = {
-  embedded: { db: "pglite", storage: "local" },
+  embedded: { db: "sqlite", storage: "local" },
   postgres: { db: "postgres", storage: "local" },
   s3: { db: "postgres", storage: "s3" },
 };

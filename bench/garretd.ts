@@ -1,6 +1,6 @@
 /**
  * garretd as the benchmark runs it: the real process (`apps/garretd/bin/garretd.js`) on a free
- * loopback port with a generated server.toml — PGlite or a fresh Postgres database, local storage
+ * loopback port with a generated server.toml — embedded SQLite or a fresh Postgres database, local storage
  * or an s3rver bucket, atticd's default chunking and zstd. The data survives `restart()`, which is
  * how a profiled run reuses an instance that already holds the corpus.
  */
@@ -17,7 +17,7 @@ import { type S3Handle, startS3rver } from "./s3rver.ts";
 
 const GARRETD_BIN = fileURLToPath(new URL("../apps/garretd/bin/garretd.js", import.meta.url));
 
-export type DbKind = "pglite" | "postgres";
+export type DbKind = "sqlite" | "postgres";
 export type StorageKind = "local" | "s3";
 
 export interface GarretdHandle {

@@ -12,7 +12,7 @@ import { GARRETADM_BIN, type GarretdHandle, startGarretd } from "../support/garr
 
 let g: GarretdHandle;
 beforeAll(async () => {
-  g = await startGarretd({ db: "pglite", storage: "local" });
+  g = await startGarretd({ db: "sqlite", storage: "local" });
 });
 afterAll(() => g?.stop());
 
@@ -41,7 +41,7 @@ describe("the embedded database while garretd runs", () => {
       const r = await garretadm(args);
       expect(r.code, args.join(" ")).toBe(1);
       expect(r.stderr, args.join(" ")).toBe(
-        `error: process ${pid} (garretd) holds the embedded database in ${join(g.dataDir, "db")}, which allows one process at a time: stop garretd first, or move to PostgreSQL ([database] url) to run garretadm next to it\n`,
+        `error: process ${pid} (garretd) holds the database ${join(g.dataDir, "server.db")}, which allows one process at a time: stop garretd first, or move to PostgreSQL ([database] url) to run garretadm next to it\n`,
       );
     }
   });
@@ -51,7 +51,7 @@ describe("the embedded database while garretd runs", () => {
     expect(busy.code).toBe(0);
     expect(busy.stdout.trim().split(".")).toHaveLength(3);
     expect(busy.stderr).toMatch(
-      /^warning: the token is not recorded \(process \d+ \(garretd\) holds the embedded database .*\); it can only be revoked by subject\n$/,
+      /^warning: the token is not recorded \(process \d+ \(garretd\) holds the database .*\); it can only be revoked by subject\n$/,
     );
 
     await g.stopProcess();
@@ -73,7 +73,7 @@ describe("the embedded database while garretd runs", () => {
     await g.startProcess();
     const logs = g.logs();
     expect(logs).toContain(
-      `WARNING: local storage in ${storage} holds chunk files (e.g. ${name}), but the embedded database in ${join(g.dataDir, "db")} records no chunks at all`,
+      `WARNING: local storage in ${storage} holds chunk files (e.g. ${name}), but the SQLite database ${join(g.dataDir, "server.db")} records no chunks at all`,
     );
     expect(logs).toContain('"msg":"storage holds chunks the database does not know"');
   });

@@ -1,5 +1,5 @@
 /**
- * The set-up contract: with no configuration at all, `garretd` writes one (PGlite, local storage, a
+ * The set-up contract: with no configuration at all, `garretd` writes one (SQLite, local storage, a
  * fresh RS256 key), prints a root token with the `attic login` line, and serves; the printed token
  * creates a cache whose `nix-cache-info` is then served. A second start reuses the written config.
  */
@@ -81,7 +81,10 @@ describe("first start without any configuration", () => {
     expect((await stat(configPath)).mode & 0o777).toBe(0o600);
     const config = await readFile(configPath, "utf8");
     expect(config).toContain("token-rs256-secret-base64");
-    expect(config).not.toMatch(/^\s*url\s*=/m);
+    // atticd's first start writes an SQLite URL into its config; so does garret's.
+    const dbFile = join(home, ".local", "share", "garret", "server.db");
+    expect(config).toMatch(new RegExp(`^url = "sqlite://${dbFile}\\?mode=rwc"$`, "m"));
+    expect((await stat(dbFile)).isFile()).toBe(true);
 
     const base = `http://127.0.0.1:${port}`;
     const created = await fetch(`${base}/_api/v1/cache-config/hello`, {

@@ -13,7 +13,7 @@ import { lcgBytes, makeNar, randomStorePathHash, sha256Hex } from "../support/na
 import { postgresTestUrl } from "../support/postgres.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
-const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
+const dbs: DbKind[] = postgresTestUrl() ? ["sqlite", "postgres"] : ["sqlite"];
 
 for (const db of dbs) {
   describe(`attic GC scenario [${db}]`, () => {
@@ -62,11 +62,11 @@ for (const db of dbs) {
     };
     /** garbage-collector-once; PGlite is single-process, so the server steps aside meanwhile. */
     const collectOnce = async (extraArgs: string[] = []) => {
-      if (db === "pglite") await g.stopProcess();
+      if (db === "sqlite") await g.stopProcess();
       try {
         return await runGarretd(["-f", g.configPath, "--mode", "garbage-collector-once", ...extraArgs]);
       } finally {
-        if (db === "pglite") await g.startProcess();
+        if (db === "sqlite") await g.startProcess();
       }
     };
     const runGarretd = (args: string[]) =>

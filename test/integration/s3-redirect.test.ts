@@ -15,7 +15,7 @@ describe("NAR downloads from S3", () => {
   const hash = randomStorePathHash();
 
   beforeAll(async () => {
-    g = await startGarretd({ db: "pglite", storage: "s3" });
+    g = await startGarretd({ db: "sqlite", storage: "s3" });
     const auth = { authorization: `Bearer ${g.rootToken}` };
     const created = await fetch(`${g.url}/_api/v1/cache-config/pub`, {
       method: "POST",

@@ -29,7 +29,7 @@ import {
 import { grant } from "../support/grants.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 
-const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
+const dbs: DbKind[] = postgresTestUrl() ? ["sqlite", "postgres"] : ["sqlite"];
 const REFRESH_MS = 300;
 const ISSUER = "https://token.actions.githubusercontent.com";
 const AUDIENCE = "https://garret.test";

@@ -13,7 +13,7 @@ import { lcgBytes, makeNar, randomStorePathHash, sha256Hex } from "../support/na
 import { postgresTestUrl } from "../support/postgres.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
-const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
+const dbs: DbKind[] = postgresTestUrl() ? ["sqlite", "postgres"] : ["sqlite"];
 
 function narInfoFor(cache: string, hash: string, nar: Buffer) {
   return {

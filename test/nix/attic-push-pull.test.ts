@@ -18,7 +18,7 @@ import {
 } from "../support/nix.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 
-const matrix: Array<[DbKind, StorageKind]> = [["pglite", "local"]];
+const matrix: Array<[DbKind, StorageKind]> = [["sqlite", "local"]];
 if (postgresTestUrl()) matrix.push(["postgres", "s3"]);
 
 /** Runs an upload and, if the connection fails, reports the server's last log lines with it. */

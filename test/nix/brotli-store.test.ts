@@ -24,7 +24,7 @@ describeWithNix("brotli storage, real Nix", () => {
   let closure: TestClosure;
   beforeAll(async () => {
     closure = await buildClosure({ seed: "brotli-store", bigMB: 2 });
-    g = await startGarretd({ db: "pglite", storage: "local", compression: "brotli" });
+    g = await startGarretd({ db: "sqlite", storage: "local", compression: "brotli" });
   });
   afterAll(async () => {
     await g?.stop();

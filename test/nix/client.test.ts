@@ -27,7 +27,7 @@ import {
 } from "../support/nix.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 
-const db = postgresTestUrl() ? "postgres" : "pglite";
+const db = postgresTestUrl() ? "postgres" : "sqlite";
 const GARRET_BIN = fileURLToPath(new URL("../../apps/garret/bin/garret.js", import.meta.url));
 
 interface Run {
@@ -265,9 +265,9 @@ describeWithNix(`garret client (attic's integration flow, ${db})`, () => {
     expect(r.code, r.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     // Embedded PGlite belongs to one process at a time: the collector runs while the server is stopped.
-    if (db === "pglite") await g.stopProcess();
+    if (db === "sqlite") await g.stopProcess();
     const gc = await g.runMode("garbage-collector-once");
-    if (db === "pglite") await g.startProcess();
+    if (db === "sqlite") await g.startProcess();
     expect(gc.code, gc.stderr).toBe(0);
     expect(
       (await api(`/test/${hash}.narinfo`)).status,

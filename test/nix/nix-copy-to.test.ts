@@ -21,7 +21,7 @@ import {
 } from "../support/nix.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 
-const matrix: Array<[DbKind, StorageKind]> = [["pglite", "local"]];
+const matrix: Array<[DbKind, StorageKind]> = [["sqlite", "local"]];
 if (postgresTestUrl()) matrix.push(["postgres", "s3"]);
 
 async function countFiles(dir: string): Promise<number> {

@@ -33,7 +33,7 @@ import {
 import { postgresTestUrl } from "../support/postgres.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
-const dbKinds: DbKind[] = ["pglite"];
+const dbKinds: DbKind[] = ["sqlite"];
 if (postgresTestUrl()) dbKinds.push("postgres");
 
 /** narinfo-timeout in the server.toml below; a 404 must come within it plus slack for a loaded machine. */

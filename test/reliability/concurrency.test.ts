@@ -21,7 +21,7 @@ import {
   storeState,
 } from "./support.ts";
 
-const db = postgresTestUrl() ? "postgres" : "pglite";
+const db = postgresTestUrl() ? "postgres" : "sqlite";
 
 describe(`20 clients, one path (${db} + local storage)`, () => {
   let g: GarretdHandle;

@@ -26,7 +26,7 @@ import {
   type TestPath,
 } from "./support.ts";
 
-const db = postgresTestUrl() ? "postgres" : "pglite";
+const db = postgresTestUrl() ? "postgres" : "sqlite";
 const GRACE = '[garret]\ngc-pending-grace = "1s"\n';
 
 async function withDb<T>(

@@ -70,7 +70,7 @@ describe("S3 stopped, hung and slow (pglite + s3rver behind a proxy)", () => {
 
   beforeAll(async () => {
     g = await startGarretd({
-      db: "pglite",
+      db: "sqlite",
       storage: "s3",
       extraToml: '[garret]\nstorage-request-timeout = "3s"\n',
       s3Endpoint: async (endpoint) => {
@@ -231,7 +231,7 @@ describe.runIf(postgresTestUrl())("Postgres cut off (postgres behind a proxy + l
 describe("a chunk file that vanishes (pglite + local storage, fresh server)", () => {
   let g: GarretdHandle;
   beforeAll(async () => {
-    g = await startGarretd({ db: "pglite", storage: "local" });
+    g = await startGarretd({ db: "sqlite", storage: "local" });
     await createCache(g.url, g.rootToken, "vanish");
   });
   afterAll(() => g?.stop());

@@ -20,7 +20,7 @@ function pathOf(g: GarretdHandle, name: string): string {
 describe("garretadm check (pglite + local storage)", () => {
   let g: GarretdHandle;
   beforeAll(async () => {
-    g = await startGarretd({ db: "pglite", storage: "local" });
+    g = await startGarretd({ db: "sqlite", storage: "local" });
     await createCache(g.url, g.rootToken, "integrity");
   });
   afterAll(() => g?.stop());
@@ -93,7 +93,7 @@ describe("garretadm check (pglite + local storage)", () => {
 describe("garretadm check decodes whole NARs (pglite + local storage)", () => {
   let g: GarretdHandle;
   beforeAll(async () => {
-    g = await startGarretd({ db: "pglite", storage: "local" });
+    g = await startGarretd({ db: "sqlite", storage: "local" });
     await createCache(g.url, g.rootToken, "decode");
   });
   afterAll(() => g?.stop());

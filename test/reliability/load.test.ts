@@ -14,7 +14,7 @@ const SECONDS = Number(process.env.GARRET_LOAD_SECONDS ?? 20);
 const LOOKUP_CLIENTS = 32;
 const DOWNLOAD_CLIENTS = 8;
 const UPLOAD_CLIENTS = 2;
-const db = postgresTestUrl() ? "postgres" : "pglite";
+const db = postgresTestUrl() ? "postgres" : "sqlite";
 
 function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

@@ -82,7 +82,7 @@ describe("secrets never reach the logs (real process, debug level, S3 redirects)
   let g: GarretdHandle;
   beforeAll(async () => {
     g = await startGarretd({
-      db: "pglite",
+      db: "sqlite",
       storage: "s3",
       env: { GARRET_LOG: "debug" },
       // Whole-NAR chunks, so NAR downloads are presigned redirects.

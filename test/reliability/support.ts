@@ -189,11 +189,11 @@ export async function storageFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Opens the database of a garretd handle (PGlite only while its process is stopped). */
+/** Opens the database of a garretd handle (the embedded SQLite file only while its process is stopped). */
 export async function openHandleDb(g: { databaseUrl?: string; dataDir: string }): Promise<Db> {
   return g.databaseUrl
     ? createDb({ kind: "postgres", url: g.databaseUrl, poolSize: 2 })
-    : createDb({ kind: "pglite", dataDir: join(g.dataDir, "db") });
+    : createDb({ kind: "sqlite", path: join(g.dataDir, "server.db") });
 }
 
 export interface StoreState {

@@ -31,7 +31,7 @@ import { postgresTestUrl } from "../support/postgres.ts";
 
 const ALL = [...PERMISSION_LETTERS];
 
-const dbs: DbKind[] = postgresTestUrl() ? ["pglite", "postgres"] : ["pglite"];
+const dbs: DbKind[] = postgresTestUrl() ? ["sqlite", "postgres"] : ["sqlite"];
 
 describe.each(dbs)("tenant isolation (%s)", (db) => {
   let g: GarretdHandle;

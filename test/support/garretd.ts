@@ -1,5 +1,5 @@
 /**
- * Runs the real garretd process for integration tests: a fresh config (HS256 key), PGlite or a
+ * Runs the real garretd process for integration tests: a fresh config (HS256 key), embedded SQLite or a
  * fresh Postgres database, local storage or an s3rver bucket, on a free loopback port. Tokens are
  * minted with the same key, the way `garretadm make-token` does.
  */
@@ -19,7 +19,7 @@ import { type S3rverHandle, startS3rver } from "./s3rver.ts";
 export const GARRETD_BIN = fileURLToPath(new URL("../../apps/garretd/bin/garretd.js", import.meta.url));
 export const GARRETADM_BIN = fileURLToPath(new URL("../../apps/garretd/bin/garretadm.js", import.meta.url));
 
-export type DbKind = "pglite" | "postgres";
+export type DbKind = "sqlite" | "postgres";
 export type StorageKind = "local" | "s3";
 
 export interface GarretdOptions {
@@ -31,6 +31,10 @@ export interface GarretdOptions {
   compression?: "none" | "zstd" | "brotli" | "xz";
   requireProofOfPossession?: boolean;
   env?: Record<string, string>;
+  /** A database URL of the caller's (e.g. `sqlite://…` of a file it built) instead of a fresh one. */
+  databaseUrl?: string;
+  /** Local storage only: an existing storage directory instead of a fresh one. */
+  storagePath?: string;
   /** Postgres only: maps the database URL to the one garretd is given (e.g. through a proxy). */
   postgresUrl?: (url: string) => Promise<string>;
   /** S3 only: maps s3rver's endpoint to the one garretd is given (e.g. a fault-injecting proxy). */
@@ -122,7 +126,9 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
   let s3: S3rverHandle | undefined;
   const lines: string[] = [];
 
-  if (opts.db === "postgres") {
+  if (opts.databaseUrl !== undefined) {
+    lines.push("[database]", `url = ${JSON.stringify(opts.databaseUrl)}`, "");
+  } else if (opts.db === "postgres") {
     const database = await createTestDatabase();
     cleanups.unshift(database.drop);
     databaseUrl = database.url;
@@ -147,7 +153,7 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
       "",
     );
   } else {
-    storageDir = join(dir, "storage");
+    storageDir = opts.storagePath ?? join(dir, "storage");
     lines.push("[storage]", 'type = "local"', `path = ${JSON.stringify(storageDir)}`, "");
   }
   const chunking = opts.chunking ?? {

@@ -3,6 +3,8 @@
  * storage backend, token authority, compression pool, caches and access recorder. `close()` releases
  * them in reverse order.
  */
+import { existsSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { createChunkCompressor } from "@garret/chunking";
 import { createDb, type Db } from "@garret/db";
 import { createStorage, type StorageConfig } from "@garret/storage";
@@ -14,7 +16,7 @@ import type { Logger } from "./log.ts";
 import { createGarretMetrics } from "./metrics/garret-metrics.ts";
 import { instrumentStorage } from "./metrics/instrument-storage.ts";
 import { startStoreGauges } from "./metrics/store-gauges.ts";
-import { lockDataDirectory } from "./pglite-lock.ts";
+import { type DirectoryLock, lockDataDirectory } from "./pglite-lock.ts";
 import { createAccessRecorder } from "./services/access-recorder.ts";
 import { createCacheDirectory } from "./services/cache-directory.ts";
 import { startChangeFeed } from "./services/change-feed.ts";
@@ -60,13 +62,34 @@ export function storageConfigFrom(config: Config): StorageConfig {
 }
 
 /**
- * Opens the embedded database holding its directory's lock until closed; throws
- * DataDirectoryBusyError (naming the holder's pid) while another process holds it.
+ * Opens an SQLite file (or, for the embedded default, a PGlite data directory left by garret
+ * before SQLite) holding its lock until closed; throws DataDirectoryBusyError (naming the holder's
+ * pid) while another process holds it.
  */
-export async function openEmbeddedDatabase(dataDir: string): Promise<Db> {
-  const lock = lockDataDirectory(dataDir);
+export async function openLocalDatabase(
+  database: Extract<Config["database"], { kind: "sqlite" }>,
+  log?: Logger,
+): Promise<Db> {
+  const legacyPglite = join(dirname(database.path), "db");
+  if (database.embedded && !existsSync(database.path) && existsSync(join(legacyPglite, "PG_VERSION"))) {
+    log?.warn("using the embedded PGlite database of an earlier garret; new installations use SQLite", {
+      dataDir: legacyPglite,
+    });
+    return withLock(lockDataDirectory(legacyPglite), () =>
+      createDb({ kind: "pglite", dataDir: legacyPglite }),
+    );
+  }
+  if (database.path === ":memory:") return createDb({ kind: "sqlite", path: ":memory:" });
+  const lock = lockDataDirectory(dirname(database.path), {
+    lockName: `${basename(database.path)}.garretd.lock`,
+    what: `the SQLite database ${database.path}`,
+  });
+  return withLock(lock, () => createDb({ kind: "sqlite", path: database.path, mode: database.mode }));
+}
+
+async function withLock(lock: DirectoryLock, open: () => Promise<Db>): Promise<Db> {
   try {
-    const db = await createDb({ kind: "pglite", dataDir });
+    const db = await open();
     return {
       ...db,
       async close() {
@@ -84,12 +107,7 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<Db> {
 }
 
 export async function openDatabase(config: Config, log: Logger): Promise<Db> {
-  if (config.database.kind === "pglite") {
-    log.warn("using embedded PGlite: one connection, for a single machine; set [database] url for Postgres", {
-      dataDir: config.database.dataDir,
-    });
-    return openEmbeddedDatabase(config.database.dataDir);
-  }
+  if (config.database.kind === "sqlite") return openLocalDatabase(config.database, log);
   return createDb({
     kind: "postgres",
     url: config.database.url.expose(),

@@ -4,7 +4,9 @@
  * running inside one process: a second process opening the same directory (say `garretadm gc`
  * next to a running server) would not see the first one's writes and could corrupt the files.
  * The lock file holds the owner's pid; a stale lock whose process is gone is taken over. The lock
- * is about the directory, not the engine, so any embedded database can use it.
+ * is about the directory, not the engine, so any embedded database can use it: an SQLite file gets
+ * one beside it (`server.db.garretd.lock`). SQLite itself would keep two processes from corrupting
+ * the file, but garretd's in-process collector and memory of lookups assume they are alone.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,9 +34,13 @@ function alive(pid: number): boolean {
   }
 }
 
-export function lockDataDirectory(dataDir: string): DirectoryLock {
+export function lockDataDirectory(
+  dataDir: string,
+  opts: { lockName?: string; what?: string } = {},
+): DirectoryLock {
   mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, "garretd.lock");
+  const path = join(dataDir, opts.lockName ?? "garretd.lock");
+  const what = opts.what ?? `the embedded database in ${dataDir}`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
@@ -48,7 +54,7 @@ export function lockDataDirectory(dataDir: string): DirectoryLock {
       const owner = Number.parseInt(readFileSync(path, "utf8"), 10);
       if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) {
         throw new DataDirectoryBusyError(
-          `the embedded database in ${dataDir} is in use by process ${owner}; it allows one process at a time (stop that one first, or use PostgreSQL for several processes)`,
+          `${what} is in use by process ${owner}; it allows one process at a time (stop that one first, or use PostgreSQL for several processes)`,
           dataDir,
           owner,
         );
@@ -56,5 +62,5 @@ export function lockDataDirectory(dataDir: string): DirectoryLock {
       rmSync(path, { force: true });
     }
   }
-  throw new DataDirectoryBusyError(`could not lock the embedded database in ${dataDir}`, dataDir);
+  throw new DataDirectoryBusyError(`could not lock ${what}`, dataDir);
 }

@@ -9,20 +9,24 @@ export interface SqliteRunner {
   all<T extends Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
 }
 
-const runners = new WeakMap<object, SqliteRunner>();
+/**
+ * Where an executor keeps its runner: an enumerable own property, so a wrapper made by spreading
+ * the database (`{ ...db, close }`, as the process's lock holder does) still speaks SQLite.
+ */
+const RUNNER = Symbol("garret.sqliteRunner");
 
 export function registerSqliteRunner(executor: object, runner: SqliteRunner): void {
-  runners.set(executor, runner);
+  Object.defineProperty(executor, RUNNER, { value: runner, enumerable: true });
 }
 
 /** Whether this database, transaction or session runs on SQLite. */
 export function isSqlite(executor: object): boolean {
-  return runners.has(executor);
+  return RUNNER in executor;
 }
 
 /** Runs SQLite SQL on the executor's connection (inside its transaction when it is one). */
 export function sqliteRunner(executor: object): SqliteRunner {
-  const runner = runners.get(executor);
+  const runner = (executor as { [RUNNER]?: SqliteRunner })[RUNNER];
   if (!runner) throw new TypeError("not an SQLite database, transaction or session");
   return runner;
 }

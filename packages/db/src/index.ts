@@ -19,7 +19,7 @@ export { getCacheStats, getLastGcRun } from "./queries/cache-stats.ts";
 export type { CacheUpstream } from "./queries/cache-upstreams.ts";
 export { getCacheUpstreams, setCacheUpstreams } from "./queries/cache-upstreams.ts";
 export type { CachePatch, NewCache } from "./queries/caches.ts";
-export { deleteCache, findCache, insertCache, updateCache } from "./queries/caches.ts";
+export { deleteCache, findCache, findSoftDeletedCache, insertCache, updateCache } from "./queries/caches.ts";
 export type { LeasedChunk } from "./queries/chunk-batches.ts";
 export {
   deleteChunks,
@@ -63,7 +63,14 @@ export {
 } from "./queries/gc.ts";
 export { LEASE_SQL, resetAbandonedLeases } from "./queries/leases.ts";
 export type { NewNar } from "./queries/nars.ts";
-export { deleteNar, findAndLockNar, insertNar, releaseNar, validateNar } from "./queries/nars.ts";
+export {
+  deleteNar,
+  findAndLockNar,
+  insertNar,
+  releaseNar,
+  removeFromIndex,
+  validateNar,
+} from "./queries/nars.ts";
 export { deleteObjectByHash } from "./queries/object-deletion.ts";
 export type { ObjectForDownload, ObjectWithNar, ServableChunk, UpsertObject } from "./queries/objects.ts";
 export {

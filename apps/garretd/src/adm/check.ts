@@ -26,7 +26,7 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createDecompressStream } from "@garret/chunking";
 import { type OptionSpecs, parseOptions } from "@garret/cli";
-import type { Db } from "@garret/db";
+import { type Db, removeFromIndex } from "@garret/db";
 import { createStorage, parseRemoteFile, type StorageBackend } from "@garret/storage";
 import { storageConfigFrom } from "../build-deps.ts";
 import { type AdmCommand, UsageError } from "./command.ts";
@@ -177,7 +177,7 @@ async function check(
       }>(
         `WITH batch AS (SELECT id, nar_hash, nar_size, compression, num_chunks FROM nar WHERE state = 'V' AND id > $1 ORDER BY id LIMIT ${BATCH})
          SELECT b.id AS nar_id, b.nar_hash, b.nar_size, b.compression, b.num_chunks,
-                (SELECT count(*) FROM chunkref x WHERE x.nar_id = b.id)::int AS refs,
+                (SELECT count(*) FROM chunkref x WHERE x.nar_id = b.id) AS refs,
                 r.chunk_id, c.state, c.remote_file, c.file_hash, c.file_size
          FROM batch b LEFT JOIN chunkref r ON r.nar_id = b.id LEFT JOIN chunk c ON c.id = r.chunk_id
          ORDER BY b.id, r.seq`,
@@ -283,13 +283,7 @@ async function check(
     return 1;
   }
   const narIds = [...brokenNars.keys()];
-  await db.withSession((s) =>
-    s.transaction(async (tx) => {
-      // Objects and chunkrefs cascade with their NAR; tombstoned chunks are GC's to delete.
-      await tx.query("DELETE FROM nar WHERE id = ANY($1::bigint[])", [narIds]);
-      await tx.query("UPDATE chunk SET state = 'D' WHERE id = ANY($1::bigint[])", [badChunks]);
-    }),
-  );
+  await removeFromIndex(db, narIds, badChunks);
   out(
     `repaired: removed ${narIds.length} NARs and their store paths, tombstoned ${badChunks.length} chunks (the next GC deletes them)\n`,
   );

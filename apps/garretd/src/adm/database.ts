@@ -6,7 +6,7 @@
  * a message saying how to add them.
  */
 import { createDb, type Db } from "@garret/db";
-import { openEmbeddedDatabase } from "../build-deps.ts";
+import { openLocalDatabase } from "../build-deps.ts";
 import type { Config } from "../config/config.ts";
 import { DataDirectoryBusyError } from "../pglite-lock.ts";
 import { AdmError } from "./command.ts";
@@ -20,7 +20,7 @@ export async function openAdmDatabase(config: Config, opts: { connectTimeoutMs?:
           poolSize: 1,
           connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
         })
-      : await openEmbedded(config.database.dataDir);
+      : await openEmbedded(config.database);
   try {
     await db.ping();
   } catch (err) {
@@ -30,14 +30,14 @@ export async function openAdmDatabase(config: Config, opts: { connectTimeoutMs?:
   return db;
 }
 
-async function openEmbedded(dataDir: string): Promise<Db> {
+async function openEmbedded(database: Extract<Config["database"], { kind: "sqlite" }>): Promise<Db> {
   try {
-    return await openEmbeddedDatabase(dataDir);
+    return await openLocalDatabase(database);
   } catch (err) {
     if (!(err instanceof DataDirectoryBusyError)) throw err;
     const holder = err.ownerPid === undefined ? "another process" : `process ${err.ownerPid} (garretd)`;
     throw new AdmError(
-      `${holder} holds the embedded database in ${dataDir}, which allows one process at a time: ` +
+      `${holder} holds the database ${database.path}, which allows one process at a time: ` +
         "stop garretd first, or move to PostgreSQL ([database] url) to run garretadm next to it",
     );
   }

@@ -14,6 +14,7 @@ import { garretTomlSchema } from "./garret-config.ts";
 import { decodeSigningKey, type JwtSigning, SIGNING_KEYS, type SigningKeyName } from "./jwt-signing.ts";
 import { parseListen } from "./listen.ts";
 import { Secret } from "./secret.ts";
+import { parseSqliteUrl } from "./sqlite-url.ts";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -41,17 +42,15 @@ and add it again at the end of the file under a table header:
     [jwt.signing]
     token-hs256-secret-base64 = "..."`;
 
-const SQLITE_MESSAGE =
-  "SQLite is not supported: garret stores its metadata in PostgreSQL. Point database.url at a " +
-  "PostgreSQL server (postgresql://user@host/db), or remove it to use the embedded PGlite database " +
-  "in the data directory";
-
 /** A problem with a database URL, or undefined when it is usable. Never repeats the URL. */
 export function databaseUrlProblem(url: string): string | undefined {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
-  if (scheme === "sqlite") return SQLITE_MESSAGE;
+  if (scheme === "sqlite") {
+    const parsed = parseSqliteUrl(url);
+    return typeof parsed === "string" ? parsed : undefined;
+  }
   if (scheme !== "postgres" && scheme !== "postgresql") {
-    return "unsupported database URL: expected postgresql://… (PostgreSQL)";
+    return "unsupported database URL: expected postgresql://… (PostgreSQL) or sqlite://PATH?mode=rwc (SQLite)";
   }
   try {
     new URL(url);

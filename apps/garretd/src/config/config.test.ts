@@ -172,7 +172,7 @@ describe("parseConfig: a full atticd deployment", () => {
 });
 
 describe("parseConfig: defaults", () => {
-  it("fills atticd's defaults and garret's PGlite / chunking fallbacks", () => {
+  it("fills atticd's defaults and garret's SQLite / chunking fallbacks", () => {
     const config = parse(MINIMAL);
     expect(config).toEqual({
       listen: { host: "::", port: 8080 },
@@ -180,7 +180,12 @@ describe("parseConfig: defaults", () => {
       softDeleteCaches: false,
       requireProofOfPossession: true,
       maxNarInfoSize: 1_048_576,
-      database: { kind: "pglite", dataDir: "/home/u/.local/share/garret/db" },
+      database: {
+        kind: "sqlite",
+        path: "/home/u/.local/share/garret/server.db",
+        mode: "rwc",
+        embedded: true,
+      },
       storage: { type: "local", path: "/var/lib/garret/storage" },
       chunking: { narSizeThreshold: 65_536, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 },
       compression: { type: "zstd" },
@@ -213,15 +218,17 @@ describe("parseConfig: defaults", () => {
 
   it("puts the data directory at GARRET_DATA_DIR, else XDG_DATA_HOME/garret", () => {
     expect(parse(MINIMAL, { HOME: "/h", GARRET_DATA_DIR: "/srv/garret" }).database).toEqual({
-      kind: "pglite",
-      dataDir: "/srv/garret/db",
+      kind: "sqlite",
+      path: "/srv/garret/server.db",
+      mode: "rwc",
+      embedded: true,
     });
     expect(parse(MINIMAL, { HOME: "/h", XDG_DATA_HOME: "/xdg/data" }).dataDir).toBe("/xdg/data/garret");
     expect(parse(MINIMAL, { HOME: "/h", XDG_DATA_HOME: "" }).dataDir).toBe("/h/.local/share/garret");
     expect(parse(MINIMAL, { STATE_DIRECTORY: "/var/lib/atticd" }).dataDir).toBe("/var/lib/atticd");
   });
 
-  it("fails clearly when PGlite has no place for its data", () => {
+  it("fails clearly when the embedded database has no place for its data", () => {
     expect(problemsOf(MINIMAL, {})).toEqual([
       "cannot determine the data directory for the embedded database: set GARRET_DATA_DIR or HOME",
     ]);
@@ -403,9 +410,24 @@ describe("parseConfig: environment fallbacks", () => {
     expect(heartbeat).toEqual({ kind: "postgres", url: expect.any(Secret), heartbeat: true });
   });
 
-  it("rejects a SQLite URL from the environment too", () => {
+  it("reads atticd's SQLite URLs, from the file or the environment", () => {
     const env = { ...HOME_ENV, ATTIC_SERVER_DATABASE_URL: "sqlite:///var/lib/atticd/server.db?mode=rwc" };
-    expect(problemsOf(MINIMAL, env)[0]).toMatch(/^ATTIC_SERVER_DATABASE_URL: SQLite is not supported/);
+    expect(parse(MINIMAL, env).database).toEqual({
+      kind: "sqlite",
+      path: "/var/lib/atticd/server.db",
+      mode: "rwc",
+      embedded: false,
+    });
+    const db = (url: string) => parse(`${MINIMAL}\n[database]\nurl = "${url}"\n`, env).database;
+    expect(db("sqlite:/srv/attic%20db/server.db")).toMatchObject({
+      path: "/srv/attic db/server.db",
+      mode: "rw",
+    });
+    expect(db("sqlite://server.db?mode=rw")).toMatchObject({ path: "server.db", mode: "rw" });
+    expect(db("sqlite::memory:")).toMatchObject({ path: ":memory:" });
+    expect(problemsOf(`${MINIMAL}\n[database]\nurl = "sqlite:///x.db?mode=ro"\n`)[0]).toMatch(
+      /^database\.url: SQLite mode=ro is not supported/,
+    );
   });
 });
 
@@ -524,14 +546,11 @@ token-hs256-secret-base64 = "${HS256_B64}"
     ).toEqual({ narSizeThreshold: 0, minSize: 64, avgSize: 256, maxSize: 1024 });
   });
 
-  it("rejects SQLite with directions to Postgres or PGlite", () => {
-    const problems = problemsOf(
-      `${MINIMAL}\n[database]\nurl = "sqlite:///var/lib/atticd/server.db?mode=rwc"\n`,
-    );
+  it("names both supported schemes for an unknown database URL", () => {
+    const problems = problemsOf(`${MINIMAL}\n[database]\nurl = "mysql://db/attic"\n`);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^database\.url: SQLite is not supported/);
-    expect(problems[0]).toContain("PostgreSQL");
-    expect(problems[0]).toContain("PGlite");
+    expect(problems[0]).toContain("postgresql://");
+    expect(problems[0]).toContain("sqlite://");
   });
 
   it("rejects other database URLs without echoing their password", () => {
@@ -544,7 +563,7 @@ token-hs256-secret-base64 = "${HS256_B64}"
       throw new Error("expected a ConfigError");
     })();
     expect(err.problems).toEqual([
-      "database.url: unsupported database URL: expected postgresql://… (PostgreSQL)",
+      "database.url: unsupported database URL: expected postgresql://… (PostgreSQL) or sqlite://PATH?mode=rwc (SQLite)",
     ]);
     expect(err.message).not.toContain("hunter2");
   });

@@ -10,11 +10,13 @@
  *
  * Differences from atticd (for the README):
  * - `[database] url` may be omitted (and with it `[database]`): without it and without
- *   `ATTIC_SERVER_DATABASE_URL`, garret uses an embedded PGlite database in `<data dir>/db`, where
- *   the data dir is `$GARRET_DATA_DIR`, else `$XDG_DATA_HOME/garret` (default
- *   `~/.local/share/garret`). As in atticd, a url in the file wins over the environment variable.
- * - `sqlite://` URLs are rejected: garret runs on PostgreSQL or PGlite. Point `database.url` at
- *   PostgreSQL, or remove it to use PGlite.
+ *   `ATTIC_SERVER_DATABASE_URL`, garret uses the SQLite file `<data dir>/server.db` (created if
+ *   missing), where the data dir is `$GARRET_DATA_DIR`, else `$XDG_DATA_HOME/garret` (default
+ *   `~/.local/share/garret`); a data dir that already holds an embedded PGlite database (`db/`,
+ *   from garret before SQLite) keeps using it. As in atticd, a url in the file wins over the
+ *   environment variable.
+ * - `sqlite://PATH?mode=rwc` and `sqlite:PATH` URLs are atticd's (sqlx's) SQLite URLs; `mode=ro` is
+ *   refused (garret writes).
  * - `[chunking]` may be omitted; attic's recommended values apply (threshold 65536, min 16384,
  *   avg 65536, max 262144). When present, all four keys are required, sizes must lie within FastCDC's
  *   limits and min <= avg <= max must hold (atticd would only fail at the first upload).
@@ -38,11 +40,13 @@ import {
   type ServerToml,
   serverTomlSchema,
 } from "./config-schema.ts";
+import { EMBEDDED_SQLITE_FILE } from "./embedded-database.ts";
 import { type GarretConfig, resolveGarretConfig } from "./garret-config.ts";
 import { decodeSigningKey, type JwtSigning, SIGNING_ENV_VARS } from "./jwt-signing.ts";
 import { type ListenAddress, parseListen } from "./listen.ts";
 import { configSearchPaths, dataDirectory, type Env, envValue } from "./paths.ts";
 import { Secret } from "./secret.ts";
+import { isSqliteUrl, parseSqliteUrl } from "./sqlite-url.ts";
 
 export { ConfigError } from "./config-error.ts";
 export { RECOMMENDED_CHUNKING } from "./config-schema.ts";
@@ -58,7 +62,13 @@ export type CompressionType = "none" | "brotli" | "zstd" | "xz";
 
 export type DatabaseConfig =
   | { kind: "postgres"; url: Secret<string>; heartbeat: boolean }
-  | { kind: "pglite"; dataDir: string };
+  | {
+      kind: "sqlite";
+      path: string;
+      mode: "rw" | "rwc";
+      /** No url configured: garret's own file in the data directory. */
+      embedded: boolean;
+    };
 
 export type StorageConfig =
   | { type: "local"; path: string }
@@ -198,11 +208,6 @@ function resolve(
 
   const database = resolveDatabase(toml, env, dataDir, problems);
   const signing = toml.jwt?.signing ?? signingFromEnv(env, problems);
-  if (database.kind === "pglite" && dataDir === undefined) {
-    problems.push(
-      "cannot determine the data directory for the embedded database: set GARRET_DATA_DIR or HOME",
-    );
-  }
 
   const c = toml.chunking;
   const gc = toml["garbage-collection"];
@@ -270,14 +275,31 @@ function resolveDatabase(
   problems: string[],
 ): DatabaseConfig {
   const heartbeat = toml.database?.heartbeat ?? false;
-  if (toml.database?.url) return { kind: "postgres", url: toml.database.url, heartbeat };
+  if (toml.database?.url) return fromUrl(toml.database.url, heartbeat);
   const fromEnv = envValue(env, ENV_DATABASE_URL);
   if (fromEnv !== undefined) {
     const problem = databaseUrlProblem(fromEnv);
-    if (problem) problems.push(`${ENV_DATABASE_URL}: ${problem}`);
-    return { kind: "postgres", url: new Secret(fromEnv), heartbeat };
+    if (problem) {
+      problems.push(`${ENV_DATABASE_URL}: ${problem}`);
+      return { kind: "postgres", url: new Secret(fromEnv), heartbeat };
+    }
+    return fromUrl(new Secret(fromEnv), heartbeat);
   }
-  return { kind: "pglite", dataDir: `${dataDir ?? ""}/db` };
+  if (dataDir === undefined) {
+    problems.push(
+      "cannot determine the data directory for the embedded database: set GARRET_DATA_DIR or HOME",
+    );
+  }
+  return { kind: "sqlite", path: `${dataDir ?? ""}/${EMBEDDED_SQLITE_FILE}`, mode: "rwc", embedded: true };
+}
+
+/** A checked URL (databaseUrlProblem found nothing wrong) as a database configuration. */
+function fromUrl(url: Secret<string>, heartbeat: boolean): DatabaseConfig {
+  const text = url.expose();
+  if (!isSqliteUrl(text)) return { kind: "postgres", url, heartbeat };
+  const location = parseSqliteUrl(text);
+  if (typeof location === "string") throw new TypeError(location);
+  return { kind: "sqlite", path: location.path, mode: location.mode, embedded: false };
 }
 
 function signingFromEnv(env: Env, problems: string[]): JwtSigning | undefined {

@@ -46,7 +46,12 @@ describe("writeDefaultConfig", () => {
     expect(config).toMatchObject({
       listen: { host: "::", port: 8080 },
       allowedHosts: [],
-      database: { kind: "pglite", dataDir: "/home/u/.local/share/garret/db" },
+      database: {
+        kind: "sqlite",
+        path: "/home/u/.local/share/garret/server.db",
+        mode: "rwc",
+        embedded: false,
+      },
       storage: { type: "local", path: "/home/u/.local/share/garret/storage" },
       chunking: { narSizeThreshold: 65_536, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 },
       compression: { type: "zstd" },

@@ -1,7 +1,8 @@
 /**
  * First start ("out-of-box experience"), as atticd's `oobe.rs` does it: when garretd runs in
  * monolithic mode and finds no configuration, it writes `$XDG_CONFIG_HOME/garret/server.toml`
- * (mode 0600) with a fresh 4096-bit RS256 key, an embedded PGlite database and local storage under
+ * (mode 0600) with a fresh 4096-bit RS256 key, an SQLite database (`sqlite://…/server.db?mode=rwc`,
+ * written into the file as atticd's first start does) and local storage under
  * the data directory, then prints a root token (sub "root", every permission on "*", valid 24
  * months) as `attic login` / `garret login` lines.
  *
@@ -19,6 +20,7 @@ import { cachesJson } from "../services/tokens.ts";
 import { commandForNewShell } from "./command-on-path.ts";
 import { ConfigError } from "./config-error.ts";
 import { RECOMMENDED_CHUNKING } from "./config-schema.ts";
+import { EMBEDDED_SQLITE_FILE } from "./embedded-database.ts";
 import { parseListen } from "./listen.ts";
 import { configSearchPaths, dataDirectory, type Env } from "./paths.ts";
 
@@ -207,8 +209,9 @@ allowed-hosts = []
 #api-endpoint = "https://cache.example.com/"
 
 [database]
-# No url: an embedded PGlite database in ${v.dataDir}/db (one connection; fine
-# for a single machine). For production use PostgreSQL:
+# An SQLite file in the data directory (one garretd process at a time; fine for a
+# single machine). For several processes or a large store use PostgreSQL:
+url = ${tomlString(`sqlite://${join(v.dataDir, EMBEDDED_SQLITE_FILE)}?mode=rwc`)}
 #url = "postgresql://garret@localhost/garret"
 
 [storage]

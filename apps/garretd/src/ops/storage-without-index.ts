@@ -11,7 +11,7 @@ import type { Config } from "../config/config.ts";
 import type { Deps } from "../deps.ts";
 
 export function describeDatabase(config: Config): string {
-  if (config.database.kind !== "postgres") return `the embedded database in ${config.database.dataDir}`;
+  if (config.database.kind === "sqlite") return `the SQLite database ${config.database.path}`;
   try {
     const url = new URL(config.database.url.expose());
     return `PostgreSQL database ${url.pathname.slice(1) || "(default)"} at ${url.host}`;

@@ -38,7 +38,7 @@ export async function getNarDownload(
   storePathHash: string,
   opts: { head: boolean; withCredentials: boolean },
 ): Promise<NarDownload> {
-  const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
+  const { cache } = await authorizeCache(deps, token, cacheName, ["r"], { objectLookup: true });
   let entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
   if (!entry && deps.upstream) {
     const pulled = await deps.upstream.nar(cache, storePathHash, opts.head);

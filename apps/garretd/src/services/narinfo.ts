@@ -55,7 +55,7 @@ export async function getNarInfo(
   cacheName: string,
   storePathHash: string,
 ): Promise<NarInfoResult> {
-  const { cache } = await authorizeCache(deps, token, cacheName, ["r"]);
+  const { cache } = await authorizeCache(deps, token, cacheName, ["r"], { objectLookup: true });
   const entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
   if (!entry) {
     if (!deps.upstream) throw new AtticError("NoSuchObject", { canDiscover: true });

@@ -2,7 +2,7 @@
  * Cache rows (attic `server/src/database/mod.rs`: `find_cache`, and the cache-config handlers).
  * A soft-deleted cache (deleted_at set) is invisible to lookups but keeps its name taken.
  */
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import { type CacheRow, cache } from "../schema.ts";
 import { type Executor, ormOf } from "./executor.ts";
 
@@ -30,6 +30,16 @@ export async function findCache(db: Executor, name: string): Promise<CacheRow | 
     .select()
     .from(cache)
     .where(and(eq(cache.name, name), isNull(cache.deletedAt)))
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+/** The soft-deleted cache with this name, if there is one (its name stays taken). */
+export async function findSoftDeletedCache(db: Executor, name: string): Promise<CacheRow | null> {
+  const rows = await ormOf(db)
+    .select()
+    .from(cache)
+    .where(and(eq(cache.name, name), isNotNull(cache.deletedAt)))
     .limit(1);
   return rows[0] ?? null;
 }

@@ -4,6 +4,7 @@
  * protects it between dedup and the commit of the object that references it.
  */
 import { and, eq, inArray, isNull, notExists, sql } from "drizzle-orm";
+import type { Db } from "../client.ts";
 import { isSqlite } from "../dialect.ts";
 import { chunkref, type NarRow, type NarState, nar } from "../schema.ts";
 import { type Executor, ormOf } from "./executor.ts";
@@ -85,6 +86,20 @@ export async function validateNar(db: Executor, id: number, numChunks: number): 
     .where(eq(nar.id, id))
     .returning({ id: nar.id });
   return rows.length > 0;
+}
+
+/**
+ * `garretadm check --repair`: deletes broken NARs (objects and chunkrefs cascade) and tombstones bad
+ * chunks (GC deletes their files), in one transaction.
+ */
+export async function removeFromIndex(db: Db, narIds: number[], chunkIds: number[]): Promise<void> {
+  await db.withSession((s) =>
+    s.transaction(async (tx) => {
+      const ids = tx.dialect === "sqlite" ? "IN (SELECT value FROM json_each($1))" : "= ANY($1::bigint[])";
+      await tx.query(`DELETE FROM nar WHERE id ${ids}`, [narIds]);
+      await tx.query(`UPDATE chunk SET state = 'D' WHERE id ${ids}`, [chunkIds]);
+    }),
+  );
 }
 
 /** Deletes the NAR; its chunkrefs and any objects pointing at it cascade. */
