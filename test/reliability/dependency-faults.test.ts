@@ -63,7 +63,7 @@ function uploadInit(token: string, cache: string, p: TestPath): RequestInit {
   };
 }
 
-describe("S3 stopped, hung and slow (pglite + s3rver behind a proxy)", () => {
+describe("S3 stopped, hung and slow (sqlite + s3rver behind a proxy)", () => {
   let g: GarretdHandle;
   let proxy: FaultProxy;
   const acked: TestPath[] = [];
@@ -228,7 +228,7 @@ describe.runIf(postgresTestUrl())("Postgres cut off (postgres behind a proxy + l
   });
 });
 
-describe("a chunk file that vanishes (pglite + local storage, fresh server)", () => {
+describe("a chunk file that vanishes (sqlite + local storage, fresh server)", () => {
   let g: GarretdHandle;
   beforeAll(async () => {
     g = await startGarretd({ db: "sqlite", storage: "local" });

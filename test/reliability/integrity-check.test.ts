@@ -17,7 +17,7 @@ function pathOf(g: GarretdHandle, name: string): string {
   return join(g.storageDir as string, name[0] as string, name.slice(0, 2), name);
 }
 
-describe("garretadm check (pglite + local storage)", () => {
+describe("garretadm check (sqlite + local storage)", () => {
   let g: GarretdHandle;
   beforeAll(async () => {
     g = await startGarretd({ db: "sqlite", storage: "local" });
@@ -90,7 +90,7 @@ describe("garretadm check (pglite + local storage)", () => {
   });
 });
 
-describe("garretadm check decodes whole NARs (pglite + local storage)", () => {
+describe("garretadm check decodes whole NARs (sqlite + local storage)", () => {
   let g: GarretdHandle;
   beforeAll(async () => {
     g = await startGarretd({ db: "sqlite", storage: "local" });

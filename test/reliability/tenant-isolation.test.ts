@@ -343,16 +343,15 @@ describe.each(dbs)("tenant isolation (%s)", (db) => {
         const st = await lstat(path);
         if (st.isSymbolicLink()) return;
         if ((st.mode & 0o077) !== 0) open.push(`${path} ${(st.mode & 0o777).toString(8)}`);
-        if (db === "pglite" && path === join(g.dataDir, "db")) return;
         if (st.isDirectory()) for (const e of await readdir(path)) await walk(join(path, e));
       };
       await walk(root);
       return open;
     }
     // What garretd writes under: local storage, and the data directory holding the embedded
-    // database (`<data dir>/db`, a root garretd checks at start).
-    const written = () => [g.storageDir as string, ...(db === "pglite" ? [g.dataDir] : [])];
-    const roots = () => [g.storageDir as string, ...(db === "pglite" ? [join(g.dataDir, "db")] : [])];
+    // SQLite database (`<data dir>/server.db` and its -wal/-shm files, a root garretd checks at start).
+    const written = () => [g.storageDir as string, ...(db === "sqlite" ? [g.dataDir] : [])];
+    const roots = () => [g.storageDir as string, ...(db === "sqlite" ? [g.dataDir] : [])];
 
     it("database files, chunk files and directories are private under umask 022", async () => {
       const nar = narOfFile("private contents ".repeat(20_000));
@@ -385,7 +384,7 @@ describe.each(dbs)("tenant isolation (%s)", (db) => {
         files += (await readdir(root, { recursive: true })).length;
       }
       // The walk saw the real thing: chunk files (and the embedded database's files).
-      expect(files).toBeGreaterThan(db === "pglite" ? 100 : 2);
+      expect(files).toBeGreaterThan(db === "sqlite" ? 3 : 2);
       const chunkFiles = (await readdir(g.storageDir as string, { recursive: true })).filter((f) =>
         f.endsWith(".chunk"),
       );

@@ -4,7 +4,7 @@
  *
  *   - the processes run under umask 077 (`restrictUmask`, first thing in both entry points), so
  *     every file they create is 0600 and every directory 0700, whatever the caller's umask;
- *   - the roots they write under (the embedded database's directory, local storage) are created
+ *   - the roots they write under (the SQLite database's directory, local storage) are created
  *     0700, and an existing root open to group or others is narrowed to 0700 with a warning, since
  *     a private root keeps everything below it private whatever modes older files have; a root
  *     garretd cannot narrow (not its owner) stops the start with a message saying what to run.
@@ -12,6 +12,7 @@
  * The first-start `server.toml` is written 0600 by the setup itself (oobe.ts).
  */
 import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Config } from "../config/config.ts";
 
 export const PRIVATE_UMASK = 0o077;
@@ -30,8 +31,9 @@ export class PrivateDirError extends Error {}
 
 export function privateRoots(config: Config): PrivateRoot[] {
   const roots: PrivateRoot[] = [];
-  if (config.database.kind === "pglite") {
-    roots.push({ what: "embedded database", path: config.database.dataDir });
+  if (config.database.kind === "sqlite" && config.database.path !== ":memory:") {
+    // The directory holding the file: SQLite keeps its -wal and -shm files beside it.
+    roots.push({ what: "SQLite database", path: dirname(config.database.path) });
   }
   if (config.storage.type === "local") roots.push({ what: "local storage", path: config.storage.path });
   return roots;
