@@ -106,7 +106,13 @@ export async function storeNar(
   };
 }
 
-function objectInput(cacheId: number, narId: number, info: UploadPathNarInfo, createdBy: string | null) {
+/** The object row for a NAR stored (or found) for `info`. */
+export function objectInput(
+  cacheId: number,
+  narId: number,
+  info: UploadPathNarInfo,
+  createdBy: string | null,
+) {
   return {
     cacheId,
     narId,

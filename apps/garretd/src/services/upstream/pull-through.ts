@@ -32,23 +32,16 @@ import {
   upsertObject,
 } from "@garret/db";
 import { fingerprint, formatNarInfo, parsePublicKey, verifySignature } from "@garret/nix";
-import type { UpstreamPolicy } from "../../config/garret-config.ts";
+import { GARRET_DEFAULTS, type UpstreamPolicy } from "../../config/garret-config.ts";
 import type { Deps } from "../../deps.ts";
 import { AtticError } from "../../errors.ts";
 import { signFingerprint } from "../narinfo.ts";
-import { checkNarInfo, storeNar } from "../upload-path.ts";
+import { checkNarInfo, objectInput, storeNar } from "../upload-path.ts";
 import { createFetchLimiter, type FetchLimiter } from "./fetch-limiter.ts";
 import { fetchNarInfoText, openNar, UpstreamFailure, upstreamBase } from "./upstream-client.ts";
 import { NarInfoRejected, type VerifiedNarInfo, verifyUpstreamNarInfo } from "./verify-narinfo.ts";
 
-export const DEFAULT_UPSTREAM_POLICY: UpstreamPolicy = {
-  defaults: [],
-  narInfoTimeoutMs: 3000,
-  narTimeoutMs: 20_000,
-  negativeTtlMs: 30_000,
-  maxConcurrentFetches: 8,
-  maxBytesInFlight: 4 * 1024 ** 3,
-};
+export const DEFAULT_UPSTREAM_POLICY: UpstreamPolicy = { defaults: [], ...GARRET_DEFAULTS.upstream };
 
 /** The first client's response starts only after this much NAR (or the whole NAR) was verified so far. */
 const HOLD_BYTES = 4 * 1024 * 1024;
@@ -221,15 +214,24 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
     waitMs: number,
   ): Promise<Outcome> {
     const { info } = entry;
+    const checked = checkNarInfo({
+      cache: cache.name,
+      store_path_hash: hash,
+      store_path: info.storePath,
+      references: info.references,
+      system: info.system ?? null,
+      deriver: info.deriver ?? null,
+      sigs: info.sigs,
+      ca: info.ca ?? null,
+      nar_hash: info.narHash,
+      nar_size: info.narSize,
+    });
     const existing = await findAndLockNar(deps.db, info.narHash);
     if (existing) {
       try {
         // The trusted signature vouches for the contents: no need to download what is stored.
         if (existing.narSize !== info.narSize) throw new UpstreamFailure("stored NAR has another size");
-        await upsertObject(deps.db, {
-          ...objectFields(cache.id, hash, info),
-          narId: existing.id,
-        });
+        await upsertObject(deps.db, objectInput(cache.id, existing.id, checked.info, CREATED_BY));
       } finally {
         await releaseNar(deps.db, existing.id).catch((err: unknown) =>
           log.warn("failed to release NAR lease", { err, narId: existing.id }),
@@ -256,18 +258,6 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
     try {
       nar = await openNar(entry.narUrl, { headerMs: policy.narTimeoutMs, stallMs: policy.narTimeoutMs });
       const decompress = createDecompressStream(info.compression);
-      const checked = checkNarInfo({
-        cache: cache.name,
-        store_path_hash: hash,
-        store_path: info.storePath,
-        references: info.references,
-        system: info.system ?? null,
-        deriver: info.deriver ?? null,
-        sigs: info.sigs,
-        ca: info.ca ?? null,
-        nar_hash: info.narHash,
-        nar_size: info.narSize,
-      });
       const body = verifiedBody(decompressed(nar.body, decompress), info.narSize, tee);
       await storeNar(deps, cache.id, checked, body, CREATED_BY);
       metrics.upstreamNarFetches.inc({ result: "stored" });
@@ -444,20 +434,6 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
       if (keys.length === 0) return [];
       return sigs.filter((sig) => keys.some((key) => safeVerify(key, print, sig)));
     },
-  };
-}
-
-function objectFields(cacheId: number, storePathHash: string, info: VerifiedNarInfo) {
-  return {
-    cacheId,
-    storePathHash,
-    storePath: info.storePath,
-    references: info.references,
-    system: info.system ?? null,
-    deriver: info.deriver ?? null,
-    sigs: info.sigs,
-    ca: info.ca ?? null,
-    createdBy: CREATED_BY,
   };
 }
 
