@@ -30,7 +30,7 @@ COPY --from=deps /app/ ./
 COPY migrations ./migrations
 COPY packages ./packages
 COPY apps/garretd ./apps/garretd
-RUN mkdir -p /var/lib/garret /etc/garret && chown node:node /var/lib/garret
+RUN mkdir -p /var/lib/garret /etc/garret && chown node:node /var/lib/garret && chmod 700 /var/lib/garret
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
