@@ -129,5 +129,10 @@ describeWithNix("README quick start, literally, in a clean HOME", () => {
     const [local] = await queryPathInfo([storePath]);
     expect(pulled?.narHash).toBe(local?.narHash);
     expect(nixConf).not.toMatch(/require-sigs\s*=\s*false/);
+
+    // Stopped here, before the suite removes its HOME.
+    const exited = new Promise((resolve) => garretd?.once("exit", resolve));
+    garretd.kill("SIGTERM");
+    await exited;
   }, 900_000);
 });
