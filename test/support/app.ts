@@ -1,32 +1,31 @@
 /**
- * An in-process garretd for app-level tests: `createApp(deps)` over an in-memory PGlite (or a
- * fresh Postgres database) and a temporary local storage directory, driven with `app.request()`.
+ * An in-process garretd for app-level tests: the server garretd runs (server.ts: fast paths, then
+ * the Hono app, over `assembleDeps`) on a loopback port, over an in-memory PGlite (or a fresh
+ * Postgres database) and a temporary local storage directory, driven over real HTTP by `request()`.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createChunkCompressor } from "@garret/chunking";
 import { createDb, type Db, migrate } from "@garret/db";
 import { PERMISSION_LETTERS } from "@garret/protocol";
 import { createStorage, type StorageBackend } from "@garret/storage";
 import { createTokenAuthority, type TokenAuthority } from "@garret/token";
 import type { Hono } from "hono";
-import { createApp } from "../../apps/garretd/src/app.ts";
+import { assembleDeps } from "../../apps/garretd/src/build-deps.ts";
 import type { Deps } from "../../apps/garretd/src/deps.ts";
 import type { AppEnv } from "../../apps/garretd/src/env.ts";
 import { silentLogger } from "../../apps/garretd/src/log.ts";
-import { createGarretMetrics } from "../../apps/garretd/src/metrics/garret-metrics.ts";
-import { instrumentStorage } from "../../apps/garretd/src/metrics/instrument-storage.ts";
-import { createAccessRecorder } from "../../apps/garretd/src/services/access-recorder.ts";
-import { createCacheDirectory } from "../../apps/garretd/src/services/cache-directory.ts";
-import { createObjectMemo } from "../../apps/garretd/src/services/object-memo.ts";
-import { createRevocationList } from "../../apps/garretd/src/services/revocations.ts";
+import { createGarretServer, listen } from "../../apps/garretd/src/server.ts";
 import { type ServerSettings, testSettings } from "../../apps/garretd/src/settings.ts";
 import { grant } from "./grants.ts";
+import { httpFetch } from "./http-request.ts";
 
 export interface TestApp {
   app: Hono<AppEnv>;
+  /** The server's address: the same listener as garretd's (fast paths, then Hono) on a loopback port. */
+  url: string;
   deps: Deps;
   db: Db;
   storage: StorageBackend;
@@ -47,25 +46,20 @@ export async function createTestApp(
   const storageDir = await mkdtemp(join(tmpdir(), "garret-app-"));
   const storage = await createStorage({ type: "local", path: storageDir });
   const tokens = opts.tokens ?? (await createTokenAuthority({ hs256Secret: randomBytes(32) }));
-  const settings = testSettings(opts.settings);
-  const compressor = createChunkCompressor({ type: settings.compression.type, threads: 1 });
-  const log = silentLogger();
-  const metrics = createGarretMetrics();
-  const deps: Deps = {
-    settings,
+  const deps = assembleDeps({
+    settings: testSettings(opts.settings),
     db,
-    storage: instrumentStorage(storage, metrics),
+    storage,
     tokens,
-    compressor,
-    log,
-    clock: () => new Date(),
-    caches: createCacheDirectory(db, 0),
-    objectMemo: createObjectMemo(),
-    access: createAccessRecorder(db, log, { intervalMs: 60_000 }),
-    revocations: createRevocationList(db, log, { intervalMs: 60_000 }),
-    metrics,
-  };
-  const app = createApp(deps);
+    log: silentLogger(),
+    compressionThreads: 1,
+    revocationRefreshMs: 60_000,
+    cacheTtlMs: 0,
+    accessFlushMs: 60_000,
+  });
+  const server = createGarretServer(deps);
+  const listening = await listen(server.listener, { host: "127.0.0.1", port: 0 }, deps.log);
+  const base = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
   const mintToken = (sub: string, grants: Record<string, string[]>, validitySeconds = 3600) =>
     tokens.mint({
       sub,
@@ -78,10 +72,11 @@ export async function createTestApp(
     if (!headers.has("host")) headers.set("host", "cache.test");
     if (init.token) headers.set("authorization", `Bearer ${init.token}`);
     const { token: _t, ...rest } = init;
-    return Promise.resolve(app.request(`http://cache.test${path}`, { ...rest, headers }));
+    return httpFetch(`${base}${path}`, { ...rest, headers });
   };
   return {
-    app,
+    app: server.app,
+    url: base,
     deps,
     db,
     storage,
@@ -106,9 +101,9 @@ export async function createTestApp(
       if (res.status !== 200) throw new Error(`create cache ${name}: ${res.status} ${await res.text()}`);
     },
     async close() {
-      deps.revocations.close();
-      await deps.access.close();
-      await compressor.close();
+      listening.closeAllConnections();
+      await new Promise<void>((resolve) => listening.close(() => resolve()));
+      await deps.close();
       if (!opts.db) await db.close();
       await rm(storageDir, { recursive: true, force: true });
     },

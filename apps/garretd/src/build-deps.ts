@@ -1,14 +1,14 @@
 /**
- * Builds the process's `Deps` from a loaded `Config`: database (Postgres or embedded PGlite),
- * storage backend, token authority, compression pool, caches and access recorder. `close()` releases
- * them in reverse order.
+ * Builds the process's `Deps`: `assembleDeps` from its parts (what garretd and the tests share),
+ * `buildDeps` from a loaded `Config` (database, storage, token authority, then the change feed and
+ * store gauges). `close()` releases them in reverse order.
  */
 import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createChunkCompressor } from "@garret/chunking";
 import { createDb, type Db } from "@garret/db";
-import { createStorage, type StorageConfig } from "@garret/storage";
-import { createTokenAuthority } from "@garret/token";
+import { createStorage, type StorageBackend, type StorageConfig } from "@garret/storage";
+import { createTokenAuthority, type TokenAuthority } from "@garret/token";
 import type { Config } from "./config/config.ts";
 import { tokenKeyConfig } from "./config/config.ts";
 import type { Deps } from "./deps.ts";
@@ -18,10 +18,8 @@ import { instrumentStorage } from "./metrics/instrument-storage.ts";
 import { startStoreGauges } from "./metrics/store-gauges.ts";
 import { type DirectoryLock, lockDataDirectory } from "./pglite-lock.ts";
 import { createAccessRecorder } from "./services/access-recorder.ts";
-import { createCacheDirectory } from "./services/cache-directory.ts";
 import { startChangeFeed } from "./services/change-feed.ts";
-import { createObjectMemo } from "./services/object-memo.ts";
-import { createRevocationList } from "./services/revocations.ts";
+import { createProcessState } from "./services/process-state.ts";
 import { createPullThrough } from "./services/upstream/pull-through.ts";
 import type { ServerSettings } from "./settings.ts";
 
@@ -115,53 +113,94 @@ export async function openDatabase(config: Config, log: Logger): Promise<Db> {
   });
 }
 
+/** What `assembleDeps` is given; everything else in `Deps` is built from it, the same way for garretd and tests. */
+export interface DepsParts {
+  settings: ServerSettings;
+  db: Db;
+  /** The backend as configured; instrumented here. */
+  storage: StorageBackend;
+  tokens: TokenAuthority;
+  log: Logger;
+  /** Compression worker threads (default: the pool's own choice). */
+  compressionThreads?: number;
+  revocationRefreshMs?: number;
+  /** Cache rows kept while the change feed is down; 0 = read every time. */
+  cacheTtlMs?: number;
+  accessFlushMs?: number;
+}
+
+export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> } {
+  const { settings, db, log } = parts;
+  const metrics = createGarretMetrics();
+  const compressor = createChunkCompressor({
+    type: settings.compression.type,
+    level: settings.compression.level,
+    ...(parts.compressionThreads !== undefined && { threads: parts.compressionThreads }),
+  });
+  const access = createAccessRecorder(
+    db,
+    log,
+    parts.accessFlushMs !== undefined ? { intervalMs: parts.accessFlushMs } : undefined,
+  );
+  const state = createProcessState(db, log, {
+    cacheTtlMs: parts.cacheTtlMs,
+    revocationRefreshMs: parts.revocationRefreshMs,
+  });
+  const deps: Deps = {
+    settings,
+    db,
+    storage: instrumentStorage(parts.storage, metrics),
+    tokens: parts.tokens,
+    compressor,
+    log,
+    clock: () => new Date(),
+    state,
+    access,
+    metrics,
+  };
+  deps.upstream = createPullThrough(deps, settings.upstream);
+  return {
+    ...deps,
+    async close() {
+      state.close();
+      await access.close();
+      await compressor.close();
+    },
+  };
+}
+
 export async function buildDeps(
   config: Config,
   db: Db,
   log: Logger,
 ): Promise<Deps & { close(): Promise<void> }> {
-  const metrics = createGarretMetrics();
-  const rawStorage = await createStorage(storageConfigFrom(config));
-  const storage = instrumentStorage(rawStorage, metrics);
   const tokens = await createTokenAuthority(tokenKeyConfig(config.jwt.signing), {
     issuer: config.jwt.boundIssuer,
     audiences: config.jwt.boundAudiences,
   });
-  const compressor = createChunkCompressor({
-    type: config.compression.type,
-    level: config.compression.level,
-  });
-  const access = createAccessRecorder(db, log);
-  const revocations = createRevocationList(db, log, { intervalMs: config.garret.revocationRefreshMs });
-  // Serve no request before the first load, so a revoked token never works after a restart.
-  await revocations.refresh();
-  const storeGauges = startStoreGauges(db, metrics, log, config.garret.metricsRefreshMs);
-  const caches = createCacheDirectory(db);
-  const objectMemo = createObjectMemo();
-  const changeFeed = await startChangeFeed(db, { objects: objectMemo, caches }, log, metrics);
-  const deps: Deps = {
+  const deps = assembleDeps({
     settings: settingsFromConfig(config),
     db,
-    storage,
+    storage: await createStorage(storageConfigFrom(config)),
     tokens,
-    compressor,
     log,
-    clock: () => new Date(),
-    caches,
-    objectMemo,
-    access,
-    revocations,
-    metrics,
-  };
-  deps.upstream = createPullThrough(deps, deps.settings.upstream);
+    revocationRefreshMs: config.garret.revocationRefreshMs,
+  });
+  try {
+    // Serve no request before the first load, so a revoked token never works after a restart.
+    await deps.state.revocations.refresh();
+  } catch (err) {
+    await deps.close();
+    throw err;
+  }
+  const storeGauges = startStoreGauges(db, deps.metrics, log, config.garret.metricsRefreshMs);
+  const changeFeed = await startChangeFeed(db, deps.state, log, deps.metrics);
   return {
     ...deps,
     async close() {
       await changeFeed.close();
       await storeGauges.close();
-      revocations.close();
-      await access.close();
-      await compressor.close();
+      await deps.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Everything request handling needs, built once per process and passed to `createApp(deps)`.
- * Services receive `deps` as their first argument; nothing reads globals or `process.env`.
+ * Services receive `deps` as their first argument; nothing reads globals or `process.env`, and
+ * what the process keeps between requests lives in `deps.state` (process-state.ts).
  */
 import type { ChunkCompressor } from "@garret/chunking";
 import type { Db } from "@garret/db";
@@ -9,9 +10,7 @@ import type { TokenAuthority } from "@garret/token";
 import type { Logger } from "./log.ts";
 import type { GarretMetrics } from "./metrics/garret-metrics.ts";
 import type { AccessRecorder } from "./services/access-recorder.ts";
-import type { CacheDirectory } from "./services/cache-directory.ts";
-import type { ObjectMemo } from "./services/object-memo.ts";
-import type { RevocationList } from "./services/revocations.ts";
+import type { ProcessState } from "./services/process-state.ts";
 import type { PullThrough } from "./services/upstream/pull-through.ts";
 import type { ServerSettings } from "./settings.ts";
 
@@ -23,12 +22,9 @@ export interface Deps {
   compressor: ChunkCompressor;
   log: Logger;
   clock: () => Date;
-  caches: CacheDirectory;
-  /** narinfo rows and texts kept in memory (object-memo.ts). */
-  objectMemo: ObjectMemo;
+  /** Everything kept in memory between requests (cache rows, narinfo memo, revocations...). */
+  state: ProcessState;
   access: AccessRecorder;
-  /** Revoked tokens and subjects, checked after every token verification. */
-  revocations: RevocationList;
   /** The process's metrics (`GET /metrics`); `storage` is already instrumented with them. */
   metrics: GarretMetrics;
   /** Pull-through from upstream caches (services/upstream/); absent = never contacted. */

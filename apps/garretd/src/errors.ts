@@ -9,7 +9,9 @@
  *   3. internal failures (database, storage, bugs) become 500 `InternalServerError` with details in
  *      the log only, and unavailable dependencies become 503 `ServiceUnavailable`.
  */
+
 import { ERROR_STATUS, type ErrorBody, type ErrorKind, formatErrorMessage } from "@garret/protocol";
+import type { ErrorSource } from "./metrics/garret-metrics.ts";
 
 export interface AtticErrorOptions {
   detail?: string;
@@ -41,16 +43,6 @@ const HIDDEN_WITHOUT_DISCOVERY: ReadonlySet<ErrorKind> = new Set([
   "AccessError",
 ]);
 
-/** Recognises failures of the database or storage being unreachable, which deserve a 503 and a retry. */
-function isUnavailable(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
-    if (/Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(e.message))
-      return true;
-  }
-  return false;
-}
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -61,19 +53,49 @@ const UNAVAILABLE_CODES = new Set([
   "53300",
   "TimeoutError",
 ]);
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i;
+const DB_CONNECT_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|PGlite is closed/i;
+const SQLSTATE = /^[0-9A-Z]{5}$/;
 
-/**
- * A write that lost its cache to a concurrent destroy: the object's foreign key to `cache` fails.
- * The caller was authorized when the request began, so it learns the cache is gone (404).
- */
-function isCacheGone(err: unknown): boolean {
+interface FailureTraits {
+  /** The database or storage is unreachable: a 503 and a retry. */
+  unavailable: boolean;
+  /**
+   * A write lost its cache to a concurrent destroy (the object's foreign key to `cache` failed).
+   * The caller was authorized when the request began, so it learns the cache is gone (404).
+   */
+  cacheGone: boolean;
+  /** Storage errors are `StorageError`s (the backends wrap everything they raise); database errors
+   * carry a SQLSTATE code, come wrapped by drizzle, or are the pool failing to connect. */
+  source: ErrorSource;
+}
+
+/** One walk down the cause chain that says everything the error model needs about a failure. */
+function traitsOf(err: unknown): FailureTraits {
+  let unavailable = false;
+  let cacheGone = false;
+  let storage = false;
+  let database = false;
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     const { code, constraint } = e as { code?: unknown; constraint?: unknown };
+    if (e.name === "StorageError") storage = true;
+    if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) unavailable = true;
+    if (UNAVAILABLE_MESSAGE.test(e.message)) unavailable = true;
     if (code === "23503" && (constraint === "fk_object_cache" || e.message.includes("fk_object_cache"))) {
-      return true;
+      cacheGone = true;
+    }
+    if (
+      e.name === "DrizzleQueryError" ||
+      (typeof code === "string" && SQLSTATE.test(code)) ||
+      DB_CONNECT_MESSAGE.test(e.message)
+    ) {
+      database = true;
     }
   }
-  return false;
+  const source: ErrorSource = storage ? "storage" : database ? "database" : "other";
+  return { unavailable, cacheGone, source };
 }
 
 export interface ClassifiedError {
@@ -81,6 +103,8 @@ export interface ClassifiedError {
   body: ErrorBody;
   /** true when the failure is ours (logged at error level with the cause chain). */
   internal: boolean;
+  /** For internal failures: which dependency it came from. */
+  source: ErrorSource;
 }
 
 export function classifyError(err: unknown): ClassifiedError {
@@ -88,23 +112,32 @@ export function classifyError(err: unknown): ClassifiedError {
     let kind = err.kind;
     if (err.canDiscover === false && HIDDEN_WITHOUT_DISCOVERY.has(kind)) kind = "Unauthorized";
     const detail = kind === err.kind ? err.detail : undefined;
+    const internal = ERROR_STATUS[kind] >= 500 && kind !== "IncompleteNar";
     return {
       status: ERROR_STATUS[kind],
       body: { code: ERROR_STATUS[kind], error: kind, message: formatErrorMessage(kind, detail) },
-      internal: ERROR_STATUS[kind] >= 500 && kind !== "IncompleteNar",
+      internal,
+      source: internal ? traitsOf(err).source : "other",
     };
   }
-  if (isCacheGone(err)) return classifyError(new AtticError("NoSuchCache", { canDiscover: true }));
-  if (isUnavailable(err)) {
+  const traits = traitsOf(err);
+  if (traits.cacheGone) return classifyError(new AtticError("NoSuchCache", { canDiscover: true }));
+  if (traits.unavailable) {
     const kind: ErrorKind = "ServiceUnavailable";
     return {
       status: 503,
       body: { code: 503, error: kind, message: formatErrorMessage(kind, "a backing service is unreachable") },
       internal: true,
+      source: traits.source,
     };
   }
   const kind: ErrorKind = "InternalServerError";
-  return { status: 500, body: { code: 500, error: kind, message: formatErrorMessage(kind) }, internal: true };
+  return {
+    status: 500,
+    body: { code: 500, error: kind, message: formatErrorMessage(kind) },
+    internal: true,
+    source: traits.source,
+  };
 }
 
 /** What is known about the caller that changes the answer to its failure. */

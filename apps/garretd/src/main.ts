@@ -9,20 +9,14 @@
  *   check-config            load and validate the configuration, connect nowhere, exit 0 or 1
  */
 import { existsSync, readFileSync } from "node:fs";
-import {
-  createServer as createHttpServer,
-  type RequestListener,
-  type Server,
-  type ServerOptions,
-} from "node:http";
+import type { Server } from "node:http";
 import { flushCompileCache } from "node:module";
 import { packageVersion } from "@garret/cli";
 import { type Db, insertTokenRecord, migrate, type NewTokenRecord } from "@garret/db";
-import { serve } from "@hono/node-server";
-import { createApp } from "./app.ts";
+import { getRequestListener } from "@hono/node-server";
 import { buildDeps, openDatabase } from "./build-deps.ts";
 import { ArgsError, GARRETD_USAGE, parseGarretdArgs } from "./config/args.ts";
-import { type Config, ConfigError, formatListen, type ListenAddress, loadConfig } from "./config/config.ts";
+import { type Config, ConfigError, loadConfig } from "./config/config.ts";
 import { runFirstStart } from "./config/oobe.ts";
 import { formatDryRun } from "./gc/dry-run-report.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
@@ -31,8 +25,8 @@ import { checkListenAddress, ListenError } from "./ops/listen-check.ts";
 import { PrivateDirError, privateRoots, securePrivateRoots } from "./ops/private-dirs.ts";
 import { warnIfStorageWithoutIndex } from "./ops/storage-without-index.ts";
 import { DataDirectoryBusyError } from "./pglite-lock.ts";
-import { type FastPath, narInfoFastPath } from "./routes/narinfo-fast-path.ts";
 import { createOpsApp } from "./routes/ops.ts";
+import { createGarretServer, listen } from "./server.ts";
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args: ReturnType<typeof parseGarretdArgs>;
@@ -168,10 +162,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       const server =
         args.mode === "garbage-collector"
           ? null
-          : await listen(createApp(deps).fetch, config.listen, log, "listening", narInfoFastPath(deps));
+          : await listen(createGarretServer(deps).listener, config.listen, log);
       const metricsListen = config.garret.metricsListen;
       const metricsServer = metricsListen
-        ? await listen(createOpsApp(deps).fetch, metricsListen, log, "metrics listening")
+        ? await listen(getRequestListener(createOpsApp(deps).fetch), metricsListen, log, "metrics listening")
         : null;
       // Everything a serving process loads is loaded: write the compile cache now (Node would only at
       // exit), so a start after a crash is as quick as after a clean stop.
@@ -187,29 +181,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   } finally {
     await closeDb(db, log);
   }
-}
-
-function listen(
-  fetch: Parameters<typeof serve>[0]["fetch"],
-  address: ListenAddress,
-  log: Logger,
-  message = "listening",
-  fastPath?: FastPath,
-): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const createServer: typeof createHttpServer = ((options: ServerOptions, listener: RequestListener) =>
-      createHttpServer(options, (req, res) => {
-        if (!fastPath?.(req, res)) listener(req, res);
-      })) as typeof createHttpServer;
-    const server = serve({ fetch, hostname: address.host, port: address.port, createServer }, (info) => {
-      log.info(message, { address: formatListen(address), port: info.port });
-      resolve(server as Server);
-    }) as Server;
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 70_000;
-    server.requestTimeout = 0;
-    server.once("error", reject);
-  });
 }
 
 /** GC runs at start, then `interval` after each run ends; 0 disables the loop (atticd's rule). */

@@ -5,7 +5,6 @@
  */
 import type { Deps } from "./deps.ts";
 import { type ClassifiedError, errorResponse } from "./errors.ts";
-import { errorSource } from "./metrics/error-source.ts";
 
 export function reportRequestError(
   deps: Deps,
@@ -21,7 +20,7 @@ export function reportRequestError(
   const { response, classified } = errorResponse(err, { expiredTokenAt });
   const logged = { ...fields, status: classified.status };
   if (classified.internal) {
-    deps.metrics.requestErrors.inc({ source: errorSource(err) });
+    deps.metrics.requestErrors.inc({ source: classified.source });
     deps.log.error("request failed", { ...logged, err });
   } else {
     deps.log.debug("request rejected", {

@@ -2,10 +2,10 @@
 import { readdirSync } from "node:fs";
 import { brotliDecompressSync, zstdDecompressSync as zstdDecompress } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import { hasProgram, runProgram, runTransform, sampleData } from "../../../test/support/codecs.ts";
 import { type ChunkCompressor, createChunkCompressor } from "./chunk-compressor.ts";
 import type { CompressionType } from "./compression-type.ts";
 import { createDecompressStream } from "./decompress-stream.ts";
-import { hasProgram, runProgram, runTransform, sampleData } from "./test-support.ts";
 
 function decompressOne(type: CompressionType, data: Uint8Array): Buffer {
   switch (type) {

@@ -3,8 +3,8 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { brotliDecompressSync, zstdDecompressSync as zstdDecompress } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { hasProgram, runProgram, runTransform, sampleData } from "../../../test/support/codecs.ts";
 import { createCompressStream } from "./compress-stream.ts";
-import { hasProgram, runProgram, runTransform, sampleData } from "./test-support.ts";
 
 const input = sampleData(3 * 1024 * 1024 + 17);
 

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brotliCompressSync, constants, gzipSync, zstdCompressSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { hasProgram, runProgram, runTransform, sampleData } from "../../../test/support/codecs.ts";
 import { ChildProcessTransform } from "./child-process-transform.ts";
 import { CompressionError, UnknownCompressionError } from "./compression-type.ts";
 import { createDecompressStream } from "./decompress-stream.ts";
-import { hasProgram, runProgram, runTransform, sampleData } from "./test-support.ts";
 
 function isRunning(pid: number): boolean {
   try {

@@ -5,10 +5,10 @@
  * comes back.
  */
 import { expect, it } from "vitest";
+import { createTestCache, createValidNar, randomStorePathHash } from "../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../test/support/postgres.ts";
 import type { Db } from "./client.ts";
 import { upsertObject } from "./queries/objects.ts";
-import { createTestCache, createValidNar, randomStorePathHash } from "./testing.ts";
 
 const CHANNEL = "garret_changes";
 

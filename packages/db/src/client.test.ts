@@ -2,11 +2,11 @@
 import { sql } from "drizzle-orm";
 import pg from "pg";
 import { expect, it } from "vitest";
+import { randomHex } from "../../../test/support/db-rows.ts";
 import { createTestDatabase, describeEachDb } from "../../../test/support/postgres.ts";
 import { createDb } from "./client.ts";
 import { migrate } from "./migrate.ts";
 import { findCache, insertCache } from "./queries/caches.ts";
-import { randomHex } from "./testing.ts";
 
 const cacheInput = (name: string) => ({
   name,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver } from "../../../test/support/s3rver.ts";
-import { storageContract } from "./contract.ts";
+import { storageContract } from "../../../test/support/storage-contract.ts";
 import { createStorage } from "./create-storage.ts";
 import { S3Storage } from "./s3.ts";
 import { StorageError } from "./storage-error.ts";

@@ -1,7 +1,13 @@
 import type { CacheStats } from "@garret/protocol";
 import { afterEach, describe, expect, it } from "vitest";
+import {
+  loggedInCli,
+  sendError,
+  sendJson,
+  serveJson,
+  type TestServer,
+} from "../../../../test/support/client-server.ts";
 import { main } from "../main.ts";
-import { loggedInCli, sendError, sendJson, serveJson, type TestServer } from "../test-server.ts";
 import { buildPatch, type ConfigureFlags, formatInfo } from "./cache.ts";
 
 const servers: TestServer[] = [];

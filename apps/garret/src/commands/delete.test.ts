@@ -2,8 +2,13 @@ import { mkdtemp, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import {
+  loggedInCli,
+  sendError,
+  serveJson,
+  type TestServer,
+} from "../../../../test/support/client-server.ts";
 import { main } from "../main.ts";
-import { loggedInCli, sendError, serveJson, type TestServer } from "../test-server.ts";
 import { resolveDeleteTargets } from "./delete.ts";
 
 const HELLO_HASH = "0c2bl6ypqmqq2a4w6ga6xnd1b8sxy2yd";

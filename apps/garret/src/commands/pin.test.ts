@@ -3,8 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Pin } from "@garret/protocol";
 import { afterEach, describe, expect, it } from "vitest";
+import {
+  loggedInCli,
+  sendError,
+  sendJson,
+  serveJson,
+  type TestServer,
+} from "../../../../test/support/client-server.ts";
 import { main } from "../main.ts";
-import { loggedInCli, sendError, sendJson, serveJson, type TestServer } from "../test-server.ts";
 import { expiresAt, formatPins } from "./pin.ts";
 
 const NOW = Date.parse("2026-01-01T00:00:00.000Z");

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
-import { lcgBytes } from "../../../../test/support/nar.ts";
 import {
   age,
   DAY,
@@ -17,7 +16,8 @@ import {
   setRetention,
   type Uploaded,
   uploadNar,
-} from "./gc-test-support.ts";
+} from "../../../../test/support/gc.ts";
+import { lcgBytes } from "../../../../test/support/nar.ts";
 
 let t: TestApp;
 

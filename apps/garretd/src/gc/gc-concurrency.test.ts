@@ -10,10 +10,10 @@ import type { Db } from "@garret/db";
 import type { StorageBackend } from "@garret/storage";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import { downloadNar, gc, narOf, setRetention, storedFiles, uploadNar } from "../../../../test/support/gc.ts";
 import { lcgBytes, randomStorePathHash } from "../../../../test/support/nar.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
 import { silentLogger } from "../log.ts";
-import { downloadNar, gc, narOf, setRetention, storedFiles, uploadNar } from "./gc-test-support.ts";
 import { runGarbageCollection } from "./run-gc.ts";
 
 const ROUNDS = 8;

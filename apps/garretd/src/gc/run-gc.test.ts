@@ -6,8 +6,6 @@
 import type { parseRemoteFile, StorageBackend } from "@garret/storage";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
-import { lcgBytes } from "../../../../test/support/nar.ts";
-import { silentLogger } from "../log.ts";
 import {
   age,
   count,
@@ -20,7 +18,9 @@ import {
   setRetention,
   storedFiles,
   uploadNar,
-} from "./gc-test-support.ts";
+} from "../../../../test/support/gc.ts";
+import { lcgBytes } from "../../../../test/support/nar.ts";
+import { silentLogger } from "../log.ts";
 import { runGarbageCollection } from "./run-gc.ts";
 
 let t: TestApp;

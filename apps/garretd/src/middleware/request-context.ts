@@ -2,7 +2,7 @@
  * The per-request pipeline ahead of every route, in atticd's order: request id → Host check
  * (`allowed-hosts`) → request state (Host, X-Forwarded-Proto) → token (never rejects: a bad or
  * revoked token is anonymous) → handler → `X-Attic-Cache-Visibility: public` when the handler served a public
- * cache → access log line. Requests that may write objects clear the narinfo memo when done. One middleware instead of five keeps the narinfo hot path short.
+ * cache → access log line. One middleware instead of five keeps the narinfo hot path short.
  */
 import { randomUUID } from "node:crypto";
 import type { AtticToken } from "@garret/token";
@@ -12,8 +12,6 @@ import type { Deps } from "../deps.ts";
 import type { AppEnv, RequestState } from "../env.ts";
 import { requestError } from "../errors.ts";
 
-/** Methods of every route that writes objects (uploads, narinfo PUT, path and cache deletion). */
-const OBJECT_WRITES: ReadonlySet<string> = new Set(["PUT", "PATCH", "DELETE"]);
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The request headers the pipeline reads. */
@@ -46,7 +44,7 @@ export async function identifyCaller(
   const expiredTokenAt = verified && !verified.ok ? verified.expiredAt : undefined;
   return {
     request: { host, forwardedHttps: headers.forwardedProto === "https" },
-    token: token && deps.revocations.isRevoked(token) ? null : token,
+    token: token && deps.state.revocations.isRevoked(token) ? null : token,
     ...(expiredTokenAt !== undefined && { expiredTokenAt }),
   };
 }
@@ -71,12 +69,7 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
     c.set("token", token);
     if (expiredTokenAt !== undefined) c.set("expiredTokenAt", expiredTokenAt);
 
-    try {
-      await next();
-    } finally {
-      // Reads its own writes: whatever this request changed, narinfo lookups now see (object-memo.ts).
-      if (OBJECT_WRITES.has(c.req.method)) deps.objectMemo.forget();
-    }
+    await next();
 
     if (c.get("publicCache")) c.res.headers.set("x-attic-cache-visibility", "public");
     if (debug) {

@@ -8,11 +8,11 @@ import type { Config } from "../config/config.ts";
 import { type GcSummary, runGarbageCollection } from "../gc/run-gc.ts";
 import type { Logger } from "../log.ts";
 import type { GarretMetrics } from "../metrics/garret-metrics.ts";
-import type { ObjectMemo } from "../services/object-memo.ts";
+import type { ProcessState } from "../services/process-state.ts";
 
 export async function runConfiguredGc(
   config: Config,
-  deps: { db: Db; storage: StorageBackend; log: Logger; metrics?: GarretMetrics; objectMemo?: ObjectMemo },
+  deps: { db: Db; storage: StorageBackend; log: Logger; metrics?: GarretMetrics; state?: ProcessState },
   opts: { dryRun?: boolean; now?: Date } = {},
 ): Promise<GcSummary> {
   try {
@@ -21,7 +21,7 @@ export async function runConfiguredGc(
       pendingGraceSeconds: config.garret.gcPendingGraceSeconds,
       now: opts.now ?? new Date(),
       dryRun: opts.dryRun ?? false,
-      onObjectsDeleted: () => deps.objectMemo?.forget(),
+      onObjectsDeleted: () => deps.state?.objectsChanged(),
     });
     deps.metrics?.recordGc(summary);
     return summary;

@@ -4,8 +4,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import {
+  downloadNar,
+  gc,
+  narinfoStatus,
+  narOf,
+  storedFiles,
+  uploadNar,
+} from "../../../../test/support/gc.ts";
 import { lcgBytes, randomStorePathHash } from "../../../../test/support/nar.ts";
-import { downloadNar, gc, narinfoStatus, narOf, storedFiles, uploadNar } from "../gc/gc-test-support.ts";
 
 let t: TestApp;
 let reader: string;

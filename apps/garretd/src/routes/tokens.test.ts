@@ -219,7 +219,7 @@ describe("revocation", () => {
       expect(res.status).toBe(200);
       // This replica has not reloaded yet; the reload (the timer's job) makes it see the revocation.
       expect((await cacheConfig("other", victim)).status).toBe(200);
-      await t.deps.revocations.refresh();
+      await t.deps.state.revocations.refresh();
       expect((await cacheConfig("other", victim)).status).toBe(401);
     } finally {
       await other.close();

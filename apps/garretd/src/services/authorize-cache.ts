@@ -33,7 +33,7 @@ export async function authorizeCache(
   opts: { objectLookup?: boolean } = {},
 ): Promise<AuthorizedCache> {
   const permission = { ...tokenPermission(token, cacheName) };
-  const cache = await deps.caches.get(cacheName);
+  const cache = await deps.state.caches.get(cacheName);
   if (!cache) {
     if (opts.objectLookup) {
       const deleted = await findSoftDeletedCache(deps.db, cacheName);

@@ -121,7 +121,7 @@ export async function createCache(
     if (row && upstreams !== null) await setCacheUpstreams(tx, row.id, upstreams);
     return created;
   });
-  deps.caches.invalidate(cacheName);
+  deps.state.cacheChanged(cacheName);
   if (!inserted) throw new AtticError("CacheAlreadyExists");
   audit(deps, token, "cache.create", { cache: cacheName, isPublic: body.is_public });
 }
@@ -152,7 +152,7 @@ export async function configureCache(
   if (Object.keys(update).length > 0) await updateCache(deps.db, cache.id, update);
   if (closureRetention !== undefined) await setCacheSettings(deps.db, cache.id, { closureRetention });
   if (upstreams !== undefined) await setCacheUpstreams(deps.db, cache.id, upstreams);
-  deps.caches.invalidate(cacheName);
+  deps.state.cacheChanged(cacheName);
   deps.upstream?.invalidate(cache.id);
   audit(deps, token, "cache.configure", { cache: cacheName, fields: Object.keys(patch) });
 }
@@ -160,7 +160,7 @@ export async function configureCache(
 export async function destroyCache(deps: Deps, token: AtticToken | null, cacheName: string): Promise<void> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["cd"]);
   const deleted = await deleteCache(deps.db, cache.id, deps.settings.softDeleteCaches);
-  deps.caches.invalidate(cacheName);
+  deps.state.cacheChanged(cacheName);
   if (!deleted) throw new AtticError("NoSuchCache", { canDiscover: true });
   audit(deps, token, "cache.destroy", { cache: cacheName, soft: deps.settings.softDeleteCaches });
 }

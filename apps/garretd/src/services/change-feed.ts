@@ -8,8 +8,7 @@
 import type { Db } from "@garret/db";
 import type { Logger } from "../log.ts";
 import type { GarretMetrics } from "../metrics/garret-metrics.ts";
-import type { CacheDirectory } from "./cache-directory.ts";
-import type { ObjectMemo } from "./object-memo.ts";
+import type { ProcessState } from "./process-state.ts";
 
 export const CHANGE_CHANNEL = "garret_changes";
 
@@ -21,7 +20,7 @@ export interface ChangeFeed {
 
 export async function startChangeFeed(
   db: Db,
-  targets: { objects: ObjectMemo; caches: CacheDirectory },
+  targets: Pick<ProcessState, "objects" | "caches">,
   log: Logger,
   metrics?: GarretMetrics,
 ): Promise<ChangeFeed> {

@@ -20,5 +20,6 @@ export async function deletePath(
   const { cache } = await authorizeCache(deps, token, cacheName, ["d"]);
   const deleted = await deleteObjectByHash(deps.db, cache.id, storePathHash);
   if (!deleted) throw new AtticError("NoSuchObject", { canDiscover: true });
+  deps.state.objectsChanged();
   deps.log.info("store path deleted", { cache: cacheName, storePathHash, by: token?.sub ?? null });
 }

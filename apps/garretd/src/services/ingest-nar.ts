@@ -116,6 +116,7 @@ async function reuseNar(deps: Deps, request: IngestRequest, claim: NarClaim): Pr
       reused: true,
     };
     await deps.db.transaction((tx) => request.commit(tx, nar));
+    if (request.state === "V") deps.state.objectsChanged();
     return nar;
   } finally {
     await releaseNar(deps.db, existing.id).catch((err: unknown) =>
@@ -197,6 +198,7 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
       return ingested;
     });
     committed = true;
+    if (request.state === "V") deps.state.objectsChanged();
     return nar;
   } finally {
     await chunks.release();

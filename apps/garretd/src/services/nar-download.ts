@@ -28,8 +28,6 @@ const BATCH_BYTES = 1024 * 1024;
 const BATCH_MAX_CHUNKS = 256;
 const BATCHES_IN_FLIGHT = 2;
 const EXISTENCE_CHECK_CONCURRENCY = 32;
-const VERIFIED_TTL_MS = 5 * 60_000;
-const verifiedChunks = new Map<number, number>();
 
 export async function getNarDownload(
   deps: Deps,
@@ -39,12 +37,12 @@ export async function getNarDownload(
   opts: { head: boolean; withCredentials: boolean },
 ): Promise<NarDownload> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["r"], { objectLookup: true });
-  let entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
+  let entry = await deps.state.objects.load(deps.db, cache.id, storePathHash);
   if (!entry && deps.upstream) {
     const pulled = await deps.upstream.nar(cache, storePathHash, opts.head);
     if (pulled)
       return { kind: "stream", isPublic: cache.isPublic, compression: pulled.compression, body: pulled.body };
-    entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
+    entry = await deps.state.objects.load(deps.db, cache.id, storePathHash);
   }
   if (!entry) throw new AtticError("NoSuchObject", { canDiscover: true });
   const { object, nar } = entry.value;
@@ -52,9 +50,9 @@ export async function getNarDownload(
     throw new AtticError("InvalidCompressionType", { detail: nar.compression });
   }
   const present = entry.chunks ?? (await servableChunks(deps, nar.id, nar.numChunks));
-  deps.objectMemo.keepChunks(entry, present);
+  deps.state.objects.keepChunks(entry, present);
 
-  await ensureChunksExist(deps.storage, present);
+  await ensureChunksExist(deps, present);
   deps.access.record(object.id);
 
   const [only] = present;
@@ -99,17 +97,18 @@ async function servableChunks(deps: Deps, narId: number, numChunks: number): Pro
 
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
-async function ensureChunksExist(storage: StorageBackend, chunks: ServableChunk[]): Promise<void> {
+async function ensureChunksExist(deps: Deps, chunks: ServableChunk[]): Promise<void> {
+  const { storage } = deps;
+  const seen = deps.state.presentChunks;
   const now = Date.now();
-  const unverified = chunks.filter((c) => (verifiedChunks.get(c.id) ?? 0) < now);
+  const unverified = chunks.filter((c) => !seen.seen(c.id, now));
   let index = 0;
   let missing = false;
   const worker = async () => {
     while (!missing && index < unverified.length) {
       const chunk = unverified[index++] as ServableChunk;
       if (await storage.exists(parseRemoteFile(chunk.remoteFile))) {
-        if (verifiedChunks.size > 1_000_000) verifiedChunks.clear();
-        verifiedChunks.set(chunk.id, now + VERIFIED_TTL_MS);
+        seen.note(chunk.id, now);
       } else {
         missing = true;
       }

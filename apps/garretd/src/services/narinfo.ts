@@ -30,18 +30,9 @@ import { authorizeCache } from "./authorize-cache.ts";
 /** Compression names a narinfo may carry for data garret (or atticd) stored. */
 export const SERVABLE_COMPRESSIONS: ReadonlySet<string> = new Set(["none", "zstd", "br", "xz", "bzip2"]);
 
-const SIGNATURE_MEMO_LIMIT = 100_000;
-const signatures = new Map<string, string>();
-
-export function signFingerprint(keypair: string, print: string): string {
-  const memoKey = `${keypair}\n${print}`;
-  let sig = signatures.get(memoKey);
-  if (sig === undefined) {
-    sig = parseSecretKey(keypair).sign(print);
-    if (signatures.size >= SIGNATURE_MEMO_LIMIT) signatures.clear();
-    signatures.set(memoKey, sig);
-  }
-  return sig;
+/** The cache key's signature over a fingerprint, memoised in the process state. */
+export function signFingerprint(deps: Deps, keypair: string, print: string): string {
+  return deps.state.signatures.sign(keypair, print, () => parseSecretKey(keypair).sign(print));
 }
 
 export interface NarInfoResult {
@@ -56,7 +47,7 @@ export async function getNarInfo(
   storePathHash: string,
 ): Promise<NarInfoResult> {
   const { cache } = await authorizeCache(deps, token, cacheName, ["r"], { objectLookup: true });
-  const entry = await deps.objectMemo.load(deps.db, cache.id, storePathHash);
+  const entry = await deps.state.objects.load(deps.db, cache.id, storePathHash);
   if (!entry) {
     if (!deps.upstream) throw new AtticError("NoSuchObject", { canDiscover: true });
     return { text: await deps.upstream.narInfo(cache, storePathHash), isPublic: cache.isPublic };
@@ -89,7 +80,7 @@ async function buildNarInfo(
     references: object.references,
     system: object.system ?? undefined,
     deriver: object.deriver ?? undefined,
-    sigs: [signFingerprint(keypair, print), ...upstreamSigs],
+    sigs: [signFingerprint(deps, keypair, print), ...upstreamSigs],
     ca: object.ca ?? undefined,
   });
 }

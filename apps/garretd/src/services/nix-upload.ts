@@ -401,6 +401,7 @@ export async function receiveNixNarInfo(
     }
     outcome = "linked";
   }
+  deps.state.objectsChanged();
   await noteMissingReferences(deps, cache.id, storePathHash, info);
   return outcome;
 }

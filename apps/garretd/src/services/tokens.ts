@@ -198,7 +198,7 @@ export async function revokeTokenByJti(
   if (!found || !recordInScope(adminScopeOf(admin), found)) throw new AtticError("NotFound");
   const record = await revokeTokenRecord(deps.db, jti, admin.sub ?? null);
   if (!record || record.revokedAt === null) throw new AtticError("NotFound");
-  deps.revocations.noteJti(jti);
+  deps.state.revocations.noteJti(jti);
   audit(deps, admin, "token.revoke", { revoked: { jti, sub: record.sub } });
   return { jti, sub: record.sub, revoked_at: Math.floor(record.revokedAt) };
 }
@@ -228,7 +228,7 @@ export async function revokeTokensOfSubject(
     });
   }
   const { revoked, tokens } = await revokeSubject(deps.db, sub, admin.sub ?? null);
-  deps.revocations.noteSubject(sub, revoked.revokedAt);
+  deps.state.revocations.noteSubject(sub, revoked.revokedAt);
   audit(deps, admin, "subject.revoke", { revoked: { sub, recordedTokens: tokens } });
   return { sub, revoked_at: Math.floor(revoked.revokedAt), tokens };
 }

@@ -1,7 +1,12 @@
 /** Cache queries on both databases: lookup, name conflicts (soft-deleted names stay taken), updates, deletion. */
 import { expect, it } from "vitest";
+import {
+  createTestCache,
+  createValidNar,
+  randomHex,
+  randomStorePathHash,
+} from "../../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
-import { createTestCache, createValidNar, randomHex, randomStorePathHash } from "../testing.ts";
 import { deleteCache, findCache, insertCache, updateCache } from "./caches.ts";
 import { findObjectWithNar, upsertObject } from "./objects.ts";
 

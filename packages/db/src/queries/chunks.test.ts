@@ -1,7 +1,12 @@
 /** Chunk queries on both databases: pending → valid, the find-and-lock lease, release, deletion, chunkrefs. */
 import { expect, it } from "vitest";
+import {
+  createValidChunk,
+  createValidNar,
+  randomHex,
+  randomNarHash,
+} from "../../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
-import { createValidChunk, createValidNar, randomHex, randomNarHash } from "../testing.ts";
 import {
   deleteChunk,
   findAndLockChunk,

@@ -1,8 +1,8 @@
 /** Abandoned leases: only counts whose latest lease is older than the cutoff are reset and queued. */
 import { expect, it } from "vitest";
+import { createValidNar } from "../../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
 import { toDate } from "../sqlite-values.ts";
-import { createValidNar } from "../testing.ts";
 import { findAndLockChunk } from "./chunks.ts";
 import { resetAbandonedLeases } from "./leases.ts";
 import { findAndLockNar } from "./nars.ts";

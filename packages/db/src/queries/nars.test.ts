@@ -1,8 +1,13 @@
 /** NAR queries on both databases: the find-and-lock lease, its release, validation and deletion. */
 import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
+import {
+  createTestCache,
+  createValidNar,
+  randomNarHash,
+  randomStorePathHash,
+} from "../../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
-import { createTestCache, createValidNar, randomNarHash, randomStorePathHash } from "../testing.ts";
 import { deleteChunk } from "./chunks.ts";
 import { deleteNar, findAndLockNar, insertNar, releaseNar, validateNar } from "./nars.ts";
 import { findObjectWithNar, upsertObject } from "./objects.ts";

@@ -3,9 +3,14 @@
  * size Nix sends, the upload upsert and batched access bumps.
  */
 import { expect, it } from "vitest";
+import {
+  createTestCache,
+  createValidChunk,
+  createValidNar,
+  randomStorePathHash,
+} from "../../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
 import type { Db } from "../client.ts";
-import { createTestCache, createValidChunk, createValidNar, randomStorePathHash } from "../testing.ts";
 import { deleteChunk, insertChunkRefs } from "./chunks.ts";
 import { insertNar } from "./nars.ts";
 import {

@@ -197,7 +197,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
       references: info.references,
       system: info.system,
       deriver: info.deriver,
-      sigs: [signFingerprint(cache.keypair, print), ...info.sigs],
+      sigs: [signFingerprint(deps, cache.keypair, print), ...info.sigs],
       ca: info.ca,
     });
   }

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import type { CliContext } from "./context.ts";
+import type { CliContext } from "../../apps/garret/src/context.ts";
 
 export interface SeenRequest {
   method: string;

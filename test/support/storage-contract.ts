@@ -8,10 +8,15 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import {
+  parseRemoteFile,
+  type RemoteFile,
+  remoteFileId,
+  type StorageBackend,
+  StorageError,
+  serializeRemoteFile,
+} from "@garret/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StorageBackend } from "./backend.ts";
-import { parseRemoteFile, type RemoteFile, remoteFileId, serializeRemoteFile } from "./remote-file.ts";
-import { StorageError } from "./storage-error.ts";
 
 export interface ContractSubject {
   backend: StorageBackend;

@@ -1,13 +1,21 @@
 /**
- * Row builders for tests of this package and of its users: unique names and hashes, and NARs with
- * their chunks, inserted through the real queries. Not exported from the package entry point.
+ * Row builders for database tests: unique names and hashes, and NARs with their chunks, inserted
+ * through @garret/db's real queries.
  */
 import { randomBytes } from "node:crypto";
-import { findCache, insertCache } from "./queries/caches.ts";
-import { insertChunkRefs, insertPendingChunk, releaseChunks, validateChunk } from "./queries/chunks.ts";
-import type { Executor } from "./queries/executor.ts";
-import { insertNar } from "./queries/nars.ts";
-import type { CacheRow, ChunkRow, NarRow } from "./schema.ts";
+import {
+  type CacheRow,
+  type ChunkRow,
+  type Executor,
+  findCache,
+  insertCache,
+  insertChunkRefs,
+  insertNar,
+  insertPendingChunk,
+  type NarRow,
+  releaseChunks,
+  validateChunk,
+} from "@garret/db";
 
 const NIX32 = "0123456789abcdfghijklmnpqrsvwxyz";
 

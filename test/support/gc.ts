@@ -4,11 +4,11 @@
  */
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { TestApp } from "../../../../test/support/app.ts";
-import { makeNar, randomStorePathHash, sha256Hex } from "../../../../test/support/nar.ts";
-import { zstdDecompressSync } from "../../../../test/support/zstd.ts";
-import { silentLogger } from "../log.ts";
-import { type GcOptions, type GcSummary, runGarbageCollection } from "./run-gc.ts";
+import { type GcOptions, type GcSummary, runGarbageCollection } from "../../apps/garretd/src/gc/run-gc.ts";
+import { silentLogger } from "../../apps/garretd/src/log.ts";
+import type { TestApp } from "./app.ts";
+import { makeNar, randomStorePathHash, sha256Hex } from "./nar.ts";
+import { zstdDecompressSync } from "./zstd.ts";
 
 export interface Uploaded {
   cache: string;
@@ -97,7 +97,7 @@ export function gc(t: TestApp, opts: Partial<GcOptions> = {}): Promise<GcSummary
     defaultRetentionSeconds: 0,
     pendingGraceSeconds: 6 * 3600,
     now: new Date(),
-    onObjectsDeleted: () => t.deps.objectMemo.forget(),
+    onObjectsDeleted: () => t.deps.state.objectsChanged(),
     ...opts,
   });
 }

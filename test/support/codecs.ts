@@ -1,4 +1,4 @@
-/** Helpers shared by this package's tests: sample data and running system codec programs. */
+/** Helpers shared by @garret/chunking's tests and GC tests: sample data and running system codec programs. */
 import { spawnSync } from "node:child_process";
 import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";

@@ -1,0 +1,140 @@
+/**
+ * The layout README states, held by a test: the dependency directions between workspace packages,
+ * every package.json listing exactly what its sources import, no source file reaching into another
+ * package or into test/ by a relative path, services free of hono, and no test-only code in src/.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { builtinModules } from "node:module";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+/** Workspace package (short name) → the workspace packages its sources may import (README, Layout). */
+const ALLOWED: Record<string, readonly string[]> = {
+  nix: [],
+  chunking: [],
+  storage: [],
+  cli: [],
+  protocol: [],
+  token: ["protocol"],
+  db: [],
+  garretd: ["nix", "protocol", "cli", "token", "db", "storage", "chunking"],
+  garret: ["nix", "protocol", "cli"],
+};
+
+interface Workspace {
+  name: string;
+  dir: string;
+  manifest: { name: string; dependencies?: Record<string, string> };
+}
+
+function workspaces(): Workspace[] {
+  const out: Workspace[] = [];
+  for (const group of ["packages", "apps"]) {
+    for (const entry of readdirSync(join(ROOT, group), { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(ROOT, group, entry.name);
+      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Workspace["manifest"];
+      out.push({ name: entry.name, dir, manifest });
+    }
+  }
+  return out;
+}
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".ts")) continue;
+    out.push(join(entry.parentPath, entry.name));
+  }
+  return out;
+}
+
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^import\s+["']([^"']+)["']/gm;
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  const out: string[] = [];
+  for (const m of text.matchAll(IMPORT)) out.push((m[1] ?? m[2] ?? m[3]) as string);
+  return out;
+}
+
+function packageOf(specifier: string): string | null {
+  if (specifier.startsWith(".") || specifier.startsWith("node:")) return null;
+  if (builtinModules.includes(specifier)) return null;
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? `${parts[0]}/${parts[1]}` : (parts[0] as string);
+}
+
+const isTest = (file: string) => file.endsWith(".test.ts");
+
+describe("layout", () => {
+  const all = workspaces();
+
+  it.each(all.map((w) => [w.name, w] as const))("%s imports only what README allows", (name, w) => {
+    const allowed = new Set((ALLOWED[name] ?? []).map((p) => `@garret/${p}`));
+    const wrong: string[] = [];
+    for (const file of sourceFiles(join(w.dir, "src")).filter((f) => !isTest(f))) {
+      for (const spec of importsOf(file)) {
+        const pkg = packageOf(spec);
+        if (pkg?.startsWith("@garret/") && !allowed.has(pkg)) wrong.push(`${relative(ROOT, file)}: ${spec}`);
+      }
+    }
+    expect(ALLOWED[name], `add ${name} to the README's dependency directions and ALLOWED`).toBeDefined();
+    expect(wrong).toEqual([]);
+  });
+
+  it.each(
+    all.map((w) => [w.name, w] as const),
+  )("%s/package.json lists exactly what its sources import", (_n, w) => {
+    const imported = new Set<string>();
+    for (const file of sourceFiles(join(w.dir, "src")).filter((f) => !isTest(f))) {
+      for (const spec of importsOf(file)) {
+        const pkg = packageOf(spec);
+        if (pkg) imported.add(pkg);
+      }
+    }
+    const declared = new Set(
+      Object.keys(w.manifest.dependencies ?? {}).filter((d) => !d.startsWith("@types/")),
+    );
+    expect([...imported].filter((p) => !declared.has(p)).sort(), "imported but not declared").toEqual([]);
+    expect([...declared].filter((p) => !imported.has(p)).sort(), "declared but never imported").toEqual([]);
+  });
+
+  it("source files reach neither into other packages nor into test/ by relative paths", () => {
+    const wrong: string[] = [];
+    for (const w of all) {
+      for (const file of sourceFiles(join(w.dir, "src"))) {
+        for (const spec of importsOf(file)) {
+          if (!spec.startsWith(".")) continue;
+          const target = resolve(file, "..", spec);
+          if (!target.startsWith(`${w.dir}/`)) wrong.push(`${relative(ROOT, file)}: ${spec}`);
+        }
+      }
+    }
+    expect(wrong.filter((w) => !/\.test\.ts: .*\/test\/support\//.test(w))).toEqual([]);
+  });
+
+  it("services never import hono, and src/ holds no test-only modules", () => {
+    const services = sourceFiles(join(ROOT, "apps/garretd/src/services")).filter((f) => !isTest(f));
+    const honoUsers = services.filter((f) => importsOf(f).some((s) => packageOf(s)?.startsWith("hono")));
+    expect(honoUsers.map((f) => relative(ROOT, f))).toEqual([]);
+    const sources = all.flatMap((w) => sourceFiles(join(w.dir, "src"))).filter((f) => !isTest(f));
+    const importedBySources = new Set(
+      sources.flatMap((f) =>
+        importsOf(f)
+          .filter((s) => s.startsWith("."))
+          .map((s) => resolve(f, "..", s)),
+      ),
+    );
+    const testOnly = sources.filter(
+      (f) =>
+        (/test/.test(relative(ROOT, f)) || importsOf(f).some((s) => packageOf(s) === "vitest")) &&
+        !importedBySources.has(f),
+    );
+    expect(testOnly.map((f) => relative(ROOT, f))).toEqual([]);
+  });
+});
