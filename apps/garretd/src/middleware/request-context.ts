@@ -11,6 +11,7 @@ import type { MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
 import type { AppEnv, RequestState } from "../env.ts";
 import { requestError } from "../errors.ts";
+import { requestLog } from "../request-log.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -51,9 +52,9 @@ export async function identifyCaller(
 
 export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
   const allowed = new Set(deps.settings.allowedHosts);
-  const debug = deps.log.isEnabled("debug");
+  const logRequest = requestLog(deps.log);
   return async (c, next) => {
-    const started = debug ? performance.now() : 0;
+    const started = logRequest ? performance.now() : 0;
     const requestId = requestIdOf(c.req.header("x-request-id"));
     c.set("deps", deps);
     c.set("requestId", requestId);
@@ -72,16 +73,14 @@ export function requestContext(deps: Deps): MiddlewareHandler<AppEnv> {
     await next();
 
     if (c.get("publicCache")) c.res.headers.set("x-attic-cache-visibility", "public");
-    if (debug) {
-      deps.log.debug("request", {
-        requestId,
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: Math.round((performance.now() - started) * 100) / 100,
-        sub: c.get("token")?.sub,
-      });
-    }
+    logRequest?.({
+      requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      started,
+      sub: c.get("token")?.sub,
+    });
   };
 }
 

@@ -17,6 +17,7 @@ import type { Deps } from "../deps.ts";
 import { recordRequest } from "../metrics/http-metrics.ts";
 import { identifyCaller, requestIdOf } from "../middleware/request-context.ts";
 import { reportRequestError } from "../report-error.ts";
+import { requestLog } from "../request-log.ts";
 import { getNarInfo } from "../services/narinfo.ts";
 
 const NARINFO_URL = /^\/([^/?#%]+)\/([^/?#%.]+)\.narinfo$/;
@@ -28,7 +29,7 @@ export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
 /** Returns a handler that serves the request and returns true, or returns false and leaves it to Hono. */
 export function narInfoFastPath(deps: Deps): FastPath {
   const allowed = new Set(deps.settings.allowedHosts);
-  const debug = deps.log.isEnabled("debug");
+  const logRequest = requestLog(deps.log);
   return (req, res) => {
     const h = req.headers;
     if (req.method !== "GET" || h.host === undefined) return false;
@@ -38,7 +39,7 @@ export function narInfoFastPath(deps: Deps): FastPath {
     const cacheName = match?.[1];
     const hash = match?.[2];
     if (!cacheName || !hash || !isValidCacheName(cacheName) || !isValidStorePathHash(hash)) return false;
-    serve(deps, allowed, debug, req, res, cacheName, hash).catch((err: unknown) => {
+    serve(deps, allowed, logRequest, req, res, cacheName, hash).catch((err: unknown) => {
       // serve answers every error itself; this only guards against a failure while doing so.
       deps.log.error("narinfo fast path failed", { err });
       res.destroy();
@@ -50,7 +51,7 @@ export function narInfoFastPath(deps: Deps): FastPath {
 async function serve(
   deps: Deps,
   allowed: ReadonlySet<string>,
-  debug: boolean,
+  logRequest: ReturnType<typeof requestLog>,
   req: IncomingMessage,
   res: ServerResponse,
   cacheName: string,
@@ -112,16 +113,7 @@ async function serve(
     bytesIn: 0,
     bytesOut: socket.bytesWritten - written0,
   });
-  if (debug) {
-    deps.log.debug("request", {
-      requestId,
-      method: "GET",
-      path: req.url,
-      status,
-      ms: Math.round((performance.now() - started) * 100) / 100,
-      sub,
-    });
-  }
+  logRequest?.({ requestId, method: "GET", path: req.url, status, started, sub });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
