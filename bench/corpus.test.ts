@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { prng, targetSizes } from "./corpus.ts";
+import { closureSizes, prng, targetSizes } from "./corpus.ts";
 
 describe("prng", () => {
   it("repeats its sequence for the same seed and differs for another", () => {
@@ -23,5 +23,17 @@ describe("targetSizes", () => {
     expect((sorted[299] as number) / (sorted[0] as number)).toBeGreaterThan(1000);
     // Log-uniform: the median is far below the mean.
     expect(sorted[150] as number).toBeLessThan(sum / 300 / 2);
+  });
+});
+
+describe("closureSizes", () => {
+  it("is shaped like a system closure: median tens of KiB, most under 64 KiB, a few tens of MiB", () => {
+    const sizes = closureSizes(400, prng(17)).sort((a, b) => a - b);
+    expect(sizes).toHaveLength(400);
+    const median = sizes[200] as number;
+    expect(median).toBeGreaterThan(16 * 1024);
+    expect(median).toBeLessThan(96 * 1024);
+    expect(sizes.filter((s) => s < 64 * 1024).length).toBeGreaterThan(200);
+    expect(sizes[399] as number).toBeGreaterThan(8 * 1024 * 1024);
   });
 });

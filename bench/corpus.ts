@@ -10,6 +10,11 @@
  *   byte rotated by k (`tr`), so that each big path compresses like real data yet shares no chunk
  *   with the corpus or with another big path (a bijective byte map keeps zstd's ratio).
  *
+ * Two shapes: `mixed` (the sizes above, median ~1 MiB at the default size) and `closure`, shaped
+ * like a real NixOS system closure (issue 17's: 402 paths, median NAR 36 KiB, 251 under 64 KiB,
+ * the largest 41 MiB), where per-NAR costs dominate: ~62% of paths 2-64 KiB, ~33% 64 KiB-2 MiB,
+ * ~5% 2-40 MiB, whatever the total.
+ *
  * The same files and options give the same derivations, so a second run reuses the store paths.
  */
 import { lstat, readdir, writeFile } from "node:fs/promises";
@@ -19,7 +24,11 @@ import { nix, type PathInfo, pathInfo } from "./nix.ts";
 const SOURCE_ROOTS = ["/usr/lib", "/usr/share", "/usr/bin", "/usr/sbin", "/usr/libexec"];
 const SIZE_SPREAD = 16_384;
 
+export type CorpusShape = "mixed" | "closure";
+
 export interface CorpusOptions {
+  shape: CorpusShape;
+  /** Sum of the NAR sizes (`mixed`; `closure` sizes follow from the path count). */
   totalBytes: number;
   paths: number;
   bigBytes: number;
@@ -56,6 +65,29 @@ export function targetSizes(total: number, count: number, spread: number, random
   const raw = Array.from({ length: count }, () => spread ** random());
   const scale = total / raw.reduce((a, b) => a + b, 0);
   return raw.map((r) => Math.max(512, Math.round(r * scale)));
+}
+
+const KiB = 1024;
+/** Size bands of a system closure: [share of paths, smallest, largest] (log-uniform within a band). */
+const CLOSURE_BANDS: ReadonlyArray<readonly [number, number, number]> = [
+  [0.62, 2 * KiB, 64 * KiB],
+  [0.33, 64 * KiB, 2048 * KiB],
+  [0.05, 2048 * KiB, 40 * 1024 * KiB],
+];
+
+/** `count` sizes shaped like a NixOS system closure: mostly tens of KiB, a few tens of MiB. */
+export function closureSizes(count: number, random: () => number): number[] {
+  const sizes: number[] = [];
+  for (const [band, [share, low, high]] of CLOSURE_BANDS.entries()) {
+    const n = band === CLOSURE_BANDS.length - 1 ? count - sizes.length : Math.round(count * share);
+    for (let i = 0; i < n; i++) sizes.push(Math.round(low * (high / low) ** random()));
+  }
+  // Interleave the bands so references (to earlier paths) join small and large paths alike.
+  for (let i = sizes.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [sizes[i], sizes[j]] = [sizes[j] as number, sizes[i] as number];
+  }
+  return sizes;
 }
 
 async function scanDir(
@@ -112,7 +144,10 @@ function sanitiseName(s: string): string {
 }
 
 function planCorpus(groups: SourceFile[][], opts: CorpusOptions, random: () => number): PathSpec[] {
-  const targets = targetSizes(opts.totalBytes, opts.paths, SIZE_SPREAD, random);
+  const targets =
+    opts.shape === "closure"
+      ? closureSizes(opts.paths, random)
+      : targetSizes(opts.totalBytes, opts.paths, SIZE_SPREAD, random);
   const stream = groups.flat();
   let next = 0;
   const specs: PathSpec[] = [];
@@ -136,7 +171,7 @@ function planCorpus(groups: SourceFile[][], opts: CorpusOptions, random: () => n
       if (!refs.includes(j)) refs.push(j);
     }
     specs.push({
-      name: `garret-bench-${i}-${sanitiseName(dirName)}`,
+      name: `garret-bench-${opts.shape === "closure" ? "c" : ""}${i}-${sanitiseName(dirName)}`,
       files: chosen.map((f) => f.path).join("\n"),
       refs,
     });

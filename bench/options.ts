@@ -10,8 +10,14 @@ import { parseArgs } from "node:util";
 export const CONFIG_NAMES = ["embedded", "postgres", "s3"] as const;
 export type ConfigName = (typeof CONFIG_NAMES)[number];
 
+export const CORPUS_SHAPES = ["closure", "mixed"] as const;
+
 export interface BenchOptions {
   quick: boolean;
+  /** Corpora measured, each with every row: `closure` (system-closure sizes) and `mixed`. */
+  corpora: Array<(typeof CORPUS_SHAPES)[number]>;
+  /** Number of store paths in the closure-shaped corpus. */
+  closurePaths: number;
   /** Total NAR size of the corpus, MiB. */
   corpusMiB: number;
   /** Number of store paths in the corpus. */
@@ -42,7 +48,10 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
 
-  --quick                 small corpus (~100 MiB, 150 paths, 128 MiB large paths)
+  --quick                 small corpora (closure: 150 paths; mixed: ~100 MiB, 150 paths), 128 MiB large paths
+  --corpora a,b           closure (sizes of a NixOS system closure: median tens of KiB, a few
+                          tens of MiB) and/or mixed (log-uniform, median ~1 MiB); default both
+  --closure-paths N       store paths in the closure corpus (default 400; 150 with --quick)
   --corpus-mib N          corpus NAR size in MiB (default 1024)
   --paths N               store paths in the corpus (default 300)
   --big-mib N             size of each large upload path in MiB (default 1024)
@@ -77,6 +86,8 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     options: {
       quick: { type: "boolean" },
       "corpus-mib": { type: "string" },
+      corpora: { type: "string" },
+      "closure-paths": { type: "string" },
       paths: { type: "string" },
       "big-mib": { type: "string" },
       configs: { type: "string" },
@@ -123,8 +134,20 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     }
   }
   if (configs.length === 0) throw new Error("--configs: name at least one configuration");
+  const corpora = (str("corpora") ?? CORPUS_SHAPES.join(","))
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const c of corpora) {
+    if (!(CORPUS_SHAPES as readonly string[]).includes(c)) {
+      throw new Error(`--corpora: unknown corpus ${JSON.stringify(c)} (known: ${CORPUS_SHAPES.join(", ")})`);
+    }
+  }
+  if (corpora.length === 0) throw new Error("--corpora: name at least one corpus");
   return {
     quick,
+    corpora: [...new Set(corpora)] as BenchOptions["corpora"],
+    closurePaths: int("closure-paths", 150, 400),
     corpusMiB: int("corpus-mib", 100, 1024),
     paths: int("paths", 150, 300),
     bigMiB: int("big-mib", 128, 1024),

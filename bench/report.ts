@@ -71,9 +71,16 @@ export interface BenchResult {
     nginx: string;
   };
   options: Record<string, unknown>;
+  corpora: CorpusResult[];
+}
+
+/** Every configuration measured against one corpus. */
+export interface CorpusResult {
+  shape: string;
   corpus: {
     paths: number;
     narMiB: number;
+    medianNarKiB: number;
     nginxWireMiB: number;
     bigs: number;
     bigMiB: number;
@@ -228,17 +235,24 @@ export function renderProfile(p: ProfileSummary, title: string): string {
 export function renderReport(result: BenchResult): string {
   const out: string[] = [
     `garret benchmark — ${result.startedAt} — ${result.machine.cpus} CPUs (${result.machine.cpuModel}), ${result.machine.nix}, ${result.machine.nginx}`,
-    `corpus: ${result.corpus.paths} paths, ${fmt(result.corpus.narMiB, 0)} MiB of NAR (${fmt(result.corpus.nginxWireMiB, 0)} MiB as nix copy's .nar.zst); ${result.corpus.bigs} big paths of ${result.corpus.bigMiB} MiB`,
     "medians of interleaved repetitions; ratios are garret / baseline measured side by side",
     "",
   ];
-  for (const c of result.configs) {
-    out.push(renderTable(configRows(c), c.config), "");
-    if (c.profile?.narinfo)
-      out.push(renderProfile(c.profile.narinfo, `${c.config}: garretd CPU profile, narinfo passes`), "");
-    if (c.profile?.download)
-      out.push(renderProfile(c.profile.download, `${c.config}: garretd CPU profile, NAR downloads`), "");
+  for (const run of result.corpora) {
+    const c = run.corpus;
+    out.push(
+      `## ${run.shape} corpus: ${c.paths} paths, ${fmt(c.narMiB, 0)} MiB of NAR, median NAR ${fmt(c.medianNarKiB, 0)} KiB (${fmt(c.nginxWireMiB, 0)} MiB as nix copy's .nar.zst); ${c.bigs} big paths of ${c.bigMiB} MiB`,
+      "",
+    );
+    for (const r of run.configs) {
+      const title = `${run.shape} / ${r.config}`;
+      out.push(renderTable(configRows(r), title), "");
+      if (r.profile?.narinfo)
+        out.push(renderProfile(r.profile.narinfo, `${title}: garretd CPU profile, narinfo passes`), "");
+      if (r.profile?.download)
+        out.push(renderProfile(r.profile.download, `${title}: garretd CPU profile, NAR downloads`), "");
+    }
+    for (const f of run.failures) out.push(`### ${run.shape} / ${f.config}: FAILED`, "", f.error, "");
   }
-  for (const f of result.failures) out.push(`### ${f.config}: FAILED`, "", f.error, "");
   return out.join("\n");
 }

@@ -3,9 +3,10 @@
  * cache-shootout's read metrics plus issue 8's upload, memory and latency-under-load rows.
  * See bench/README.md for the method and what each number means; `--help` for the options.
  *
- * Steps: install nix-bin / nginx / zstd if missing → build the corpus with real Nix → `nix copy
- * --to file://DIR?compression=zstd` → nginx serves DIR → for each configuration (embedded,
- * postgres, s3) the measurements in config-run.ts → table on stdout, JSON in bench/results/.
+ * Steps: install nix-bin / nginx / zstd if missing → for each corpus (closure-shaped, mixed): build
+ * it with real Nix → `nix copy --to file://DIR?compression=zstd` → nginx serves DIR → for each
+ * configuration (embedded, postgres, s3) the measurements in config-run.ts → tables on stdout,
+ * JSON in bench/results/.
  */
 
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
@@ -14,13 +15,13 @@ import { join } from "node:path";
 import { dumpToFile } from "./baseline.ts";
 import { installSignalHandlers, runCleanups, tempDir } from "./cleanup.ts";
 import { runConfig } from "./config-run.ts";
-import { buildCorpus } from "./corpus.ts";
+import { buildCorpus, type CorpusShape } from "./corpus.ts";
 import { aptInstall, commandWorks } from "./exec.ts";
 import { ensureNginx, nginxVersion, startNginx } from "./nginx.ts";
 import { copyToFileCache, ensureNix, nix } from "./nix.ts";
 import { type BenchOptions, parseBenchOptions, USAGE } from "./options.ts";
 import { discoverNars } from "./read-bench.ts";
-import { type BenchResult, type ConfigResult, renderReport } from "./report.ts";
+import { type BenchResult, type ConfigResult, type CorpusResult, renderReport } from "./report.ts";
 import { MiB } from "./stats.ts";
 
 const t0 = performance.now();
@@ -55,12 +56,34 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   );
   await ensureTools();
 
+  const corpora: CorpusResult[] = [];
+  for (const shape of opts.corpora) corpora.push(await runCorpus(shape, opts));
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      kernel: release(),
+      node: process.version,
+      nix: (await nix("nix", ["--version"])).trim(),
+      nginx: await nginxVersion(),
+    },
+    options: { ...opts },
+    corpora,
+  };
+}
+
+/** Builds one corpus, serves it with nginx, and runs every configuration against it. */
+async function runCorpus(shape: CorpusShape, opts: BenchOptions): Promise<CorpusResult> {
   const work = await tempDir("work");
   const buildStarted = performance.now();
   const corpus = await buildCorpus(
     {
+      shape,
       totalBytes: opts.corpusMiB * MiB,
-      paths: opts.paths,
+      paths: shape === "closure" ? opts.closurePaths : opts.paths,
       bigBytes: opts.bigMiB * MiB,
       bigCount: opts.bigReps + 8,
       workDir: work,
@@ -68,8 +91,10 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     log,
   );
   const buildSeconds = (performance.now() - buildStarted) / 1000;
+  const sizes = corpus.paths.map((p) => p.narSize).sort((x, y) => x - y);
+  const medianKiB = (sizes[Math.floor(sizes.length / 2)] ?? 0) / 1024;
   log(
-    `corpus: ${corpus.paths.length} paths, ${(corpus.narBytes / MiB).toFixed(0)} MiB of NAR (built in ${buildSeconds.toFixed(0)} s)`,
+    `${shape} corpus: ${corpus.paths.length} paths, ${(corpus.narBytes / MiB).toFixed(0)} MiB of NAR, median ${medianKiB.toFixed(0)} KiB (built in ${buildSeconds.toFixed(0)} s)`,
   );
 
   const fileCache = await tempDir("file-cache");
@@ -113,28 +138,17 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       );
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
-      log(`${name}: FAILED: ${error}`);
+      log(`${shape} / ${name}: FAILED: ${error}`);
       failures.push({ config: name, error });
     }
   }
   await nginx.stop();
-
   return {
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? "unknown",
-      memGiB: Math.round(totalmem() / 2 ** 30),
-      kernel: release(),
-      node: process.version,
-      nix: (await nix("nix", ["--version"])).trim(),
-      nginx: await nginxVersion(),
-    },
-    options: { ...opts },
+    shape,
     corpus: {
       paths: corpus.paths.length,
       narMiB: corpus.narBytes / MiB,
+      medianNarKiB: medianKiB,
       nginxWireMiB,
       bigs: corpus.bigs.length,
       bigMiB: opts.bigMiB,
@@ -165,7 +179,7 @@ async function main(): Promise<number> {
     await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${renderReport(result)}\n`);
     log(`results written to ${file}`);
-    return result.failures.length === 0 ? 0 : 1;
+    return result.corpora.every((c) => c.failures.length === 0) ? 0 : 1;
   } catch (err) {
     process.stderr.write(
       `bench: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
