@@ -17,7 +17,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   chunking: [],
   storage: [],
   cli: [],
-  protocol: [],
+  protocol: ["nix"],
   token: ["protocol"],
   db: [],
   garretd: ["nix", "protocol", "cli", "token", "db", "storage", "chunking"],
