@@ -331,12 +331,7 @@ describe.each(dbs)("tenant isolation (%s)", (db) => {
   });
 
   describe("nothing written is readable by other local users", () => {
-    /**
-     * Every entry below `root` (root included) whose mode lets group or others in. PGlite sets
-     * its own files' modes (0666, whatever the umask), so inside the embedded database's
-     * directory only that directory's own mode is checked: 0700 keeps everything below it
-     * unreachable for other users.
-     */
+    /** Every entry below `root` (root included) whose mode lets group or others in. */
     async function openEntries(root: string): Promise<string[]> {
       const open: string[] = [];
       const walk = async (path: string): Promise<void> => {
