@@ -8,9 +8,13 @@
  * are retried only when the connection was never made, because a repeat after success would fail.
  */
 import {
+  CHUNK_FRAME_HEADER_BYTES,
+  CHUNK_UPLOAD_PATH,
   type CacheConfigPatch,
   CacheConfigResponseSchema,
   type CacheStats,
+  type ChunkUploadOffer,
+  ChunkUploadOfferSchema,
   type CreateCacheRequest,
   type ErrorBody,
   type GetMissingPathsResponse,
@@ -174,6 +178,81 @@ export class ApiClient {
     return body.missing_paths;
   }
 
+  /** garret's chunk-upload extension (docs/chunk-upload.md); null when the server lacks it (atticd: 404). */
+  async getChunkUploadOffer(): Promise<ChunkUploadOffer | null> {
+    try {
+      const res = await this.request("GET", CHUNK_UPLOAD_PATH, undefined, "transient");
+      const parsed = ChunkUploadOfferSchema.safeParse(await res.json());
+      return parsed.success ? parsed.data : null;
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
+      throw e;
+    }
+  }
+
+  /** The hashes (hex) of `chunks` the cache lacks for this caller's push of `narHash`. */
+  async missingChunks(cache: string, narHash: string, chunks: string[]): Promise<string[]> {
+    const res = await this.request(
+      "POST",
+      `${CHUNK_UPLOAD_PATH}/${cache}/missing`,
+      { nar_hash: narHash, chunks },
+      "transient",
+    );
+    const body = (await res.json()) as { missing?: unknown };
+    if (!Array.isArray(body.missing)) throw new Error("missing chunks: malformed response");
+    return body.missing as string[];
+  }
+
+  /**
+   * Uploads chunks in one request; resolves once the server holds them durably. Retrying is safe:
+   * a chunk the session already holds is stored once.
+   */
+  async uploadChunks(cache: string, narHash: string, chunks: Uint8Array[]): Promise<void> {
+    const size = chunks.reduce((s, c) => s + CHUNK_FRAME_HEADER_BYTES + c.length, 0);
+    const body = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const c of chunks) {
+      body.writeUInt32BE(c.length, at);
+      body.set(c, at + CHUNK_FRAME_HEADER_BYTES);
+      at += CHUNK_FRAME_HEADER_BYTES + c.length;
+    }
+    const res = await this.request(
+      "PUT",
+      `${CHUNK_UPLOAD_PATH}/${cache}/chunks?nar_hash=${narHash}`,
+      body,
+      "transient",
+    );
+    const ack = (await res.json()) as { received?: unknown };
+    if (!Array.isArray(ack.received) || ack.received.length !== chunks.length) {
+      throw new Error("chunk upload: the server acknowledged a different number of chunks");
+    }
+  }
+
+  /**
+   * Commits a NAR from its ordered chunk hashes. Returns the upload result, or the hashes the
+   * server still needs (409 MissingChunks).
+   */
+  async commitChunkedNar(
+    info: UploadPathNarInfo,
+    chunks: string[],
+  ): Promise<{ result: UploadPathResult } | { missing: string[] }> {
+    try {
+      const res = await this.request(
+        "POST",
+        `${CHUNK_UPLOAD_PATH}/${info.cache}/commit`,
+        { nar_info: info, chunks },
+        "transient",
+      );
+      return { result: parseUploadResult(await res.text()) };
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 409 && e.body?.error === "MissingChunks") {
+        const missing = (JSON.parse(e.text) as { missing?: unknown }).missing;
+        if (Array.isArray(missing)) return { missing: missing as string[] };
+      }
+      throw e;
+    }
+  }
+
   /**
    * Streams one NAR to `PUT /_api/v1/upload-path`. `openNar` is called once per attempt, so a retry
    * re-runs the dump instead of buffering it. `onProgress` gets the bytes sent in the current attempt.
@@ -233,11 +312,13 @@ export class ApiClient {
         let res: Response;
         try {
           const headers = this.baseHeaders();
-          if (json !== undefined) headers["content-type"] = "application/json";
+          const bytes = json instanceof Uint8Array;
+          if (json !== undefined)
+            headers["content-type"] = bytes ? "application/octet-stream" : "application/json";
           res = await this.fetchImpl(url, {
             method,
             headers,
-            body: json === undefined ? undefined : JSON.stringify(json),
+            body: json === undefined ? undefined : bytes ? json : JSON.stringify(json),
           });
         } catch (e) {
           throw this.classify(e, mode);

@@ -5,9 +5,16 @@
  *
  *   ✅ /nix/store/3x5…-hello-2.12 (48.20 MiB/s, 37% deduplicated)
  *   ✅ /nix/store/9bc…-glibc-2.37 (deduplicated)
+ *   ✅ /nix/store/k2l…-big (41.10 MiB/s, sent 51.2 MiB, skipped 972.8 MiB)     (chunk upload)
  *   ❌ /nix/store/k2l…-big: RequestError: General request error: …
  */
 import type { UploadPathResult } from "@garret/protocol";
+
+/** NAR bytes uploaded and skipped (the server had them) by a chunked push. */
+export interface Transfer {
+  sent: number;
+  skipped: number;
+}
 
 export interface Sink {
   write(text: string): void;
@@ -16,8 +23,9 @@ export interface Sink {
 
 export interface PushReporter {
   begin(paths: number, bytes: number): void;
-  progress(path: string, sentInAttempt: number): void;
-  done(path: string, result: UploadPathResult, narSize: number, elapsedMs: number): void;
+  /** `processed`: NAR bytes handled so far in this attempt; `transfer` for chunked pushes. */
+  progress(path: string, processed: number, transfer?: Transfer): void;
+  done(path: string, result: UploadPathResult, narSize: number, elapsedMs: number, transfer?: Transfer): void;
   failed(path: string, message: string): void;
   message(line: string): void;
   end(): void;
@@ -36,8 +44,17 @@ export function formatRate(bytes: number, ms: number): string {
   return `${(bytes / MiB / Math.max(ms / 1000, 0.001)).toFixed(2)} MiB/s`;
 }
 
-export function doneLine(path: string, result: UploadPathResult, narSize: number, elapsedMs: number): string {
+export function doneLine(
+  path: string,
+  result: UploadPathResult,
+  narSize: number,
+  elapsedMs: number,
+  transfer?: Transfer,
+): string {
   if (result.kind === "Deduplicated") return `✅ ${path} (deduplicated)`;
+  if (transfer) {
+    return `✅ ${path} (${formatRate(narSize, elapsedMs)}, sent ${formatBytes(transfer.sent)}, skipped ${formatBytes(transfer.skipped)})`;
+  }
   const dedup =
     result.frac_deduplicated && result.frac_deduplicated > 0
       ? `, ${Math.round(result.frac_deduplicated * 100)}% deduplicated`
@@ -53,6 +70,19 @@ class Totals {
   dedupBytes = 0;
   failed = 0;
   inFlight = new Map<string, number>();
+  /** Chunked pushes: finished totals, and the paths in flight. */
+  wire: Transfer = { sent: 0, skipped: 0 };
+  wireInFlight = new Map<string, Transfer>();
+
+  wireTotals(): Transfer | null {
+    if (this.wire.sent + this.wire.skipped === 0 && this.wireInFlight.size === 0) return null;
+    const t = { ...this.wire };
+    for (const v of this.wireInFlight.values()) {
+      t.sent += v.sent;
+      t.skipped += v.skipped;
+    }
+    return t;
+  }
 
   sent(): number {
     let s = this.doneBytes;
@@ -60,8 +90,13 @@ class Totals {
     return s;
   }
 
-  record(path: string, result: UploadPathResult, narSize: number): void {
+  record(path: string, result: UploadPathResult, narSize: number, transfer?: Transfer): void {
     this.inFlight.delete(path);
+    this.wireInFlight.delete(path);
+    if (transfer) {
+      this.wire.sent += transfer.sent;
+      this.wire.skipped += transfer.skipped;
+    }
     this.donePaths++;
     this.doneBytes += narSize;
     const frac = result.kind === "Deduplicated" ? 1 : (result.frac_deduplicated ?? 0);
@@ -82,15 +117,17 @@ export class PlainReporter implements PushReporter {
     this.totals.paths += paths;
     this.totals.bytes += bytes;
   }
-  progress(path: string, sent: number): void {
-    this.totals.inFlight.set(path, sent);
+  progress(path: string, processed: number, transfer?: Transfer): void {
+    this.totals.inFlight.set(path, processed);
+    if (transfer) this.totals.wireInFlight.set(path, transfer);
   }
-  done(path: string, result: UploadPathResult, narSize: number, elapsedMs: number): void {
-    this.totals.record(path, result, narSize);
-    this.line(doneLine(path, result, narSize, elapsedMs));
+  done(path: string, result: UploadPathResult, narSize: number, elapsedMs: number, transfer?: Transfer): void {
+    this.totals.record(path, result, narSize, transfer);
+    this.line(doneLine(path, result, narSize, elapsedMs, transfer));
   }
   failed(path: string, message: string): void {
     this.totals.inFlight.delete(path);
+    this.totals.wireInFlight.delete(path);
     this.totals.failed++;
     this.line(`❌ ${path}: ${message}`);
   }
@@ -113,8 +150,8 @@ export class TtyReporter extends PlainReporter {
     super.begin(paths, bytes);
     this.draw(true);
   }
-  override progress(path: string, sent: number): void {
-    super.progress(path, sent);
+  override progress(path: string, processed: number, transfer?: Transfer): void {
+    super.progress(path, processed, transfer);
     this.draw(false);
   }
   override end(): void {
@@ -134,7 +171,9 @@ export class TtyReporter extends PlainReporter {
     const elapsed = this.now() - this.started;
     const dedup = t.doneBytes > 0 ? `, ${Math.round((t.dedupBytes / t.doneBytes) * 100)}% deduplicated` : "";
     const failed = t.failed > 0 ? `, ${t.failed} failed` : "";
-    return `⏳ ${t.donePaths}/${t.paths} paths, ${formatBytes(sent)} / ${formatBytes(t.bytes)}, ${formatRate(sent, elapsed)}${dedup}${failed}`;
+    const w = t.wireTotals();
+    const wire = w ? `, sent ${formatBytes(w.sent)}, skipped ${formatBytes(w.skipped)}` : "";
+    return `⏳ ${t.donePaths}/${t.paths} paths, ${formatBytes(sent)} / ${formatBytes(t.bytes)}, ${formatRate(sent, elapsed)}${dedup}${wire}${failed}`;
   }
 
   private draw(force: boolean): void {

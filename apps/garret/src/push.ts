@@ -1,10 +1,14 @@
 /**
  * The push pipeline shared by `push`, `push --stdin` and `watch-store` (attic `client/src/push.rs`):
  * closure → path info → drop paths signed by the cache's upstream keys → get-missing-paths →
- * N workers streaming `nix-store --dump` into `PUT /_api/v1/upload-path`.
+ * N workers streaming `nix-store --dump` into `PUT /_api/v1/upload-path`, or, when the server
+ * offers garret's chunk-upload extension, cutting the NAR and sending only the chunks it lacks
+ * (chunk-push.ts).
  */
 import type { UploadPathNarInfo } from "@garret/protocol";
+import type { ChunkUploadOffer } from "@garret/protocol";
 import type { ApiClient } from "./api-client.ts";
+import { pushNarChunked, usesChunkUpload } from "./chunk-push.ts";
 import type { NixCli, PathInfo } from "./nix-cli.ts";
 import type { PushReporter } from "./progress.ts";
 import { formatBytes } from "./progress.ts";
@@ -19,6 +23,8 @@ export interface PushTarget {
   /** null when the filter is off (flag, or the cache config could not be read) */
   upstreamKeyNames: string[] | null;
   noClosure: boolean;
+  /** The server's chunk-upload offer; null: the attic API only (atticd, or the extension is off). */
+  chunkOffer: ChunkUploadOffer | null;
 }
 
 export interface PushPlan {
@@ -140,14 +146,20 @@ export async function uploadPaths(
       const current = info;
       const started = now();
       try {
-        const result = await target.client.uploadPath(
-          narInfoFor(target.cache, current, target.nix.storeDir),
-          () => target.nix.dump(current.path),
-          {
-            forcePreamble: target.forcePreamble,
-            onProgress: (sent) => target.reporter.progress(current.path, sent),
-          },
-        );
+        const info = narInfoFor(target.cache, current, target.nix.storeDir);
+        const openNar = () => target.nix.dump(current.path);
+        if (usesChunkUpload(target.chunkOffer, current.narSize)) {
+          const pushed = await pushNarChunked(target.client, target.chunkOffer, info, openNar, (done, t) =>
+            target.reporter.progress(current.path, done, t),
+          );
+          outcome.uploaded++;
+          target.reporter.done(current.path, pushed.result, current.narSize, now() - started, pushed);
+          continue;
+        }
+        const result = await target.client.uploadPath(info, openNar, {
+          forcePreamble: target.forcePreamble,
+          onProgress: (sent) => target.reporter.progress(current.path, sent),
+        });
         outcome.uploaded++;
         target.reporter.done(current.path, result, current.narSize, now() - started);
       } catch (e) {

@@ -13,6 +13,7 @@ import { reportRequestError } from "./report-error.ts";
 import { binaryCacheRoutes } from "./routes/binary-cache.ts";
 import { cacheConfigRoutes } from "./routes/cache-config.ts";
 import { cacheExtensionRoutes } from "./routes/cache-extensions.ts";
+import { chunkUploadRoutes } from "./routes/chunk-upload.ts";
 import { getMissingPathsRoutes } from "./routes/get-missing-paths.ts";
 import { nixUploadRoutes } from "./routes/nix-upload.ts";
 import { oidcRoutes } from "./routes/oidc-exchange.ts";
@@ -42,6 +43,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", statusPageRoutes);
   app.route("/_api/v1/cache-config", cacheConfigRoutes);
   app.route("/_api/v1/caches", cacheExtensionRoutes);
+  app.route("/_api/v1/garret/chunk-upload", chunkUploadRoutes);
   app.route("/_api/v1/get-missing-paths", getMissingPathsRoutes);
   app.route("/_api/v1/upload-path", uploadPathRoutes);
   app.route("/_api/v1/tokens", tokenRoutes);

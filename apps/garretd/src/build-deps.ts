@@ -34,6 +34,7 @@ export function settingsFromConfig(config: Config): ServerSettings {
     chunking: config.chunking,
     compression: config.compression,
     s3Redirect: true,
+    chunkUploadMaxRequestBytes: config.garret.chunkUploadMaxRequestBytes,
     uploadConcurrency: 8,
     downloadPrefetch: 8,
     oidcPolicies: config.garret.oidc,

@@ -16,6 +16,8 @@ export interface ServerSettings {
   compression: { type: CompressionType; level?: number };
   /** Redirect single-chunk NAR downloads to a presigned S3 URL, as atticd does. */
   s3Redirect: boolean;
+  /** Body limit of one chunk-upload API request; the API is off when a largest chunk does not fit. */
+  chunkUploadMaxRequestBytes: number;
   /** Chunk uploads (compress + store) in flight per upload request. */
   uploadConcurrency: number;
   /** Chunks fetched ahead while streaming a NAR download. */
@@ -39,6 +41,7 @@ export function testSettings(overrides: Partial<ServerSettings> = {}): ServerSet
     chunking: { narSizeThreshold: 65_536, minSize: 16_384, avgSize: 65_536, maxSize: 262_144 },
     compression: { type: "zstd" },
     s3Redirect: true,
+    chunkUploadMaxRequestBytes: 32 * 1024 * 1024,
     uploadConcurrency: 8,
     downloadPrefetch: 8,
     ...overrides,

@@ -21,6 +21,16 @@ export { getCacheUpstreams, setCacheUpstreams } from "./queries/cache-upstreams.
 export type { CachePatch, NewCache } from "./queries/caches.ts";
 export { deleteCache, findCache, findSoftDeletedCache, insertCache, updateCache } from "./queries/caches.ts";
 export type { LeasedChunk } from "./queries/chunk-batches.ts";
+export type { ChunkSessionKey, CommitChunk } from "./queries/chunk-sessions.ts";
+export {
+  addSessionChunks,
+  CHUNK_SESSION_SQL,
+  closeChunkSession,
+  leaseCommitChunks,
+  openChunkSession,
+  presentSessionChunks,
+  reapStaleChunkSessions,
+} from "./queries/chunk-sessions.ts";
 export {
   deleteChunks,
   findAndLockChunks,

@@ -2,6 +2,7 @@
 
 export * from "./api/v1/cache-config.ts";
 export * from "./api/v1/cache-stats.ts";
+export * from "./api/v1/chunk-upload.ts";
 export * from "./api/v1/get-missing-paths.ts";
 export * from "./api/v1/pins.ts";
 export * from "./api/v1/store-path-hash.ts";

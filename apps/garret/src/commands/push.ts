@@ -41,6 +41,7 @@ export async function preparePush(
       `⚠️  this token cannot read the configuration of "${conn.cache}" (it lacks "r"); pushing without the upstream cache filter\n`,
     );
   }
+  const chunkOffer = await conn.call("push", (c) => c.getChunkUploadOffer());
   return {
     client: conn.client,
     cache: conn.cache,
@@ -50,6 +51,7 @@ export async function preparePush(
     forcePreamble: flags.forcePreamble,
     upstreamKeyNames,
     noClosure: flags.noClosure,
+    chunkOffer,
   };
 }
 

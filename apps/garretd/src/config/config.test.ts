@@ -134,6 +134,7 @@ describe("parseConfig: a full atticd deployment", () => {
         storageRequestTimeoutMs: 60_000,
         revocationRefreshMs: 5000,
         metricsRefreshMs: 60_000,
+        chunkUploadMaxRequestBytes: 33_554_432,
         oidc: [],
         upstream: {
           defaults: [],
@@ -196,6 +197,7 @@ describe("parseConfig: defaults", () => {
         storageRequestTimeoutMs: 60_000,
         revocationRefreshMs: 5000,
         metricsRefreshMs: 60_000,
+        chunkUploadMaxRequestBytes: 33_554_432,
         oidc: [],
         upstream: {
           defaults: [],

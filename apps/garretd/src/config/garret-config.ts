@@ -10,6 +10,7 @@
  *     log-level = "info"                     # debug | info | warn | error (--log-level and $GARRET_LOG win)
  *     metrics-listen = "127.0.0.1:9090"      # serve /metrics (and /healthz, /readyz) here, not on `listen`
  *     metrics-refresh-interval = "60s"       # how often the garret_store_* gauges are recomputed
+ *     chunk-upload-max-request-bytes = 33554432  # body limit of one chunk-upload API request
  *
  *     [garret.tokens]
  *     revocation-refresh-interval = "5s"    # how often each replica reloads revocations
@@ -86,6 +87,8 @@ export interface GarretConfig {
   metricsListen?: ListenAddress;
   /** 0 disables the periodic refresh of the store gauges. */
   metricsRefreshMs: number;
+  /** Largest body of one request of the chunk-upload API (docs/chunk-upload.md). */
+  chunkUploadMaxRequestBytes: number;
 }
 
 export const GARRET_DEFAULTS = {
@@ -101,6 +104,7 @@ export const GARRET_DEFAULTS = {
     maxConcurrentFetches: 8,
     maxBytesInFlight: 4 * 1024 ** 3,
   },
+  chunkUploadMaxRequestBytes: 32 * 1024 * 1024,
 } as const;
 
 const duration = z.string().transform((text, ctx) => {
@@ -199,6 +203,13 @@ export const garretTomlSchema = z.strictObject({
   "metrics-refresh-interval": duration.optional(),
   "gc-pending-grace": duration.optional(),
   "storage-request-timeout": duration.optional(),
+  // The extension is offered only when one largest chunk plus its frame header fits.
+  "chunk-upload-max-request-bytes": z
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .max(1024 * 1024 * 1024)
+    .optional(),
   tokens: z.strictObject({ "revocation-refresh-interval": duration.optional() }).optional(),
   oidc: z.array(oidcPolicy).optional(),
 });
@@ -227,6 +238,8 @@ export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig 
     ...(toml?.["metrics-listen"] !== undefined && { metricsListen: toml["metrics-listen"] }),
     metricsRefreshMs:
       metricsRefresh === undefined ? GARRET_DEFAULTS.metricsRefreshMs : Math.round(metricsRefresh * 1000),
+    chunkUploadMaxRequestBytes:
+      toml?.["chunk-upload-max-request-bytes"] ?? GARRET_DEFAULTS.chunkUploadMaxRequestBytes,
     gcPendingGraceSeconds: grace === undefined ? GARRET_DEFAULTS.gcPendingGraceSeconds : grace,
     storageRequestTimeoutMs: Math.max(
       1,

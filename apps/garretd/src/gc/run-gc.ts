@@ -27,6 +27,7 @@ import {
   prepareExpiredSet,
   queueFullSweep,
   queueRecentOrphanChunks,
+  reapStaleChunkSessions,
   reapStalePendingNars,
   recordGcRun,
   resetAbandonedLeases,
@@ -182,6 +183,9 @@ async function collect(
   phase("objects");
 
   // Leases of uploads that died (process killed) would otherwise keep their rows forever.
+  // Push sessions of the chunk-upload API untouched as long: their leases are reset just below.
+  const sessions = await reapStaleChunkSessions(session, pendingCutoff);
+  if (sessions > 0) log.info("removed abandoned chunk-upload sessions", { sessions });
   const leases = await resetAbandonedLeases(session, pendingCutoff);
   if (leases.nars + leases.chunks > 0) log.warn("reset upload leases older than the grace period", leases);
   if (fullSweep) await queueFullSweep(session);

@@ -10,10 +10,14 @@ import { AtticError, requestError } from "../errors.ts";
 
 export const JSON_BODY_LIMIT = 2 * 1024 * 1024;
 
-export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+export async function readJsonBody<S extends z.ZodType>(
+  c: Context<AppEnv>,
+  schema: S,
+  limit = JSON_BODY_LIMIT,
+): Promise<z.infer<S>> {
   const length = Number(c.req.header("content-length") ?? "0");
-  if (length > JSON_BODY_LIMIT) throw new AtticError("PayloadTooLarge", { detail: "JSON body over 2 MiB" });
-  const text = await readLimitedText(c.req.raw.body, JSON_BODY_LIMIT);
+  if (length > limit) throw tooLarge(limit);
+  const text = await readLimitedText(c.req.raw.body, limit);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -29,13 +33,18 @@ export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, sche
   return parsed.data;
 }
 
+function tooLarge(limit: number): AtticError {
+  const size = limit % (1024 * 1024) === 0 ? `${limit / 1024 / 1024} MiB` : `${limit} bytes`;
+  return new AtticError("PayloadTooLarge", { detail: `JSON body over ${size}` });
+}
+
 async function readLimitedText(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string> {
   if (!body) return "";
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const piece of body) {
     size += piece.length;
-    if (size > limit) throw new AtticError("PayloadTooLarge", { detail: "JSON body over 2 MiB" });
+    if (size > limit) throw tooLarge(limit);
     parts.push(piece);
   }
   try {

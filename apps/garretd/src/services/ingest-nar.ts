@@ -210,7 +210,7 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
  * Verifies what streams through: its SHA-256 and size against the claim (a body that outgrows
  * the claim fails at once), the size limit, and that it is a well-formed NAR.
  */
-class NarCheck {
+export class NarCheck {
   private readonly hash = createHash("sha256");
   private readonly validator: NarValidator | null;
   private size = 0;

@@ -97,6 +97,11 @@ async function servableChunks(deps: Deps, narId: number, numChunks: number): Pro
 
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
+/** The stored (compressed) bytes of `chunks`, in order, read the way downloads read them. */
+export function readStoredChunks(storage: StorageBackend, chunks: ServableChunk[]): AsyncGenerator<Uint8Array> {
+  return streamUnits(storage, readUnits(storage, chunks), BATCHES_IN_FLIGHT);
+}
+
 async function ensureChunksExist(deps: Deps, chunks: ServableChunk[]): Promise<void> {
   const { storage } = deps;
   const seen = deps.state.presentChunks;

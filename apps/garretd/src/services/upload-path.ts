@@ -53,7 +53,7 @@ export function checkNarInfo(info: UploadPathNarInfo): CheckedNarInfo {
  * served narinfo's `StorePath:` is this string, so it is parsed against the cache's `store_dir`,
  * never against a directory taken from the path itself.
  */
-function checkStoreDir(storePath: string, storeDir: string): void {
+export function checkStoreDir(storePath: string, storeDir: string): void {
   try {
     parseStorePath(storePath, storeDir);
   } catch (err) {
