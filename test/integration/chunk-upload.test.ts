@@ -17,6 +17,7 @@
  * the 1 GiB case of the issue was run with GARRET_TEST_CHUNK_PUSH_MIB=1024 (figures in the README).
  */
 import { createHash, randomBytes } from "node:crypto";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient, type NarStream } from "../../apps/garret/src/api-client.ts";
 import { pushNarChunked } from "../../apps/garret/src/chunk-push.ts";
@@ -77,7 +78,11 @@ function versions(size: number): { v1: Buffer; v2: Buffer; changed: number } {
     randomBytes(region).copy(v2, offset);
     changed += region;
   }
-  return { v1: makeNar({ type: "regular", contents: v1 }), v2: makeNar({ type: "regular", contents: v2 }), changed };
+  return {
+    v1: makeNar({ type: "regular", contents: v1 }),
+    v2: makeNar({ type: "regular", contents: v2 }),
+    changed,
+  };
 }
 
 function client(endpoint: string, token: string): ApiClient {
@@ -89,7 +94,12 @@ function client(endpoint: string, token: string): ApiClient {
   });
 }
 
-async function download(g: GarretdHandle, cache: string, storePathHash: string, token: string): Promise<Buffer> {
+async function download(
+  g: GarretdHandle,
+  cache: string,
+  storePathHash: string,
+  token: string,
+): Promise<Buffer> {
   const auth = { authorization: `Bearer ${token}` };
   const info = await fetch(`${g.url}/${cache}/${storePathHash}.narinfo`, { headers: auth });
   expect(info.status).toBe(200);
@@ -99,9 +109,9 @@ async function download(g: GarretdHandle, cache: string, storePathHash: string, 
   return zstdDecompressSync(Buffer.from(await res.arrayBuffer()));
 }
 
-const wire = (p: BodyLimitProxy) =>
-  p.requests.reduce((s, r) => s + r.requestBytes + r.responseBytes, 0);
-const chunkPuts = (p: BodyLimitProxy) => p.requests.filter((r) => r.method === "PUT" && r.path.includes("/chunks"));
+const wire = (p: BodyLimitProxy) => p.requests.reduce((s, r) => s + r.requestBytes + r.responseBytes, 0);
+const chunkPuts = (p: BodyLimitProxy) =>
+  p.requests.filter((r) => r.method === "PUT" && r.path.includes("/chunks"));
 
 const storages: StorageKind[] = ["local", "s3"];
 
@@ -165,7 +175,10 @@ describe.each(storages)(`chunk upload (${db} + %s)`, (storage) => {
       byKind.set(kind, k);
     }
     console.log(`[chunk-upload ${storage}] requests: ${JSON.stringify(Object.fromEntries(byKind))}`);
-    for (const line of g.logs().split("\n").filter((l) => l.includes("commit verified"))) {
+    for (const line of g
+      .logs()
+      .split("\n")
+      .filter((l) => l.includes("commit verified"))) {
       console.log(`[chunk-upload ${storage}] server: ${line}`);
     }
     expect(pushed.sent + pushed.skipped).toBe(v2.length);
@@ -233,6 +246,51 @@ describe.each(storages)(`chunk upload (${db} + %s)`, (storage) => {
     expect(back.equals(nar)).toBe(true);
   }, 600_000);
 
+  it.runIf(db === "postgres")(
+    "an abandoned session's chunks are reaped by GC after the pending grace, its rows with them",
+    async () => {
+      const nar = makeNar({ type: "regular", contents: randomBytes(1 * MiB) });
+      const narHash = sha256Hex(nar).slice(7);
+      const c = client(g.url, await g.mintToken("quitter", { "team-a": ["w"] }));
+      const offer = await c.getChunkUploadOffer();
+      if (!offer) throw new Error("no offer");
+      const { FastCdcChunker } = await import("@garret/chunking");
+      const chunker = new FastCdcChunker({ minSize: 16_384, avgSize: 65_536, maxSize: 262_144 });
+      const chunks = [...chunker.push(nar), ...chunker.finish()].filter((x) => x.length > 0);
+      await c.uploadChunks("team-a", narHash, chunks);
+      const hashes = chunks.map((x) => `sha256:${createHash("sha256").update(x).digest("hex")}`);
+
+      const sql = new pg.Client({ connectionString: g.databaseUrl });
+      await sql.connect();
+      try {
+        const count = async () =>
+          Number(
+            (await sql.query("SELECT count(*) AS n FROM chunk WHERE chunk_hash = ANY($1) AND state = 'V'", [hashes]))
+              .rows[0].n,
+          );
+        expect(await count()).toBe(chunks.length);
+        // A GC run inside the grace leaves the session's leased chunks alone.
+        expect((await g.runMode("garbage-collector-once")).code).toBe(0);
+        expect(await count()).toBe(chunks.length);
+        // Seven hours later (beyond the default grace of six) nobody came back.
+        await sql.query(
+          "UPDATE garret_chunk_session SET touched_at = now() - interval '7 hours' WHERE created_by = 'quitter'",
+        );
+        await sql.query("UPDATE chunk SET leased_at = now() - interval '7 hours' WHERE chunk_hash = ANY($1)", [
+          hashes,
+        ]);
+        const gc = await g.runMode("garbage-collector-once");
+        expect(gc.code, gc.stderr).toBe(0);
+        expect(await count()).toBe(0);
+        const sessions = await sql.query("SELECT count(*) AS n FROM garret_chunk_session WHERE created_by = 'quitter'");
+        expect(Number(sessions.rows[0].n)).toBe(0);
+      } finally {
+        await sql.end();
+      }
+    },
+    120_000,
+  );
+
   describe("tenant isolation", () => {
     let a: ApiClient;
     let a2: ApiClient;
@@ -292,7 +350,9 @@ describe.each(storages)(`chunk upload (${db} + %s)`, (storage) => {
         body.set(data, 4);
         const res = await fetch(`${g.url}/_api/v1/garret/chunk-upload/tenant-a/chunks?nar_hash=${narHash}`, {
           method: "PUT",
-          headers: { authorization: `Bearer ${(a as unknown as { options: { token: string } }).options.token}` },
+          headers: {
+            authorization: `Bearer ${(a as unknown as { options: { token: string } }).options.token}`,
+          },
           body,
         });
         return { status: res.status, body: (await res.json()) as { received: string[] } };

@@ -35,7 +35,14 @@ export async function startBodyLimitProxy(upstream: string, limit: number): Prom
   let live = 0;
 
   const refuse = (req: IncomingMessage, res: ServerResponse) => {
-    requests.push({ method: req.method ?? "", path: req.url ?? "", status: 413, requestBytes: 0, responseBytes: 0, ms: 0 });
+    requests.push({
+      method: req.method ?? "",
+      path: req.url ?? "",
+      status: 413,
+      requestBytes: 0,
+      responseBytes: 0,
+      ms: 0,
+    });
     res.writeHead(413, { "content-type": "text/html", connection: "close" });
     res.end("<html><body>413 Request Entity Too Large</body></html>");
     req.resume();

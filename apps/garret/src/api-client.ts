@@ -8,11 +8,11 @@
  * are retried only when the connection was never made, because a repeat after success would fail.
  */
 import {
-  CHUNK_FRAME_HEADER_BYTES,
-  CHUNK_UPLOAD_PATH,
   type CacheConfigPatch,
   CacheConfigResponseSchema,
   type CacheStats,
+  CHUNK_FRAME_HEADER_BYTES,
+  CHUNK_UPLOAD_PATH,
   type ChunkUploadOffer,
   ChunkUploadOfferSchema,
   type CreateCacheRequest,

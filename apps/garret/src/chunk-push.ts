@@ -8,8 +8,8 @@
  */
 import { createHash } from "node:crypto";
 import { FastCdcChunker } from "@garret/chunking";
-import { CHUNK_FRAME_HEADER_BYTES, type ChunkUploadOffer, type UploadPathNarInfo } from "@garret/protocol";
 import type { UploadPathResult } from "@garret/protocol";
+import { CHUNK_FRAME_HEADER_BYTES, type ChunkUploadOffer, type UploadPathNarInfo } from "@garret/protocol";
 import type { ApiClient, NarStream } from "./api-client.ts";
 
 export interface ChunkTransfer {

@@ -45,7 +45,14 @@ const forcePreamble = {
   "force-preamble": {
     type: "boolean",
     description:
-      "Send each path's metadata in the body instead of a header (for proxies with small header limits)",
+      "Send each path's metadata in the body instead of a header (for proxies with small header limits); implies --attic-api",
+  },
+} as const satisfies OptionSpecs;
+const atticApi = {
+  "attic-api": {
+    type: "boolean",
+    description:
+      "Upload whole NARs with the attic API even when the server offers garret's chunk upload (which sends only the chunks it lacks)",
   },
 } as const satisfies OptionSpecs;
 const upstreamKeyName = {
@@ -104,7 +111,7 @@ const COMMANDS: Record<string, Command> = {
   },
   push: {
     usage:
-      "garret push CACHE [PATHS...] [--stdin] [--no-closure] [--ignore-upstream-cache-filter] [-j N] [--force-preamble] [--dry-run]",
+      "garret push CACHE [PATHS...] [--stdin] [--no-closure] [--ignore-upstream-cache-filter] [-j N] [--force-preamble] [--attic-api] [--dry-run]",
     summary: "Push store paths and their closures to a cache",
     details: "PATHS may be store paths or symlinks to them (./result).",
     options: {
@@ -112,6 +119,7 @@ const COMMANDS: Record<string, Command> = {
       ...noClosure,
       ...ignoreFilter,
       ...forcePreamble,
+      ...atticApi,
       "dry-run": { type: "boolean", description: "List what would be pushed; push nothing" },
       ...jobsOption,
     },
@@ -123,14 +131,15 @@ const COMMANDS: Record<string, Command> = {
         ignoreUpstreamCacheFilter: bool(v, "ignore-upstream-cache-filter"),
         jobs: parseJobs(str(v, "jobs")),
         forcePreamble: bool(v, "force-preamble"),
+        atticApi: bool(v, "attic-api"),
         dryRun: bool(v, "dry-run"),
       }),
   },
   "watch-store": {
     usage:
-      "garret watch-store CACHE [-j N] [--ignore-upstream-cache-filter] [--no-closure] [--force-preamble]",
+      "garret watch-store CACHE [-j N] [--ignore-upstream-cache-filter] [--no-closure] [--force-preamble] [--attic-api]",
     summary: "Watch the Nix store and push new paths until interrupted",
-    options: { ...ignoreFilter, ...noClosure, ...forcePreamble, ...jobsOption },
+    options: { ...ignoreFilter, ...noClosure, ...forcePreamble, ...atticApi, ...jobsOption },
     arity: [1, 1],
     run: async (ctx, [cache], v) =>
       (await import("./commands/watch-store.ts")).watchStore(ctx, await storeDir(ctx), cache as string, {
@@ -138,6 +147,7 @@ const COMMANDS: Record<string, Command> = {
         ignoreUpstreamCacheFilter: bool(v, "ignore-upstream-cache-filter"),
         noClosure: bool(v, "no-closure"),
         forcePreamble: bool(v, "force-preamble"),
+        atticApi: bool(v, "attic-api"),
       }),
   },
   "cache create": {

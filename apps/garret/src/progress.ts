@@ -121,7 +121,13 @@ export class PlainReporter implements PushReporter {
     this.totals.inFlight.set(path, processed);
     if (transfer) this.totals.wireInFlight.set(path, transfer);
   }
-  done(path: string, result: UploadPathResult, narSize: number, elapsedMs: number, transfer?: Transfer): void {
+  done(
+    path: string,
+    result: UploadPathResult,
+    narSize: number,
+    elapsedMs: number,
+    transfer?: Transfer,
+  ): void {
     this.totals.record(path, result, narSize, transfer);
     this.line(doneLine(path, result, narSize, elapsedMs, transfer));
   }

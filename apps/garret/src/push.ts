@@ -5,8 +5,7 @@
  * offers garret's chunk-upload extension, cutting the NAR and sending only the chunks it lacks
  * (chunk-push.ts).
  */
-import type { UploadPathNarInfo } from "@garret/protocol";
-import type { ChunkUploadOffer } from "@garret/protocol";
+import type { ChunkUploadOffer, UploadPathNarInfo } from "@garret/protocol";
 import type { ApiClient } from "./api-client.ts";
 import { pushNarChunked, usesChunkUpload } from "./chunk-push.ts";
 import type { NixCli, PathInfo } from "./nix-cli.ts";

@@ -21,6 +21,12 @@ export { getCacheUpstreams, setCacheUpstreams } from "./queries/cache-upstreams.
 export type { CachePatch, NewCache } from "./queries/caches.ts";
 export { deleteCache, findCache, findSoftDeletedCache, insertCache, updateCache } from "./queries/caches.ts";
 export type { LeasedChunk } from "./queries/chunk-batches.ts";
+export {
+  deleteChunks,
+  findAndLockChunks,
+  insertPendingChunks,
+  validateChunks,
+} from "./queries/chunk-batches.ts";
 export type { ChunkSessionKey, CommitChunk } from "./queries/chunk-sessions.ts";
 export {
   addSessionChunks,
@@ -31,12 +37,6 @@ export {
   presentSessionChunks,
   reapStaleChunkSessions,
 } from "./queries/chunk-sessions.ts";
-export {
-  deleteChunks,
-  findAndLockChunks,
-  insertPendingChunks,
-  validateChunks,
-} from "./queries/chunk-batches.ts";
 export type { ChunkRefInput, NewPendingChunk } from "./queries/chunks.ts";
 export {
   deleteChunk,

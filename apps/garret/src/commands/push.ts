@@ -1,6 +1,8 @@
 /**
  * `garret push CACHE [PATHS...] [--stdin] [--no-closure] [--ignore-upstream-cache-filter] [-j N]
- * [--force-preamble] [--dry-run]` (attic `client/src/command/push.rs`).
+ * [--force-preamble] [--attic-api] [--dry-run]` (attic `client/src/command/push.rs`). Uploads go
+ * through garret's chunk-upload extension when the server offers it (docs/chunk-upload.md), else,
+ * or with `--attic-api` or `--force-preamble` (attic-API framing), through `upload-path`.
  */
 import { createInterface } from "node:readline";
 import { ApiError } from "../api-client.ts";
@@ -16,6 +18,8 @@ export interface PushFlags {
   ignoreUpstreamCacheFilter: boolean;
   jobs: number;
   forcePreamble: boolean;
+  /** Upload with the attic API even when the server offers chunk upload. */
+  atticApi: boolean;
   dryRun: boolean;
 }
 
@@ -41,7 +45,8 @@ export async function preparePush(
       `⚠️  this token cannot read the configuration of "${conn.cache}" (it lacks "r"); pushing without the upstream cache filter\n`,
     );
   }
-  const chunkOffer = await conn.call("push", (c) => c.getChunkUploadOffer());
+  const atticOnly = flags.atticApi || flags.forcePreamble;
+  const chunkOffer = atticOnly ? null : await conn.call("push", (c) => c.getChunkUploadOffer());
   return {
     client: conn.client,
     cache: conn.cache,

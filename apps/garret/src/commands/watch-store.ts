@@ -1,5 +1,5 @@
 /**
- * `garret watch-store CACHE [-j N] [--ignore-upstream-cache-filter] [--no-closure] [--force-preamble]`
+ * `garret watch-store CACHE [-j N] [--ignore-upstream-cache-filter] [--no-closure] [--force-preamble] [--attic-api]`
  * (attic `client/src/command/watch_store.rs`). Nix creates `<path>.lock` while it builds or
  * substitutes a path and removes it once the path is valid, so the removal of a lock file in the
  * store directory (watched non-recursively) is the signal to push `<path>`. `.drv` files and
@@ -21,6 +21,7 @@ export interface WatchFlags {
   ignoreUpstreamCacheFilter: boolean;
   noClosure: boolean;
   forcePreamble: boolean;
+  atticApi: boolean;
 }
 
 const RECONNECT = { attempts: Number.POSITIVE_INFINITY, baseMs: 1000, maxMs: 30_000 };

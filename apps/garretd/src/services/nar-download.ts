@@ -98,7 +98,10 @@ async function servableChunks(deps: Deps, narId: number, numChunks: number): Pro
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
 /** The stored (compressed) bytes of `chunks`, in order, read the way downloads read them. */
-export function readStoredChunks(storage: StorageBackend, chunks: ServableChunk[]): AsyncGenerator<Uint8Array> {
+export function readStoredChunks(
+  storage: StorageBackend,
+  chunks: ServableChunk[],
+): AsyncGenerator<Uint8Array> {
   return streamUnits(storage, readUnits(storage, chunks), BATCHES_IN_FLIGHT);
 }
 

@@ -8,8 +8,7 @@
  *   garret_chunk_session       (3, 1, 'ci-bot', 'baea…', '2026-01-01 00:00:00+00', '2026-01-01 00:05:00+00')
  *   garret_chunk_session_chunk (3, 'sha256:6c5e…', 812)
  */
-import type { SqlSession } from "../client.ts";
-import type { Db } from "../client.ts";
+import type { Db, SqlSession } from "../client.ts";
 
 export interface ChunkSessionKey {
   cacheId: number;
@@ -30,17 +29,16 @@ export interface CommitChunk {
 }
 
 /**
- * CTEs ending in `usable(chunk_hash, id)`: for each of the hashes $1 (distinct), one valid chunk
- * with compression $3 that the session $2 holds, else one that a valid NAR of an object in cache $4
- * references. Set-based, and each "does this cache reference it?" probe is an `OFFSET 0` subquery
- * (chunkref by chunk id → nar → object by nar id, stopping at the first hit), so the planner
- * cannot turn it into a walk over every chunk reference of the cache.
+ * CTEs ending in `usable(chunk_hash, id)`: for each of the hashes $1, one valid chunk with
+ * compression $3 that the session $2 holds, else one that a valid NAR of an object in cache $4
+ * references. The "does this cache reference it?" probes are nested `OFFSET 0` subqueries, which
+ * pins their order (chunkrefs by chunk id, then objects by NAR id, stopping at the first hit): the
+ * planner would otherwise happily start from the cache's objects and walk all their chunkrefs.
  */
 const USABLE_CHUNKS = `
-  wanted AS (SELECT DISTINCT unnest($1::text[]) AS hash),
   candidates AS (
-    SELECT c.id, c.chunk_hash FROM chunk c JOIN wanted w ON c.chunk_hash = w.hash
-    WHERE c.compression = $3 AND c.state = 'V'),
+    SELECT c.id, c.chunk_hash FROM chunk c
+    WHERE c.chunk_hash = ANY($1::text[]) AND c.compression = $3 AND c.state = 'V'),
   held AS (
     SELECT DISTINCT ON (s.chunk_hash) s.chunk_hash, s.chunk_id AS id
     FROM garret_chunk_session_chunk s JOIN candidates c ON c.id = s.chunk_id
@@ -51,9 +49,10 @@ const USABLE_CHUNKS = `
     WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.chunk_hash = c.chunk_hash)
       AND EXISTS (
         SELECT 1 FROM chunkref r
-        JOIN nar n ON n.id = r.nar_id AND n.state = 'V'
-        JOIN object o ON o.nar_id = n.id
-        WHERE r.chunk_id = c.id AND o.cache_id = $4::bigint
+        WHERE r.chunk_id = c.id AND EXISTS (
+          SELECT 1 FROM object o JOIN nar n ON n.id = o.nar_id AND n.state = 'V'
+          WHERE o.nar_id = r.nar_id AND o.cache_id = $4::bigint
+          OFFSET 0)
         OFFSET 0)
     ORDER BY c.chunk_hash, c.id),
   usable AS (SELECT chunk_hash, id FROM held UNION ALL SELECT chunk_hash, id FROM referenced)`;
