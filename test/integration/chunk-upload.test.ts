@@ -131,6 +131,9 @@ describe.each(storages)(`chunk upload (${db} + %s)`, (storage) => {
     await createCacheOver(g.url, g.rootToken, "team-b");
   }, 120_000);
   afterAll(async () => {
+    for (const line of (g?.logs() ?? "").split("\n").filter((l) => l.includes('"level":"error"')).slice(0, 5)) {
+      console.log(`[chunk-upload ${storage}] server error: ${line}`);
+    }
     await proxy?.close();
     await g?.stop();
   });
@@ -265,8 +268,11 @@ describe.each(storages)(`chunk upload (${db} + %s)`, (storage) => {
       try {
         const count = async () =>
           Number(
-            (await sql.query("SELECT count(*) AS n FROM chunk WHERE chunk_hash = ANY($1) AND state = 'V'", [hashes]))
-              .rows[0].n,
+            (
+              await sql.query("SELECT count(*) AS n FROM chunk WHERE chunk_hash = ANY($1) AND state = 'V'", [
+                hashes,
+              ])
+            ).rows[0].n,
           );
         expect(await count()).toBe(chunks.length);
         // A GC run inside the grace leaves the session's leased chunks alone.
@@ -276,13 +282,16 @@ describe.each(storages)(`chunk upload (${db} + %s)`, (storage) => {
         await sql.query(
           "UPDATE garret_chunk_session SET touched_at = now() - interval '7 hours' WHERE created_by = 'quitter'",
         );
-        await sql.query("UPDATE chunk SET leased_at = now() - interval '7 hours' WHERE chunk_hash = ANY($1)", [
-          hashes,
-        ]);
+        await sql.query(
+          "UPDATE chunk SET leased_at = now() - interval '7 hours' WHERE chunk_hash = ANY($1)",
+          [hashes],
+        );
         const gc = await g.runMode("garbage-collector-once");
         expect(gc.code, gc.stderr).toBe(0);
         expect(await count()).toBe(0);
-        const sessions = await sql.query("SELECT count(*) AS n FROM garret_chunk_session WHERE created_by = 'quitter'");
+        const sessions = await sql.query(
+          "SELECT count(*) AS n FROM garret_chunk_session WHERE created_by = 'quitter'",
+        );
         expect(Number(sessions.rows[0].n)).toBe(0);
       } finally {
         await sql.end();
