@@ -47,4 +47,28 @@ describe("progress", () => {
     expect(text).toContain("\r\x1b[K✅ /a (1.00 MiB/s, 50% deduplicated)\n");
     expect(text.endsWith("50% deduplicated\n")).toBe(true);
   });
+
+  it("shows bytes sent and skipped for chunked pushes, per path and in the status line", () => {
+    const MiB = 1024 * 1024;
+    expect(
+      doneLine("/nix/store/x", { kind: "Uploaded", frac_deduplicated: null }, 100 * MiB, 10_000, {
+        sent: 5 * MiB,
+        skipped: 95 * MiB,
+      }),
+    ).toBe("✅ /nix/store/x (10.00 MiB/s, sent 5.0 MiB, skipped 95.0 MiB)");
+    let t = 0;
+    const r = new TtyReporter(sink(true), () => t);
+    r.begin(2, 200 * MiB);
+    t = 1000;
+    r.progress("/a", 50 * MiB, { sent: 2 * MiB, skipped: 48 * MiB });
+    expect(r.statusLine()).toBe(
+      "⏳ 0/2 paths, 50.0 MiB / 200.0 MiB, 50.00 MiB/s, sent 2.0 MiB, skipped 48.0 MiB",
+    );
+    r.done("/a", { kind: "Uploaded", frac_deduplicated: null }, 100 * MiB, 1000, {
+      sent: 4 * MiB,
+      skipped: 96 * MiB,
+    });
+    r.progress("/b", 10 * MiB, { sent: 10 * MiB, skipped: 0 });
+    expect(r.statusLine()).toContain("sent 14.0 MiB, skipped 96.0 MiB");
+  });
 });
