@@ -66,7 +66,9 @@ export async function startBodyLimitProxy(upstream: string, limit: number): Prom
         port: target.port,
         method: req.method,
         path: req.url,
-        headers: { ...req.headers, host: target.host },
+        // The Host header passes unchanged, as reverse proxies are set up for garretd: the
+        // server derives the API endpoint it advertises from it, and clients must keep coming here.
+        headers: req.headers,
       },
       (upRes) => {
         record.status = upRes.statusCode ?? 0;
