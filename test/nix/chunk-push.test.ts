@@ -44,7 +44,7 @@ describeWithNix(`garret push through an 8 MiB body limit (${db})`, () => {
   let closure: TestClosure;
   let variant: TestClosure;
   let other: TestClosure;
-  const seed = `chunk-push-${Date.now()}`;
+  const seed = "chunk-push-1";
 
   function garret(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<Run> {
     return nixEnv({ env: { XDG_CONFIG_HOME: home } }).then(
@@ -105,12 +105,20 @@ describeWithNix(`garret push through an 8 MiB body limit (${db})`, () => {
 
   it("pushes a 256 MiB path in requests under the limit; Nix substitutes it with signatures required", async () => {
     const [info] = await queryPathInfo([closure.big]);
+    expect(info?.narSize ?? 0).toBeGreaterThan(32 * LIMIT);
+    // The attic API sends the NAR in one body, which the proxy refuses.
+    proxy.reset();
+    const attic = await garret(["push", "--attic-api", "chunked", closure.big]);
+    expect(attic.code).not.toBe(0);
+    expect(proxy.requests.some((q) => q.status === 413)).toBe(true);
+
     proxy.reset();
     const r = await garret(["push", "chunked", closure.big]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`✅ ${closure.big} \\(.*sent .*, skipped .*\\)`));
     expect(proxy.requests.every((q) => q.status === 200 && q.requestBytes <= LIMIT)).toBe(true);
-    expect(chunkPutBytes()).toBeGreaterThanOrEqual((info?.narSize ?? 0) * 0.99);
+    // big repeats much of its content, so fewer bytes than its NAR size go out, in many requests.
+    expect(chunkPutBytes()).toBeGreaterThan(8 * LIMIT);
 
     const pull = await pullIntoFreshStore({
       cacheUrl: `${g.url.replace("127.0.0.1", "localhost")}/chunked`,

@@ -263,7 +263,7 @@ async function verifyAssembledNar(
     },
   });
   await pipeline(
-    Readable.from(readStoredChunks(deps.storage, chunks)),
+    Readable.from(readStoredChunks(deps.storage, chunks, deps.settings.downloadPrefetch)),
     createDecompressStream(compression),
     sink,
   );

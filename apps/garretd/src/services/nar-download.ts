@@ -101,8 +101,10 @@ async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 export function readStoredChunks(
   storage: StorageBackend,
   chunks: ServableChunk[],
+  chunkPrefetch: number,
 ): AsyncGenerator<Uint8Array> {
-  return streamUnits(storage, readUnits(storage, chunks), BATCHES_IN_FLIGHT);
+  const units = readUnits(storage, chunks);
+  return streamUnits(storage, units, units.some((u) => u.length > 1) ? BATCHES_IN_FLIGHT : chunkPrefetch);
 }
 
 async function ensureChunksExist(deps: Deps, chunks: ServableChunk[]): Promise<void> {
