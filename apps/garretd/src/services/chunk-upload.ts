@@ -36,8 +36,8 @@ import type { ServerSettings } from "../settings.ts";
 import { authorizeCache } from "./authorize-cache.ts";
 import { ByteReader } from "./byte-source.ts";
 import { ChunkUploads } from "./chunk-store.ts";
-import { readStoredChunks } from "./nar-download.ts";
 import { NarCheck } from "./ingest-nar.ts";
+import { readStoredChunks } from "./nar-download.ts";
 import { checkNarInfo, checkStoreDir, objectInput } from "./upload-path.ts";
 
 /**

@@ -9,6 +9,7 @@
  *   garret_chunk_session_chunk (3, 'sha256:6c5e…', 812)
  */
 import type { Db, SqlSession } from "../client.ts";
+import { isSqlite, sqliteRows } from "../dialect.ts";
 
 export interface ChunkSessionKey {
   cacheId: number;
@@ -100,16 +101,65 @@ export const CHUNK_SESSION_SQL = {
     SELECT count(*)::int AS n FROM gone`,
 } as const;
 
+/** SQLite's texts (one writer, so no row locks; arrays arrive as JSON). */
+const SQLITE_USABLE_CHUNKS = `
+  candidates AS (
+    SELECT c.id, c.chunk_hash FROM chunk c
+    WHERE c.chunk_hash IN (SELECT value FROM json_each(?1)) AND c.compression = ?3 AND c.state = 'V'),
+  held AS (
+    SELECT s.chunk_hash, min(s.chunk_id) AS id
+    FROM garret_chunk_session_chunk s JOIN candidates c ON c.id = s.chunk_id
+    WHERE s.session_id = ?2
+    GROUP BY s.chunk_hash),
+  referenced AS (
+    SELECT c.chunk_hash, min(c.id) AS id FROM candidates c
+    WHERE c.chunk_hash NOT IN (SELECT chunk_hash FROM held)
+      AND EXISTS (
+        SELECT 1 FROM chunkref r
+        JOIN nar n ON n.id = r.nar_id AND n.state = 'V'
+        JOIN object o ON o.nar_id = n.id
+        WHERE r.chunk_id = c.id AND o.cache_id = ?4)
+    GROUP BY c.chunk_hash),
+  usable AS (SELECT chunk_hash, id FROM held UNION ALL SELECT chunk_hash, id FROM referenced)`;
+
+const SQLITE_CHUNK_SESSION_SQL = {
+  open: `
+    INSERT INTO garret_chunk_session (cache_id, created_by, nar_hash, created_at, touched_at)
+    VALUES (?1, ?2, ?3, now(), now())
+    ON CONFLICT (cache_id, created_by, nar_hash) DO UPDATE SET touched_at = now()
+    RETURNING id`,
+  refreshLeases: `
+    UPDATE chunk SET leased_at = now()
+    WHERE id IN (SELECT chunk_id FROM garret_chunk_session_chunk WHERE session_id = ?1)`,
+  present: `WITH ${SQLITE_USABLE_CHUNKS} SELECT chunk_hash AS hash FROM usable`,
+  addChunks: `
+    INSERT INTO garret_chunk_session_chunk (session_id, chunk_hash, chunk_id)
+    SELECT ?1, u.value ->> '$[0]', u.value ->> '$[1]' FROM json_each(?2) u WHERE true
+    ON CONFLICT (session_id, chunk_hash) DO NOTHING
+    RETURNING chunk_id`,
+  leaseForCommit: `
+    WITH ${SQLITE_USABLE_CHUNKS}
+    UPDATE chunk SET holders_count = holders_count + 1, leased_at = now()
+    WHERE id IN (SELECT id FROM usable) AND state = 'V'
+    RETURNING id, chunk_hash, chunk_size, remote_file, remote_file_id, file_size`,
+  closeChunks: "DELETE FROM garret_chunk_session_chunk WHERE session_id = ?1 RETURNING chunk_id",
+  closeSession: "DELETE FROM garret_chunk_session WHERE id = ?1",
+  reapStale: `
+    DELETE FROM garret_chunk_session WHERE id IN (
+      SELECT id FROM garret_chunk_session WHERE touched_at < ?1 ORDER BY id LIMIT 1000)
+    RETURNING id`,
+} as const;
+
 /** Opens the caller's session for this NAR, or touches it and refreshes its leases. */
 export async function openChunkSession(db: Db, key: ChunkSessionKey): Promise<number> {
-  const [row] = await db.query<{ id: number | string }>(CHUNK_SESSION_SQL.open, [
-    key.cacheId,
-    key.createdBy,
-    key.narHash,
-  ]);
+  const params = [key.cacheId, key.createdBy, key.narHash];
+  const [row] = isSqlite(db)
+    ? await sqliteRows<{ id: number | string }>(db, SQLITE_CHUNK_SESSION_SQL.open, params)
+    : await db.query<{ id: number | string }>(CHUNK_SESSION_SQL.open, params);
   if (!row) throw new Error("openChunkSession returned no row");
   const id = Number(row.id);
-  await db.query(CHUNK_SESSION_SQL.refreshLeases, [id]);
+  if (isSqlite(db)) await sqliteRows(db, SQLITE_CHUNK_SESSION_SQL.refreshLeases, [id]);
+  else await db.query(CHUNK_SESSION_SQL.refreshLeases, [id]);
   return id;
 }
 
@@ -122,12 +172,10 @@ export async function presentSessionChunks(
   hashes: readonly string[],
 ): Promise<Set<string>> {
   if (hashes.length === 0) return new Set();
-  const rows = await db.query<{ hash: string }>(CHUNK_SESSION_SQL.present, [
-    [...new Set(hashes)],
-    sessionId,
-    compression,
-    cacheId,
-  ]);
+  const params = [[...new Set(hashes)], sessionId, compression, cacheId];
+  const rows = isSqlite(db)
+    ? await sqliteRows<{ hash: string }>(db, SQLITE_CHUNK_SESSION_SQL.present, params)
+    : await db.query<{ hash: string }>(CHUNK_SESSION_SQL.present, params);
   return new Set(rows.map((r) => r.hash));
 }
 
@@ -141,11 +189,16 @@ export async function addSessionChunks(
   chunks: ReadonlyArray<{ chunkHash: string; chunkId: number }>,
 ): Promise<number[]> {
   if (chunks.length === 0) return [];
-  const rows = await db.query<{ chunk_id: number | string }>(CHUNK_SESSION_SQL.addChunks, [
-    sessionId,
-    chunks.map((c) => c.chunkHash),
-    chunks.map((c) => c.chunkId),
-  ]);
+  const rows = isSqlite(db)
+    ? await sqliteRows<{ chunk_id: number | string }>(db, SQLITE_CHUNK_SESSION_SQL.addChunks, [
+        sessionId,
+        chunks.map((c) => [c.chunkHash, c.chunkId]),
+      ])
+    : await db.query<{ chunk_id: number | string }>(CHUNK_SESSION_SQL.addChunks, [
+        sessionId,
+        chunks.map((c) => c.chunkHash),
+        chunks.map((c) => c.chunkId),
+      ]);
   return rows.map((r) => Number(r.chunk_id));
 }
 
@@ -159,14 +212,18 @@ export async function leaseCommitChunks(
 ): Promise<Map<string, CommitChunk>> {
   const found = new Map<string, CommitChunk>();
   if (hashes.length === 0) return found;
-  const rows = await db.query<{
+  type Row = {
     id: number | string;
     chunk_hash: string;
     chunk_size: number | string;
     remote_file: string;
     remote_file_id: string;
     file_size: number | string | null;
-  }>(CHUNK_SESSION_SQL.leaseForCommit, [[...new Set(hashes)], sessionId, compression, cacheId]);
+  };
+  const params = [[...new Set(hashes)], sessionId, compression, cacheId];
+  const rows = isSqlite(db)
+    ? await sqliteRows<Row>(db, SQLITE_CHUNK_SESSION_SQL.leaseForCommit, params)
+    : await db.query<Row>(CHUNK_SESSION_SQL.leaseForCommit, params);
   for (const r of rows) {
     found.set(r.chunk_hash, {
       id: Number(r.id),
@@ -182,6 +239,15 @@ export async function leaseCommitChunks(
 
 /** Deletes the session; returns the chunk ids whose session leases the caller must give back. */
 export async function closeChunkSession(db: Db, sessionId: number): Promise<number[]> {
+  if (isSqlite(db)) {
+    return db.transaction(async (tx) => {
+      const rows = await sqliteRows<{ chunk_id: number | string }>(tx, SQLITE_CHUNK_SESSION_SQL.closeChunks, [
+        sessionId,
+      ]);
+      await sqliteRows(tx, SQLITE_CHUNK_SESSION_SQL.closeSession, [sessionId]);
+      return rows.map((r) => Number(r.chunk_id));
+    });
+  }
   const rows = await db.query<{ chunk_id: number | string }>(CHUNK_SESSION_SQL.close, [sessionId]);
   return rows.map((r) => Number(r.chunk_id));
 }
@@ -190,8 +256,10 @@ export async function closeChunkSession(db: Db, sessionId: number): Promise<numb
 export async function reapStaleChunkSessions(session: SqlSession, cutoff: Date): Promise<number> {
   let total = 0;
   for (;;) {
-    const [row] = await session.query<{ n: number }>(CHUNK_SESSION_SQL.reapStale, [cutoff]);
-    const n = Number(row?.n ?? 0);
+    const n =
+      session.dialect === "sqlite"
+        ? (await session.query(SQLITE_CHUNK_SESSION_SQL.reapStale, [cutoff])).length
+        : Number((await session.query<{ n: number }>(CHUNK_SESSION_SQL.reapStale, [cutoff]))[0]?.n ?? 0);
     total += n;
     if (n === 0) return total;
   }
