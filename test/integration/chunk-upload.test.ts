@@ -86,7 +86,9 @@ function client(endpoint: string, token: string): ApiClient {
     endpoint,
     token,
     userAgent: "garret/test",
-    retry: { attempts: 1, baseMs: 1, maxMs: 1 },
+    // garret push retries network errors too: a proxy that refused a body closes that connection,
+    // and a request racing the close sees a reset.
+    retry: { attempts: 3, baseMs: 10, maxMs: 50 },
   });
 }
 
