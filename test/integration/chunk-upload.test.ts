@@ -12,9 +12,9 @@
  *   cache, nor learn that it exists: every answer A gets is the one it gets for unknown chunks;
  * - an abandoned session's chunks are reaped by GC after the pending grace.
  *
- * Sizes: GARRET_TEST_CHUNK_PUSH_MIB sets the rebuilt path's size. The default (256 MiB on local
- * storage, 128 MiB on s3rver) keeps the file within a few minutes on the shared 2-core machine;
- * the 1 GiB case of the issue was run with GARRET_TEST_CHUNK_PUSH_MIB=1024 (figures in the README).
+ * Sizes: GARRET_TEST_CHUNK_PUSH_MIB sets the rebuilt path's size (default 64 MiB, which keeps the
+ * file near ten minutes on the shared 2-core machine with s3rver); the issue's 1 GiB case is
+ * measured by bench/chunk-push.ts (figures in the README).
  */
 import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
@@ -116,7 +116,7 @@ const storages: StorageKind[] = ["local", "s3"];
 describe.each(storages)(`chunk upload (${db} + %s)`, (storage) => {
   let g: GarretdHandle;
   let proxy: BodyLimitProxy;
-  const bigMiB = Number(process.env.GARRET_TEST_CHUNK_PUSH_MIB ?? (storage === "local" ? 256 : 128));
+  const bigMiB = Number(process.env.GARRET_TEST_CHUNK_PUSH_MIB ?? 64);
 
   beforeAll(async () => {
     g = await startGarretd({
@@ -221,7 +221,7 @@ describe.each(storages)(`chunk upload (${db} + %s)`, (storage) => {
   }, 600_000);
 
   it("a push interrupted at 50% sends at most the unacknowledged chunks plus one request when run again", async () => {
-    const nar = makeNar({ type: "regular", contents: randomBytes(128 * MiB) });
+    const nar = makeNar({ type: "regular", contents: randomBytes(64 * MiB) });
     const info = narInfo("team-b", nar, "interrupted");
     const viaProxy = client(proxy.url, g.rootToken);
     const offer = await viaProxy.getChunkUploadOffer();
