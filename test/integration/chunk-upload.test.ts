@@ -1,5 +1,5 @@
 /**
- * Issue 19's proofs against the real garretd process, on Postgres (PGlite without the Postgres
+ * Issue 19's proofs against the real garretd process, on Postgres (SQLite without the Postgres
  * tier) with local storage and with S3 (s3rver): the chunk-upload extension, driven by the same
  * client code `garret push` runs (apps/garret/src/chunk-push.ts), through a proxy in the test that
  * counts the bytes on the wire and refuses bodies over 8 MiB.
@@ -30,7 +30,7 @@ import { zstdDecompressSync } from "../support/zstd.ts";
 
 const MiB = 1024 * 1024;
 const PROXY_LIMIT = 8 * MiB;
-const db = postgresTestUrl() ? "postgres" : "pglite";
+const db = postgresTestUrl() ? "postgres" : "sqlite";
 
 function narInfo(cache: string, nar: Buffer, name = "chunk-push") {
   const hash = randomStorePathHash();

@@ -1,6 +1,6 @@
 /**
  * Issue 19 with the real `garret` binary and real Nix 2.8 (Nix tier), against garretd on Postgres +
- * S3 when the Postgres tier is on (else PGlite + local), through a proxy in the test that refuses
+ * S3 when the Postgres tier is on (else SQLite + local), through a proxy in the test that refuses
  * request bodies over 8 MiB and counts what crosses it:
  * - `garret push` of a 256 MiB path goes through the proxy with the chunk-upload extension, and
  *   Nix substitutes it into a fresh store with signatures required;
@@ -24,7 +24,7 @@ import {
 } from "../support/nix.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 
-const db = postgresTestUrl() ? "postgres" : "pglite";
+const db = postgresTestUrl() ? "postgres" : "sqlite";
 const GARRET_BIN = new URL("../../apps/garret/bin/garret.js", import.meta.url).pathname;
 const LIMIT = 8 * 1024 * 1024;
 const BIG_MB = 256;

@@ -1,5 +1,5 @@
 /**
- * The chunk-upload routes in one process (PGlite + local storage): when the extension is offered,
+ * The chunk-upload routes in one process (every database kind, local storage): when the extension is offered,
  * the round trip missing → chunks → commit, and every client mistake as a clear 4xx that leaves
  * nothing usable behind. The cross-tenant and real-process proofs are in
  * test/integration/chunk-upload.test.ts.
