@@ -1,7 +1,7 @@
 /** What caches occupy in storage, each chunk once (status page), and whether any chunk exists (start-up check). */
 import { expect, it } from "vitest";
+import { createTestCache, createValidNar, randomStorePathHash } from "../../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
-import { createTestCache, createValidNar, randomStorePathHash } from "../testing.ts";
 import { hasAnyChunk, insertChunkRefs } from "./chunks.ts";
 import { upsertObject } from "./objects.ts";
 import { getStoredBytes } from "./stored-bytes.ts";
