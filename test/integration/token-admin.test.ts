@@ -136,6 +136,16 @@ audience = "${AUDIENCE}"
 claims = { repository = "octo-org/*", ref = "refs/heads/main" }
 caches = { "octo-*" = ["r", "w"] }
 max-validity = "15m"
+
+# A claim pattern a backtracking matcher would take hours on (issue 14).
+[[garret.oidc]]
+name = "many-stars"
+issuer = "${ISSUER}"
+jwks-url = "http://127.0.0.1:${jwksPort}/jwks"
+audience = "${AUDIENCE}"
+claims = { repository = "${"*a".repeat(20)}*b" }
+caches = { "octo-*" = ["r"] }
+max-validity = "5m"
 `,
       });
       if (db === "postgres") replica = await startReplica(g.configPath);
@@ -241,6 +251,17 @@ max-validity = "15m"
       });
       expect(denied.status).toBe(401);
       expect(denied.json?.error).toBe("IdTokenRejected");
+
+      // Claim globs match without backtracking: 20 stars against 60 characters, both ways.
+      const stars = await call(g.url, "POST", "/_api/v1/oidc/exchange", null, {
+        token: await idToken("a".repeat(60)),
+      });
+      expect(stars.status).toBe(401);
+      const starsHit = await call(g.url, "POST", "/_api/v1/oidc/exchange", null, {
+        token: await idToken(`${"a".repeat(59)}b`),
+      });
+      expect(starsHit.status).toBe(200);
+      expect(starsHit.json?.policy).toBe("many-stars");
 
       // An identity token without exp would be good forever: refused (issue 14).
       const forever = await new SignJWT({ repository: "octo-org/app", ref: "refs/heads/main" })
