@@ -3,6 +3,7 @@
  * `app.request()` and `main.ts` serves it with @hono/node-server. The `/_api/v1` routes take
  * precedence over `/{cache}/...`, as in atticd.
  */
+import type { IncomingMessage } from "node:http";
 import { Hono } from "hono";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./env.ts";
@@ -33,6 +34,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     });
     const requestId = c.get("requestId");
     if (requestId) response.headers.set("x-request-id", requestId);
+    // A request refused before its body was read (401 before the upload, 413): close the connection
+    // rather than keep it alive by reading and discarding whatever the client still sends.
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    if (incoming && !incoming.complete) response.headers.set("connection", "close");
     return response;
   });
   app.notFound(() => errorResponse(new AtticError("NotFound")).response);

@@ -26,7 +26,7 @@ import { PrivateDirError, privateRoots, securePrivateRoots } from "./ops/private
 import { warnIfStorageWithoutIndex } from "./ops/storage-without-index.ts";
 import { DataDirectoryBusyError } from "./pglite-lock.ts";
 import { createOpsApp } from "./routes/ops.ts";
-import { createGarretServer, listen } from "./server.ts";
+import { type ConnectionBounds, createGarretServer, listen } from "./server.ts";
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args: ReturnType<typeof parseGarretdArgs>;
@@ -148,6 +148,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         log.warn("could not compare the storage with the database", { err }),
       );
     }
+    const bounds: ConnectionBounds = {
+      headerTimeoutMs: config.garret.requestHeaderTimeoutMs,
+      idleTimeoutMs: config.garret.requestIdleTimeoutMs,
+      maxConnections: config.garret.maxConnections,
+    };
     const gcOnce = () => runConfiguredGc(configured, deps, { dryRun: args.dryRun ?? false });
     try {
       if (args.mode === "garbage-collector-once") {
@@ -162,10 +167,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       const server =
         args.mode === "garbage-collector"
           ? null
-          : await listen(createGarretServer(deps).listener, config.listen, log);
+          : await listen(createGarretServer(deps).listener, config.listen, log, "listening", bounds);
       const metricsListen = config.garret.metricsListen;
       const metricsServer = metricsListen
-        ? await listen(getRequestListener(createOpsApp(deps).fetch), metricsListen, log, "metrics listening")
+        ? await listen(
+            getRequestListener(createOpsApp(deps).fetch),
+            metricsListen,
+            log,
+            "metrics listening",
+            bounds,
+          )
         : null;
       // Everything a serving process loads is loaded: write the compile cache now (Node would only at
       // exit), so a start after a crash is as quick as after a clean stop.

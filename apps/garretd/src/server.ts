@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import { createApp } from "./app.ts";
+import { GARRET_DEFAULTS } from "./config/garret-config.ts";
 import { formatListen, type ListenAddress } from "./config/listen.ts";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./env.ts";
@@ -33,18 +34,42 @@ export function createGarretServer(deps: Deps): GarretServer {
   };
 }
 
+/** What one connection may cost before and between requests (`[garret] request-*`, `max-connections`). */
+export interface ConnectionBounds {
+  headerTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+const DEFAULT_BOUNDS: ConnectionBounds = {
+  headerTimeoutMs: GARRET_DEFAULTS.requestHeaderTimeoutMs,
+  idleTimeoutMs: GARRET_DEFAULTS.requestIdleTimeoutMs,
+  maxConnections: GARRET_DEFAULTS.maxConnections,
+};
+
 /** Listens on `host:port` (port 0: any free port); resolves once listening. */
 export function listen(
   listener: RequestListener,
   address: ListenAddress,
   log: Logger,
   message = "listening",
+  bounds: ConnectionBounds = DEFAULT_BOUNDS,
 ): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(listener);
+    // No overall request timeout (a big upload may take hours), but headers must arrive in time and
+    // no connection may sit without a byte in either direction: a stalled body, a client that
+    // stopped reading. The expiry check runs often enough for short test bounds.
+    const server = createServer(
+      {
+        headersTimeout: bounds.headerTimeoutMs,
+        requestTimeout: 0,
+        connectionsCheckingInterval: Math.min(1000, bounds.headerTimeoutMs),
+      },
+      listener,
+    );
     server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 70_000;
-    server.requestTimeout = 0;
+    server.timeout = bounds.idleTimeoutMs;
+    server.maxConnections = bounds.maxConnections;
     server.once("error", reject);
     server.listen(address.port, address.host, () => {
       server.off("error", reject);

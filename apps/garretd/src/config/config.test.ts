@@ -135,6 +135,9 @@ describe("parseConfig: a full atticd deployment", () => {
         revocationRefreshMs: 5000,
         metricsRefreshMs: 60_000,
         chunkUploadMaxRequestBytes: 33_554_432,
+        requestHeaderTimeoutMs: 30_000,
+        requestIdleTimeoutMs: 60_000,
+        maxConnections: 1024,
         oidc: [],
         upstream: {
           defaults: [],
@@ -198,6 +201,9 @@ describe("parseConfig: defaults", () => {
         revocationRefreshMs: 5000,
         metricsRefreshMs: 60_000,
         chunkUploadMaxRequestBytes: 33_554_432,
+        requestHeaderTimeoutMs: 30_000,
+        requestIdleTimeoutMs: 60_000,
+        maxConnections: 1024,
         oidc: [],
         upstream: {
           defaults: [],

@@ -32,6 +32,9 @@ describe("[garret] in server.toml", () => {
       storageRequestTimeoutMs: 60_000,
       revocationRefreshMs: 5000,
       metricsRefreshMs: 60_000,
+      requestHeaderTimeoutMs: 30_000,
+      requestIdleTimeoutMs: 60_000,
+      maxConnections: 1024,
       oidc: [],
       upstream: {
         defaults: [],
@@ -74,6 +77,14 @@ trusted-keys = ["not-a-key"]
     expect(bad).toMatch(/url: must be an http\(s\) URL/);
     expect(bad).toMatch(/trusted-keys/);
     expect(problemsOf(`[garret.upstream]\nnarinfo-timeout = "0s"\n`).join("\n")).toMatch(/narinfo-timeout/);
+  });
+
+  it("reads the request bounds", () => {
+    const g = parse(
+      `[garret]\nrequest-header-timeout = "5s"\nrequest-idle-timeout = "1500ms"\nmax-connections = 64\n`,
+    ).garret;
+    expect([g.requestHeaderTimeoutMs, g.requestIdleTimeoutMs, g.maxConnections]).toEqual([5000, 1500, 64]);
+    expect(problemsOf(`[garret]\nmax-connections = 0\n`).join("\n")).toMatch(/max-connections/);
   });
 
   it("reads the log level, the metrics listen address and the store-metrics refresh interval", () => {

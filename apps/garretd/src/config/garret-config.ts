@@ -11,6 +11,10 @@
  *     metrics-listen = "127.0.0.1:9090"      # serve /metrics (and /healthz, /readyz) here, not on `listen`
  *     metrics-refresh-interval = "60s"       # how often the garret_store_* gauges are recomputed
  *     chunk-upload-max-request-bytes = 33554432  # body limit of one chunk-upload API request
+ *     request-header-timeout = "30s"         # a request's headers must arrive within this
+ *     request-idle-timeout = "60s"           # a connection with no byte in or out for this long is cut
+ *                                            # (a stalled upload body, a client that stopped reading)
+ *     max-connections = 1024                 # connections over this are refused at accept
  *
  *     [garret.tokens]
  *     revocation-refresh-interval = "5s"    # how often each replica reloads revocations
@@ -89,6 +93,12 @@ export interface GarretConfig {
   metricsRefreshMs: number;
   /** Largest body of one request of the chunk-upload API (docs/chunk-upload.md). */
   chunkUploadMaxRequestBytes: number;
+  /** Milliseconds a request's headers may take to arrive. */
+  requestHeaderTimeoutMs: number;
+  /** Milliseconds a connection may go without a byte read or written (a stalled body). */
+  requestIdleTimeoutMs: number;
+  /** Open connections per listener; more are refused at accept. */
+  maxConnections: number;
 }
 
 export const GARRET_DEFAULTS = {
@@ -105,6 +115,9 @@ export const GARRET_DEFAULTS = {
     maxBytesInFlight: 4 * 1024 ** 3,
   },
   chunkUploadMaxRequestBytes: 32 * 1024 * 1024,
+  requestHeaderTimeoutMs: 30_000,
+  requestIdleTimeoutMs: 60_000,
+  maxConnections: 1024,
 } as const;
 
 const duration = z.string().transform((text, ctx) => {
@@ -210,6 +223,9 @@ export const garretTomlSchema = z.strictObject({
     .min(1024 * 1024)
     .max(1024 * 1024 * 1024)
     .optional(),
+  "request-header-timeout": duration.optional(),
+  "request-idle-timeout": duration.optional(),
+  "max-connections": z.number().int().min(1).optional(),
   tokens: z.strictObject({ "revocation-refresh-interval": duration.optional() }).optional(),
   oidc: z.array(oidcPolicy).optional(),
 });
@@ -247,6 +263,12 @@ export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig 
         (toml?.["storage-request-timeout"] ?? GARRET_DEFAULTS.storageRequestTimeoutMs / 1000) * 1000,
       ),
     ),
+    requestHeaderTimeoutMs: positiveMs(
+      toml?.["request-header-timeout"],
+      GARRET_DEFAULTS.requestHeaderTimeoutMs,
+    ),
+    requestIdleTimeoutMs: positiveMs(toml?.["request-idle-timeout"], GARRET_DEFAULTS.requestIdleTimeoutMs),
+    maxConnections: toml?.["max-connections"] ?? GARRET_DEFAULTS.maxConnections,
     revocationRefreshMs:
       refresh === undefined ? GARRET_DEFAULTS.revocationRefreshMs : Math.round(refresh * 1000),
     oidc: (toml?.oidc ?? []).map((p, i) => ({
@@ -264,4 +286,9 @@ export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig 
       maxValiditySeconds: Math.floor(p["max-validity"] ?? GARRET_DEFAULTS.oidcMaxValiditySeconds),
     })),
   };
+}
+
+/** A duration in seconds (or the default in milliseconds) as milliseconds, at least 1. */
+function positiveMs(seconds: number | undefined, defaultMs: number): number {
+  return seconds === undefined ? defaultMs : Math.max(1, Math.round(seconds * 1000));
 }

@@ -35,7 +35,9 @@ export const chunkUploadRoutes = new Hono<AppEnv>()
   .post("/:cache/missing", async (c) => {
     const deps = c.get("deps");
     const cache = cacheParam(c);
-    const body = await readJsonBody(c, MissingChunksRequestSchema, deps.settings.chunkUploadMaxRequestBytes);
+    const body = await readJsonBody(c, MissingChunksRequestSchema, {
+      limit: deps.settings.chunkUploadMaxRequestBytes,
+    });
     const missing = await missingChunks(deps, c.get("token"), cache, body.nar_hash, body.chunks);
     return c.json({ missing });
   })
@@ -65,11 +67,9 @@ export const chunkUploadRoutes = new Hono<AppEnv>()
   .post("/:cache/commit", async (c) => {
     const deps = c.get("deps");
     const cache = cacheParam(c);
-    const body = await readJsonBody(
-      c,
-      CommitChunkedNarRequestSchema,
-      deps.settings.chunkUploadMaxRequestBytes,
-    );
+    const body = await readJsonBody(c, CommitChunkedNarRequestSchema, {
+      limit: deps.settings.chunkUploadMaxRequestBytes,
+    });
     const outcome = await commitChunkedNar(deps, c.get("token"), cache, body.nar_info, body.chunks);
     if (outcome.kind === "committed") return c.json(outcome.result);
     const error: MissingChunksError = {

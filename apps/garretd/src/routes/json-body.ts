@@ -1,20 +1,31 @@
 /**
  * JSON request bodies for the API routes: capped at 2 MiB (atticd's framework default), parsed, and
  * checked against the shared wire schema. Every failure is a 400 `RequestError` in the JSON envelope
- * (atticd answers some of these with framework text errors and 415/422; see README).
+ * (atticd answers some of these with framework text errors and 415/422; see README). Bodies are read
+ * only for callers with a verified token unless the route says otherwise (caller.ts).
  */
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { AppEnv } from "../env.ts";
 import { AtticError, requestError } from "../errors.ts";
+import { requireToken } from "./caller.ts";
 
 export const JSON_BODY_LIMIT = 2 * 1024 * 1024;
+
+export interface JsonBodyOptions {
+  /** The body is the credential (OIDC exchange): read it without a token, within `limit`. */
+  anonymous?: boolean;
+  /** Bytes; JSON_BODY_LIMIT by default. */
+  limit?: number;
+}
 
 export async function readJsonBody<S extends z.ZodType>(
   c: Context<AppEnv>,
   schema: S,
-  limit = JSON_BODY_LIMIT,
+  options: JsonBodyOptions = {},
 ): Promise<z.infer<S>> {
+  if (!options.anonymous) requireToken(c);
+  const limit = options.limit ?? JSON_BODY_LIMIT;
   const length = Number(c.req.header("content-length") ?? "0");
   if (length > limit) throw tooLarge(limit);
   const text = await readLimitedText(c.req.raw.body, limit);

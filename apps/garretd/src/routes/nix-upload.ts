@@ -8,6 +8,7 @@ import { MAX_NARINFO_SIZE } from "@garret/nix";
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { AtticError, requestError } from "../errors.ts";
+import { authorizeCache } from "../services/authorize-cache.ts";
 import {
   acceptNarListing,
   acceptNixCacheInfo,
@@ -55,6 +56,8 @@ export const nixUploadRoutes = new Hono<AppEnv>()
     const file = c.req.param("file");
     if (file.endsWith(".narinfo")) {
       const hash = hashWithSuffix(file, "narinfo");
+      // Authorized before the body is read: only pushers of this cache make the server buffer it.
+      await authorizeCache(deps, c.get("token"), name, ["w"]);
       const text = await readNarInfoBody(c);
       const outcome = await receiveNixNarInfo(deps, c.get("token"), name, hash, text);
       return c.json({ outcome });

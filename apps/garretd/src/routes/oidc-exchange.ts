@@ -24,6 +24,7 @@ const ExchangeBodySchema = z.strictObject({
 });
 
 export const oidcRoutes = new Hono<AppEnv>().post("/exchange", async (c) => {
-  const body = await readJsonBody(c, ExchangeBodySchema);
+  // No Authorization: the identity token in the body is the credential, so the body is small.
+  const body = await readJsonBody(c, ExchangeBodySchema, { anonymous: true, limit: 64 * 1024 });
   return c.json(await exchangeIdToken(c.get("deps"), body.token, body.validity));
 });

@@ -14,10 +14,12 @@ import type { AppEnv } from "../env.ts";
 import { requestError } from "../errors.ts";
 import { ByteReader } from "../services/byte-source.ts";
 import { checkNarInfo, uploadPath } from "../services/upload-path.ts";
+import { requireToken } from "./caller.ts";
 import { requestBodySource } from "./request-body.ts";
 
 export const uploadPathRoutes = new Hono<AppEnv>().put("/", async (c) => {
   const deps = c.get("deps");
+  requireToken(c);
   const reader = new ByteReader(requestBodySource(c));
   try {
     const info = parseNarInfo(await readNarInfoText(c, reader, deps.settings.maxNarInfoSize));
