@@ -11,8 +11,8 @@
  */
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GarretdHandle, startGarretd } from "../support/garretd.ts";
-import { testDbKinds } from "../support/postgres.ts";
+import { type DbKind, type GarretdHandle, startGarretd } from "../support/garretd.ts";
+import { postgresTestUrl } from "../support/postgres.ts";
 import { atticNarInfo, createCache, makePath } from "./support.ts";
 
 const MAX_CONNECTIONS = 64;
@@ -105,7 +105,10 @@ async function accepting(port: number): Promise<boolean> {
   return false;
 }
 
-describe.each(testDbKinds())("request bounds before authentication [%s]", (db) => {
+/** The real process runs on its embedded database, and on Postgres when the tier is on. */
+const dbs: DbKind[] = postgresTestUrl() ? ["sqlite", "postgres"] : ["sqlite"];
+
+describe.each(dbs)("request bounds before authentication [%s]", (db) => {
   let g: GarretdHandle;
   let pusher: string;
   beforeAll(async () => {

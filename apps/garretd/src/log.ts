@@ -45,20 +45,35 @@ function defaultWrite(line: string): void {
   process.stdout.write(line);
 }
 
-/** Errors are logged with their whole cause chain (the S3 error code and request id live there: attic #232). */
+/**
+ * Errors are logged with their whole cause chain (the S3 error code and request id live there: attic
+ * #232), but never with a statement's parameters: a failed query's message carries them (drizzle's
+ * "Failed query: …\nparams: …"), and they may be a cache's signing key. The stack is logged as
+ * frames only, since its first lines repeat the message.
+ */
 function replaceErrors(_key: string, value: unknown): unknown {
   if (value instanceof Error) {
-    const out: LogFields = { name: value.name, message: value.message };
+    const out: LogFields = { name: value.name, message: withoutParameters(value.message) };
     for (const k of ["op", "key", "code", "kind"] as const) {
       const v = (value as unknown as Record<string, unknown>)[k];
       if (v !== undefined) out[k] = v;
     }
     if (value.cause !== undefined) out.cause = value.cause;
-    if (value.stack) out.stack = value.stack.split("\n").slice(0, 6).join("\n");
+    if (value.stack) {
+      const frames = value.stack.split("\n").filter((line) => /^\s+at /.test(line));
+      out.stack = frames.slice(0, 5).join("\n");
+    }
     return out;
   }
   if (typeof value === "bigint") return value.toString();
   return value;
+}
+
+const PARAMETERS = /\nparams: [\s\S]*$/;
+
+/** A database error's message without the statement's parameters (the SQL text stays: it names the table). */
+export function withoutParameters(message: string): string {
+  return message.startsWith("Failed query: ") ? message.replace(PARAMETERS, "\nparams: [withheld]") : message;
 }
 
 export function silentLogger(): Logger {

@@ -4,14 +4,15 @@
  * public), and raise errors that carry the discovery flag so that `errors.ts` can hide the cache's
  * existence from callers without any permission on it.
  */
-import { type CacheRow, findSoftDeletedCache } from "@garret/db";
+import { findSoftDeletedCache } from "@garret/db";
 import { canDiscover, emptyPermission, type Permission, type PermissionLetter } from "@garret/protocol";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";
+import type { Cache } from "./cache-directory.ts";
 
 export interface AuthorizedCache {
-  cache: CacheRow;
+  cache: Cache;
   permission: Permission;
 }
 

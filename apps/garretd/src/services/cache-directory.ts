@@ -4,12 +4,21 @@
  * second query on the narinfo hot path. Changes made through this process invalidate at once;
  * changes made anywhere else arrive through the change feed (change-feed.ts), which clears the
  * directory. While the feed is live rows are kept `liveTtlMs`, otherwise `ttlMs`, the bound on how
- * long another replica's change can go unseen.
+ * long another replica's change can go unseen. The signing key is held as a `Secret`, so no log
+ * line or inspection of a kept row can print it.
  */
 import { type CacheRow, type Db, findCache } from "@garret/db";
+import { Secret } from "../config/secret.ts";
+
+/** A cache row as the server holds it: the signing key boxed. */
+export type Cache = Omit<CacheRow, "keypair"> & { keypair: Secret<string> };
+
+export function cacheOfRow(row: CacheRow): Cache {
+  return { ...row, keypair: new Secret(row.keypair) };
+}
 
 export interface CacheDirectory {
-  get(name: string): Promise<CacheRow | null>;
+  get(name: string): Promise<Cache | null>;
   invalidate(name: string): void;
   /** Forgets every row (a change notification, or the feed going down). */
   clear(): void;
@@ -22,8 +31,8 @@ export function createCacheDirectory(
   now: () => number = Date.now,
   liveTtlMs = 10 * 60_000,
 ): CacheDirectory {
-  const entries = new Map<string, { row: CacheRow | null; until: number }>();
-  const inflight = new Map<string, Promise<CacheRow | null>>();
+  const entries = new Map<string, { row: Cache | null; until: number }>();
+  const inflight = new Map<string, Promise<Cache | null>>();
   let ttlMs = fallbackTtlMs;
   // Bumped by every clear, so a lookup that raced a change is not kept.
   let generation = 0;
@@ -37,7 +46,8 @@ export function createCacheDirectory(
       if (pending) return pending;
       const started = generation;
       const lookup = findCache(db, name).then(
-        (row) => {
+        (found) => {
+          const row = found && cacheOfRow(found);
           inflight.delete(name);
           if (ttlMs > 0 && started === generation) {
             if (entries.size > 10_000) entries.clear();

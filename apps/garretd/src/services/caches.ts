@@ -23,6 +23,7 @@ import type {
   UpstreamConfig,
 } from "@garret/protocol";
 import type { AtticToken } from "@garret/token";
+import { Secret } from "../config/secret.ts";
 import type { Deps } from "../deps.ts";
 import type { RequestState } from "../env.ts";
 import { AtticError, requestError } from "../errors.ts";
@@ -50,7 +51,7 @@ export async function getCacheConfig(
   return {
     substituter_endpoint: substituterEndpoint(deps, req, cache.name),
     api_endpoint: apiEndpoint(deps, req),
-    public_key: parseSecretKey(cache.keypair).publicKey,
+    public_key: parseSecretKey(cache.keypair.expose()).publicKey,
     is_public: cache.isPublic,
     store_dir: cache.storeDir,
     priority: cache.priority,
@@ -81,15 +82,15 @@ function upstreamsColumn(upstreams: UpstreamConfig[] | null): CacheUpstream[] | 
   });
 }
 
-function resolveKeypair(cacheName: string, keypair: KeypairConfig): string {
-  if (keypair === "Generate") return generateSecretKey(cacheName);
+function resolveKeypair(cacheName: string, keypair: KeypairConfig): Secret<string> {
+  if (keypair === "Generate") return new Secret(generateSecretKey(cacheName));
   try {
     parseSecretKey(keypair.Keypair);
   } catch (err) {
     if (err instanceof NixFormatError) throw requestError(`Invalid keypair: ${err.message}`);
     throw err;
   }
-  return keypair.Keypair;
+  return new Secret(keypair.Keypair);
 }
 
 function retentionColumn(period: RetentionPeriodConfig): number | null {
@@ -108,7 +109,7 @@ export async function createCache(
   const inserted = await deps.db.transaction(async (tx) => {
     const created = await insertCache(tx, {
       name: cacheName,
-      keypair,
+      keypair: keypair.expose(),
       isPublic: body.is_public,
       storeDir: body.store_dir,
       priority: body.priority,
@@ -136,7 +137,7 @@ export async function configureCache(
   const required = retention ? (["cr", "cq"] as const) : (["cr"] as const);
   const { cache } = await authorizeCache(deps, token, cacheName, required);
   const update: Parameters<typeof updateCache>[2] = {};
-  if (patch.keypair !== undefined) update.keypair = resolveKeypair(cacheName, patch.keypair);
+  if (patch.keypair !== undefined) update.keypair = resolveKeypair(cacheName, patch.keypair).expose();
   if (patch.is_public !== undefined) update.isPublic = patch.is_public;
   if (patch.store_dir !== undefined) update.storeDir = patch.store_dir;
   if (patch.priority !== undefined) update.priority = patch.priority;

@@ -20,19 +20,22 @@
  * when they verify against a key trusted for one of the cache's upstreams: pulled paths keep their
  * upstream signature, and nothing an uploader sent is republished unchecked.
  */
-import type { CacheRow, ObjectWithNar } from "@garret/db";
+import type { ObjectWithNar } from "@garret/db";
 import { fingerprint, formatNarInfo, parseSecretKey } from "@garret/nix";
 import type { AtticToken } from "@garret/token";
+import type { Secret } from "../config/secret.ts";
 import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
+import type { Cache } from "./cache-directory.ts";
 
 /** Compression names a narinfo may carry for data garret (or atticd) stored. */
 export const SERVABLE_COMPRESSIONS: ReadonlySet<string> = new Set(["none", "zstd", "br", "xz", "bzip2"]);
 
 /** The cache key's signature over a fingerprint, memoised in the process state. */
-export function signFingerprint(deps: Deps, keypair: string, print: string): string {
-  return deps.state.signatures.sign(keypair, print, () => parseSecretKey(keypair).sign(print));
+export function signFingerprint(deps: Deps, keypair: Secret<string>, print: string): string {
+  const key = keypair.expose();
+  return deps.state.signatures.sign(key, print, () => parseSecretKey(key).sign(print));
 }
 
 export interface NarInfoResult {
@@ -52,7 +55,7 @@ export async function getNarInfo(
     if (!deps.upstream) throw new AtticError("NoSuchObject", { canDiscover: true });
     return { text: await deps.upstream.narInfo(cache, storePathHash), isPublic: cache.isPublic };
   }
-  if (entry.text === undefined || entry.keypair !== cache.keypair) {
+  if (entry.text === undefined || entry.keypair?.expose() !== cache.keypair.expose()) {
     entry.text = await buildNarInfo(deps, cache, entry.value, storePathHash);
     entry.keypair = cache.keypair;
   }
@@ -61,7 +64,7 @@ export async function getNarInfo(
 
 async function buildNarInfo(
   deps: Deps,
-  cache: CacheRow,
+  cache: Cache,
   { object, nar }: ObjectWithNar,
   storePathHash: string,
 ): Promise<string> {

@@ -17,6 +17,7 @@
  * text is reused only while the cache's key is the one it was signed with.
  */
 import { type Db, findObjectWithNar, type ObjectWithNar, type ServableChunk } from "@garret/db";
+import type { Secret } from "../config/secret.ts";
 
 export const FALLBACK_TTL_MS = 1000;
 export const LIVE_TTL_MS = 10 * 60_000;
@@ -35,7 +36,7 @@ export interface MemoEntry {
   readonly expires: number;
   /** The narinfo built from `value`, and the signing key it was built with. */
   text?: string;
-  keypair?: string;
+  keypair?: Secret<string>;
   /** The NAR's chunks, kept (by `keepChunks`) once read if every one was valid and there are few enough. */
   readonly chunks?: ServableChunk[];
 }

@@ -121,7 +121,7 @@ export async function statusOverview(
     for (let i = next++; i < shown.length; i = next++) {
       const c = shown[i] as (typeof shown)[number];
       figures[i] = await memoizedFigures(deps.db, c.id, now);
-      keys[i] = publicKeyOf((await deps.state.caches.get(c.name))?.keypair);
+      keys[i] = publicKeyOf((await deps.state.caches.get(c.name))?.keypair.expose());
     }
   };
   await Promise.all(Array.from({ length: Math.min(STATS_CONCURRENCY, shown.length) }, worker));

@@ -23,7 +23,6 @@
 import type { Transform } from "node:stream";
 import { createCompressStream, createDecompressStream, nixCompressionName } from "@garret/chunking";
 import {
-  type CacheRow,
   type CacheUpstream,
   findAndLockNar,
   getCacheUpstreams,
@@ -35,6 +34,7 @@ import { fingerprint, formatNarInfo, parsePublicKey, verifySignature } from "@ga
 import { GARRET_DEFAULTS, type UpstreamPolicy } from "../../config/garret-config.ts";
 import type { Deps } from "../../deps.ts";
 import { AtticError } from "../../errors.ts";
+import type { Cache } from "../cache-directory.ts";
 import { signFingerprint } from "../narinfo.ts";
 import { checkNarInfo, objectInput, storeNar } from "../upload-path.ts";
 import { createFetchLimiter, type FetchLimiter } from "./fetch-limiter.ts";
@@ -63,18 +63,18 @@ export interface UpstreamNarStream {
 
 export interface PullThrough {
   /** The narinfo text for a path the cache lacks, or NoSuchObject. */
-  narInfo(cache: CacheRow, storePathHash: string): Promise<string>;
+  narInfo(cache: Cache, storePathHash: string): Promise<string>;
   /**
    * For a NAR the cache lacks: a stream for the client that started the fetch, or null once the
    * path is stored (serve it the usual way), or NoSuchObject.
    */
-  nar(cache: CacheRow, storePathHash: string, head: boolean): Promise<UpstreamNarStream | null>;
+  nar(cache: Cache, storePathHash: string, head: boolean): Promise<UpstreamNarStream | null>;
   /** Signatures of a stored object that verify against the cache's trusted upstream keys. */
-  trustedSigs(cache: CacheRow, print: string, sigs: readonly string[]): Promise<string[]>;
+  trustedSigs(cache: Cache, print: string, sigs: readonly string[]): Promise<string[]>;
   /** Forgets the cache's upstream settings (after a configure through this process). */
   invalidate(cacheId: number): void;
   /** The upstreams in effect for the cache and whether they are its own. */
-  upstreamsOf(cache: CacheRow): Promise<CacheUpstream[]>;
+  upstreamsOf(cache: Cache): Promise<CacheUpstream[]>;
 }
 
 /** stored: the path is in the cache; skipped: a prefetch found no free slot (a request fetches it). */
@@ -96,7 +96,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
   const limiter: FetchLimiter = createFetchLimiter(policy.maxConcurrentFetches, policy.maxBytesInFlight);
   const { metrics, log } = deps;
 
-  async function upstreamsOf(cache: CacheRow): Promise<CacheUpstream[]> {
+  async function upstreamsOf(cache: Cache): Promise<CacheUpstream[]> {
     const now = Date.now();
     const hit = configs.get(cache.id);
     if (hit && hit.until > now) return hit.value;
@@ -125,7 +125,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
     if (policy.negativeTtlMs > 0) remember(negative, key, Date.now() + policy.negativeTtlMs);
   }
 
-  async function lookUp(cache: CacheRow, hash: string, upstreams: CacheUpstream[]): Promise<Found | null> {
+  async function lookUp(cache: Cache, hash: string, upstreams: CacheUpstream[]): Promise<Found | null> {
     const deadline = Date.now() + policy.narInfoTimeoutMs;
     for (const upstream of upstreams) {
       const base = upstreamBase(upstream.url);
@@ -162,7 +162,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
   }
 
   /** The verified upstream narinfo of the path, or NoSuchObject. */
-  async function resolve(cache: CacheRow, hash: string): Promise<Found> {
+  async function resolve(cache: Cache, hash: string): Promise<Found> {
     const upstreams = await upstreamsOf(cache);
     if (upstreams.length === 0) throw noSuchObject();
     const key = `${cache.id}:${hash}`;
@@ -186,7 +186,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
     return result;
   }
 
-  function narInfoText(cache: CacheRow, hash: string, info: VerifiedNarInfo): string {
+  function narInfoText(cache: Cache, hash: string, info: VerifiedNarInfo): string {
     const print = fingerprint(info.storePath, info.narHash, info.narSize, info.references);
     return formatNarInfo({
       storePath: info.storePath,
@@ -207,7 +207,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
    * when the path is stored (or linked to an identical stored NAR).
    */
   async function ingest(
-    cache: CacheRow,
+    cache: Cache,
     hash: string,
     entry: Found,
     tee: Tee | null,
@@ -329,7 +329,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
    * the path's narinfo: looking the references up upstream now turns one upstream round trip per
    * level into one garret round trip. Only references the cache lacks, within `LOOKAHEAD_LIMIT`.
    */
-  function lookAhead(cache: CacheRow, self: string, references: readonly string[]): void {
+  function lookAhead(cache: Cache, self: string, references: readonly string[]): void {
     const unknown = references
       .map((r) => r.slice(0, 32))
       .filter((h) => {
@@ -353,7 +353,7 @@ export function createPullThrough(deps: Deps, policy: UpstreamPolicy = DEFAULT_U
   }
 
   /** Runs one fetch of the path, visible to every request for it until it ends. */
-  function startFetch(cache: CacheRow, hash: string, entry: Found, tee: Tee | null, waitMs: number) {
+  function startFetch(cache: Cache, hash: string, entry: Found, tee: Tee | null, waitMs: number) {
     const key = `${cache.id}:${hash}`;
     const job = ingest(cache, hash, entry, tee, waitMs).then(
       (outcome) => {
