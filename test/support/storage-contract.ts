@@ -139,6 +139,13 @@ export function storageContract(name: string, make: () => Promise<ContractSubjec
       expect(await backend().exists(fileOf(name))).toBe(true);
     });
 
+    it("reports sizes, null for a missing object", async () => {
+      const name = fresh();
+      expect(await backend().sizeOf(fileOf(name))).toBeNull();
+      await backend().put(name, Buffer.from("twelve bytes"));
+      expect(await backend().sizeOf(fileOf(name))).toBe(12);
+    });
+
     it("deletes idempotently", async () => {
       const name = fresh();
       await backend().put(name, Buffer.from("to be deleted"));

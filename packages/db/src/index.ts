@@ -44,6 +44,7 @@ export {
   hasAnyChunk,
   insertChunkRefs,
   insertPendingChunk,
+  markChunksDamaged,
   releaseChunks,
   validateChunk,
 } from "./queries/chunks.ts";

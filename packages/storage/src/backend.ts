@@ -40,6 +40,8 @@ export interface StorageBackend {
    */
   readConcatenated?(files: RemoteFile[]): Promise<Buffer>;
   exists(file: RemoteFile): Promise<boolean>;
+  /** The object's size in bytes, or null when it does not exist (reads check it against the row). */
+  sizeOf(file: RemoteFile): Promise<number | null>;
   /** Idempotent: deleting a missing object succeeds (GC retries deletions). */
   delete(file: RemoteFile): Promise<void>;
   /** A presigned GET URL (S3), or null when the backend cannot hand out URLs (local). */

@@ -7,7 +7,9 @@
  * so an atticd storage directory can be served as is. A directory without VERSION is atticd's
  * v0 flat layout (every object at the root); opening it moves the objects into place first, as
  * atticd does. Writes go to a temporary file beside the target and are renamed into place, so a
- * reader or a crash never sees half an object.
+ * reader or a crash never sees half an object; the file is flushed to disk before the rename and
+ * the directory after it (and any fan-out directory the write created), so an object a write
+ * acknowledged survives a power loss, not just a crash of the process.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -93,14 +95,15 @@ export class LocalStorage implements StorageBackend {
     const temp = tempPathFor(path);
     try {
       try {
-        await writeFile(temp, body, { flag: "wx" });
+        await writeDurably(temp, body);
       } catch (err) {
         if (errnoCode(err) !== "ENOENT") throw err;
         // First object in this fan-out directory.
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(temp, body, { flag: "wx" });
+        await this.makeDirectories(dirname(path));
+        await writeDurably(temp, body);
       }
       await rename(temp, path);
+      await syncDirectory(dirname(path));
     } catch (err) {
       await rm(temp, { force: true });
       throw fsError("put", name, err);
@@ -119,9 +122,11 @@ export class LocalStorage implements StorageBackend {
       }
     }
     try {
-      await mkdir(dirname(path), { recursive: true });
-      await pipeline(counted(), createWriteStream(temp, { flags: "wx" }));
+      await this.makeDirectories(dirname(path));
+      // flush: the file is fsynced before the stream closes.
+      await pipeline(counted(), createWriteStream(temp, { flags: "wx", flush: true }));
       await rename(temp, path);
+      await syncDirectory(dirname(path));
     } catch (err) {
       await rm(temp, { force: true });
       if (source.failed) throw err;
@@ -181,6 +186,17 @@ export class LocalStorage implements StorageBackend {
     } catch (err) {
       if (errnoCode(err) === "ENOENT") return false;
       throw fsError("exists", name, err);
+    }
+  }
+
+  async sizeOf(file: RemoteFile): Promise<number | null> {
+    const name = this.nameOf("sizeOf", file);
+    try {
+      const info = await stat(this.pathOf("sizeOf", name));
+      return info.isFile() ? info.size : null;
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT") return null;
+      throw fsError("sizeOf", name, err);
     }
   }
 
@@ -262,6 +278,17 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
+  /** Creates the fan-out directories of `dir` as needed; those created are flushed into their parents. */
+  private async makeDirectories(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    // `first` is the topmost directory created: every parent from there up to the root gained an entry.
+    for (let d = dirname(dir); ; d = dirname(d)) {
+      await syncDirectory(d);
+      if (d === dirname(first) || d === this.root || !d.startsWith(this.root)) break;
+    }
+  }
+
   /** `<root>/<c0>/<c0c1>/<name>`, after validating the name so the path stays under the root. */
   private pathOf(op: string, name: string): string {
     assertObjectName(op, name);
@@ -325,6 +352,27 @@ function readExpected(path: string, size: number): Promise<Buffer | null> {
       step();
     });
   });
+}
+
+/** Writes a new file and flushes it to disk before resolving. */
+async function writeDurably(path: string, body: Uint8Array): Promise<void> {
+  const handle = await open(path, "wx");
+  try {
+    await handle.writeFile(body);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Flushes a directory's entries (a rename or a new file in it) to disk. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 function tempPathFor(path: string): string {

@@ -142,6 +142,18 @@ export class S3Storage implements StorageBackend {
     }
   }
 
+  async sizeOf(file: RemoteFile): Promise<number | null> {
+    const key = this.keyOf("sizeOf", file);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return head.ContentLength ?? null;
+    } catch (err) {
+      const wrapped = this.wrap("sizeOf", key, err);
+      if (wrapped.notFound) return null;
+      throw wrapped;
+    }
+  }
+
   async delete(file: RemoteFile): Promise<void> {
     const key = this.keyOf("delete", file);
     try {

@@ -54,6 +54,7 @@ export function instrumentStorage(inner: StorageBackend, metrics: GarretMetrics)
         }),
     }),
     exists: (file) => track("exists", () => inner.exists(file)),
+    sizeOf: (file) => track("sizeOf", () => inner.sizeOf(file)),
     delete: (file) => track("delete", () => inner.delete(file)),
     presign: (file, seconds) => track("presign", () => inner.presign(file, seconds)),
     check: () => track("check", () => inner.check()),

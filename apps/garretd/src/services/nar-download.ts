@@ -2,13 +2,17 @@
  * `GET /{cache}/nar/{hash}.nar`: the stored compressed chunks of the object's NAR, concatenated in
  * order; each chunk is an independent compressed stream, so Nix decompresses the body as one.
  *
- * Fails closed (attic #101): every chunk must exist in storage before a 200 is sent; a missing
- * one is a 503 `IncompleteNar` before any header, so Nix falls back to another substituter
- * instead of importing a truncated NAR. Chunks are fetched ahead, in parallel, while streaming.
+ * Fails closed (attic #101): every chunk must exist in storage, with the size its row records,
+ * before a 200 is sent; a missing or mis-sized one is a 503 `IncompleteNar` before any header, so
+ * Nix falls back to another substituter instead of importing a truncated NAR. Every read is checked
+ * against the recorded sizes again; a mismatch found after the status line cuts the connection
+ * before the last byte, so the client sees a truncated chunked body, never a wrong NAR. A damaged
+ * chunk is marked (markChunksDamaged) so that dedup stops reusing it and its NAR, and the next upload
+ * of the same path stores a good copy. Chunks are fetched ahead, in parallel, while streaming.
  * A miss in a cache with upstreams is fetched through pull-through (upstream/pull-through.ts).
  */
-import type { Readable } from "node:stream";
-import { findChunksForDownload, type ServableChunk } from "@garret/db";
+import { Readable } from "node:stream";
+import { findChunksForDownload, markChunksDamaged, type ServableChunk } from "@garret/db";
 import type { StorageBackend } from "@garret/storage";
 import { parseRemoteFile } from "@garret/storage";
 import type { AtticToken } from "@garret/token";
@@ -16,6 +20,7 @@ import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
 import { SERVABLE_COMPRESSIONS } from "./narinfo.ts";
+import type { PresentChunks } from "./process-state.ts";
 
 export type NarDownload =
   | { kind: "redirect"; url: string; isPublic: boolean }
@@ -52,7 +57,11 @@ export async function getNarDownload(
   const present = entry.chunks ?? (await servableChunks(deps, nar.id, nar.numChunks));
   deps.state.objects.keepChunks(entry, present);
 
-  await ensureChunksExist(deps, present);
+  const chunkReader: ChunkReader = {
+    storage: deps.storage,
+    damaged: (chunks) => reportDamaged(deps, chunks),
+  };
+  await ensureChunksIntact(chunkReader, deps.state.presentChunks, present);
   deps.access.record(object.id);
 
   const [only] = present;
@@ -75,12 +84,12 @@ export async function getNarDownload(
   // Storage that stopped answering must fail the request before the status line, even when the
   // existence check was skipped (verified recently): the first read is awaited here.
   const [firstUnit] = units;
-  const first = opts.head || !firstUnit ? undefined : await readUnit(deps.storage, firstUnit);
+  const first = opts.head || !firstUnit ? undefined : await readUnit(chunkReader, firstUnit);
   return {
     kind: "stream",
     isPublic: cache.isPublic,
     compression: nar.compression,
-    body: () => (opts.head ? emptyBody() : streamUnits(deps.storage, units, prefetch, first)),
+    body: () => (opts.head ? emptyBody() : streamUnits(chunkReader, units, prefetch, first)),
   };
 }
 
@@ -97,35 +106,90 @@ async function servableChunks(deps: Deps, narId: number, numChunks: number): Pro
 
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
-/** The stored (compressed) bytes of `chunks`, in order, read the way downloads read them. */
+/**
+ * The stored (compressed) bytes of `chunks`, in order, read the way downloads read them. A size
+ * mismatch fails the read without marking anything (garretadm check reports it).
+ */
 export function readStoredChunks(
   storage: StorageBackend,
   chunks: ServableChunk[],
   chunkPrefetch: number,
 ): AsyncGenerator<Uint8Array> {
   const units = readUnits(storage, chunks);
-  return streamUnits(storage, units, units.some((u) => u.length > 1) ? BATCHES_IN_FLIGHT : chunkPrefetch);
+  const reader: ChunkReader = { storage, damaged: async () => {} };
+  return streamUnits(reader, units, units.some((u) => u.length > 1) ? BATCHES_IN_FLIGHT : chunkPrefetch);
 }
 
-async function ensureChunksExist(deps: Deps, chunks: ServableChunk[]): Promise<void> {
-  const { storage } = deps;
-  const seen = deps.state.presentChunks;
+/** Storage, and what to do with chunks found damaged (mark them; the read then fails). */
+interface ChunkReader {
+  storage: StorageBackend;
+  damaged(chunks: ServableChunk[]): Promise<void>;
+}
+
+async function reportDamaged(deps: Deps, chunks: ServableChunk[]): Promise<void> {
+  for (const c of chunks) deps.state.presentChunks.forget(c.id);
+  const marked = await markChunksDamaged(
+    deps.db,
+    chunks.map((c) => c.id),
+  );
+  // Kept chunk lists and narinfo rows must not keep serving the damaged NAR from memory.
+  deps.state.objectsChanged();
+  deps.log.warn("damaged chunks found on read: marked, the NAR is served again once re-uploaded", {
+    chunks: chunks.map((c) => ({ id: c.id, file: c.remoteFileId, size: c.fileSize })),
+    marked,
+  });
+}
+
+/** Every chunk exists with its recorded size (a chunk seen recently is not checked again). */
+async function ensureChunksIntact(
+  reader: ChunkReader,
+  seen: PresentChunks,
+  chunks: ServableChunk[],
+): Promise<void> {
   const now = Date.now();
   const unverified = chunks.filter((c) => !seen.seen(c.id, now));
   let index = 0;
   let missing = false;
+  const damaged: ServableChunk[] = [];
   const worker = async () => {
     while (!missing && index < unverified.length) {
       const chunk = unverified[index++] as ServableChunk;
-      if (await storage.exists(parseRemoteFile(chunk.remoteFile))) {
-        seen.note(chunk.id, now);
-      } else {
+      const size = await reader.storage.sizeOf(parseRemoteFile(chunk.remoteFile));
+      if (size === null) {
         missing = true;
+      } else if (chunk.fileSize !== null && size !== chunk.fileSize) {
+        damaged.push(chunk);
+      } else {
+        seen.note(chunk.id, now);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(EXISTENCE_CHECK_CONCURRENCY, unverified.length) }, worker));
-  if (missing) throw new AtticError("IncompleteNar");
+  if (damaged.length > 0) await reader.damaged(damaged);
+  if (missing || damaged.length > 0) throw new AtticError("IncompleteNar");
+}
+
+/** A read returned other than the recorded bytes: which of the unit's chunks are damaged. */
+async function findDamaged(reader: ChunkReader, unit: ReadUnit): Promise<ServableChunk[]> {
+  const sizes = await Promise.all(unit.map((c) => reader.storage.sizeOf(parseRemoteFile(c.remoteFile))));
+  const damaged = unit.filter((c, i) => c.fileSize !== null && sizes[i] !== c.fileSize);
+  // The file changed between the read and the check: blame the whole unit rather than none.
+  return damaged.length > 0 ? damaged : unit;
+}
+
+async function failDamaged(reader: ChunkReader, unit: ReadUnit): Promise<never> {
+  await reader.damaged(await findDamaged(reader, unit));
+  throw new AtticError("IncompleteNar");
+}
+
+/** The unit's recorded size, or null when a row has none (atticd rows from before file_size). */
+function expectedSize(unit: ReadUnit): number | null {
+  let total = 0;
+  for (const c of unit) {
+    if (c.fileSize === null) return null;
+    total += c.fileSize;
+  }
+  return total;
 }
 
 type ChunkData = Buffer | Readable;
@@ -161,22 +225,50 @@ function readUnits(storage: StorageBackend, chunks: ServableChunk[]): ReadUnit[]
   return units;
 }
 
-function readUnit(storage: StorageBackend, unit: ReadUnit): Promise<ChunkData> {
+/** Reads a unit; bytes other than the recorded size mark its damaged chunks and fail the read. */
+async function readUnit(reader: ChunkReader, unit: ReadUnit): Promise<ChunkData> {
+  const { storage } = reader;
+  const expected = expectedSize(unit);
   const [only] = unit;
-  if (unit.length === 1 && only) {
-    const file = parseRemoteFile(only.remoteFile);
-    if ((only.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT) return storage.get(file);
-    if (only.fileSize === null || !storage.readConcatenated)
-      return storage.getBuffer(file, only.fileSize ?? undefined);
+  let data: Buffer;
+  if (unit.length === 1 && only && (only.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT) {
+    const stream = await storage.get(parseRemoteFile(only.remoteFile));
+    return expected === null ? stream : Readable.from(sizeChecked(reader, unit, stream, expected));
   }
-  return (storage.readConcatenated as NonNullable<StorageBackend["readConcatenated"]>)(
-    unit.map((c) => parseRemoteFile(c.remoteFile)),
-  );
+  if (unit.length === 1 && only && (only.fileSize === null || !storage.readConcatenated)) {
+    data = await storage.getBuffer(parseRemoteFile(only.remoteFile), only.fileSize ?? undefined);
+  } else {
+    data = await (storage.readConcatenated as NonNullable<StorageBackend["readConcatenated"]>)(
+      unit.map((c) => parseRemoteFile(c.remoteFile)),
+    );
+  }
+  if (expected !== null && data.length !== expected) await failDamaged(reader, unit);
+  return data;
+}
+
+/** Passes a streamed chunk through, failing as soon as it is longer than recorded, or at its end if shorter. */
+async function* sizeChecked(
+  reader: ChunkReader,
+  unit: ReadUnit,
+  stream: Readable,
+  expected: number,
+): AsyncGenerator<Uint8Array> {
+  let seen = 0;
+  try {
+    for await (const piece of stream) {
+      seen += (piece as Uint8Array).length;
+      if (seen > expected) break;
+      yield piece as Uint8Array;
+    }
+  } finally {
+    stream.destroy();
+  }
+  if (seen !== expected) await failDamaged(reader, unit);
 }
 
 /** Yields the units' contents in order, keeping up to `prefetch` reads in flight; `first` is unit 0, already read. */
 async function* streamUnits(
-  storage: StorageBackend,
+  reader: ChunkReader,
   units: ReadUnit[],
   prefetch: number,
   first?: ChunkData,
@@ -185,7 +277,7 @@ async function* streamUnits(
   const queue: Pending[] = first === undefined ? [] : [Promise.resolve(first)];
   let next = queue.length;
   const start = (): void => {
-    const p: Pending = readUnit(storage, units[next++] as ReadUnit);
+    const p: Pending = readUnit(reader, units[next++] as ReadUnit);
     p.catch(() => {});
     queue.push(p);
   };

@@ -22,6 +22,8 @@ export interface SignatureMemo {
 export interface PresentChunks {
   seen(chunkId: number, now: number): boolean;
   note(chunkId: number, now: number): void;
+  /** The chunk's file turned out damaged: check it again next time. */
+  forget(chunkId: number): void;
 }
 
 export interface ProcessState {
@@ -75,6 +77,7 @@ export function createProcessState(db: Db, log: Logger, opts: ProcessStateOption
         if (present.size >= PRESENT_CHUNKS_LIMIT) present.clear();
         present.set(chunkId, now + PRESENT_CHUNK_TTL_MS);
       },
+      forget: (chunkId) => present.delete(chunkId),
     },
     objectsChanged() {
       objects.forget();

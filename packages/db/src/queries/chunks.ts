@@ -118,6 +118,22 @@ export async function releaseChunks(db: Executor, ids: number[]): Promise<void> 
       SELECT id FROM ${chunk} WHERE id = ANY(${sql.param(ids)}::bigint[]) ORDER BY id FOR UPDATE)`);
 }
 
+/**
+ * Marks valid chunks whose stored file turned out damaged (shorter or longer than the row says) as
+ * GC tombstones (`D`): dedup stops reusing them, NARs that use them stop counting as complete (so an
+ * upload of the same NAR stores a fresh copy instead of deduplicating against the damaged one), and
+ * GC deletes the file and the row. Returns how many were marked.
+ */
+export async function markChunksDamaged(db: Executor, ids: readonly number[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await ormOf(db)
+    .update(chunk)
+    .set({ state: "D" })
+    .where(and(inArray(chunk.id, [...ids]), eq(chunk.state, "V")))
+    .returning({ id: chunk.id });
+  return rows.length;
+}
+
 /** Deletes the chunk row; chunkrefs pointing at it get chunk_id NULL (their NARs become incomplete). */
 export async function deleteChunk(db: Executor, id: number): Promise<boolean> {
   const rows = await ormOf(db).delete(chunk).where(eq(chunk.id, id)).returning({ id: chunk.id });

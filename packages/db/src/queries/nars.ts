@@ -3,10 +3,10 @@
  * `NarGuard`, which gives the lease back when an upload ends). A held NAR is never reaped by GC, which
  * protects it between dedup and the commit of the object that references it.
  */
-import { and, eq, inArray, isNull, notExists, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, ne, notExists, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { isSqlite } from "../dialect.ts";
-import { chunkref, type NarRow, type NarState, nar } from "../schema.ts";
+import { chunk, chunkref, type NarRow, type NarState, nar } from "../schema.ts";
 import { type Executor, ormOf } from "./executor.ts";
 
 export interface NewNar {
@@ -25,7 +25,8 @@ export interface NewNar {
  */
 export async function findAndLockNar(db: Executor, narHash: string): Promise<NarRow | null> {
   const orm = ormOf(db);
-  // Complete = no chunkref lost its chunk (chunk deleted → chunk_id SET NULL).
+  // Complete = no chunkref lost its chunk (chunk deleted → chunk_id SET NULL) or points at one that
+  // is no longer valid (tombstoned by GC, or found damaged on a read: markChunksDamaged).
   const candidate = orm
     .select({ id: nar.id })
     .from(nar)
@@ -37,7 +38,8 @@ export async function findAndLockNar(db: Executor, narHash: string): Promise<Nar
           orm
             .select({ one: sql`1` })
             .from(chunkref)
-            .where(and(eq(chunkref.narId, nar.id), isNull(chunkref.chunkId))),
+            .leftJoin(chunk, eq(chunk.id, chunkref.chunkId))
+            .where(and(eq(chunkref.narId, nar.id), or(isNull(chunkref.chunkId), ne(chunk.state, "V")))),
         ),
       ),
     )
