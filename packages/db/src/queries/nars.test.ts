@@ -8,7 +8,7 @@ import {
   randomStorePathHash,
 } from "../../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
-import { deleteChunk } from "./chunks.ts";
+import { deleteChunk, markChunksDamaged } from "./chunks.ts";
 import { deleteNar, findAndLockNar, insertNar, releaseNar, validateNar } from "./nars.ts";
 import { findObjectWithNar, upsertObject } from "./objects.ts";
 
@@ -48,6 +48,16 @@ describeEachDb("nar queries", (getDb, kind) => {
     const narHash = randomNarHash();
     const { chunks } = await createValidNar(getDb(), { narHash, chunkCount: 2 });
     await deleteChunk(getDb(), chunks[1]?.id ?? -1);
+    expect(await findAndLockNar(getDb(), narHash)).toBeNull();
+    const complete = await createValidNar(getDb(), { narHash, chunkCount: 1 });
+    expect((await findAndLockNar(getDb(), narHash))?.id).toBe(complete.nar.id);
+  });
+
+  it("skips a NAR one of whose chunks was found damaged, and marks only valid chunks", async () => {
+    const narHash = randomNarHash();
+    const { chunks } = await createValidNar(getDb(), { narHash, chunkCount: 2 });
+    expect(await markChunksDamaged(getDb(), [chunks[1]?.id ?? -1])).toBe(1);
+    expect(await markChunksDamaged(getDb(), [chunks[1]?.id ?? -1])).toBe(0);
     expect(await findAndLockNar(getDb(), narHash)).toBeNull();
     const complete = await createValidNar(getDb(), { narHash, chunkCount: 1 });
     expect((await findAndLockNar(getDb(), narHash))?.id).toBe(complete.nar.id);
