@@ -32,6 +32,7 @@ describe("[garret] in server.toml", () => {
       storageRequestTimeoutMs: 60_000,
       revocationRefreshMs: 5000,
       metricsRefreshMs: 60_000,
+      chunkUploadMaxRequestBytes: 33_554_432,
       requestHeaderTimeoutMs: 30_000,
       requestIdleTimeoutMs: 60_000,
       maxConnections: 1024,
