@@ -112,7 +112,8 @@ describe.each(dbs)("request bounds before authentication [%s]", (db) => {
   let g: GarretdHandle;
   let pusher: string;
   beforeAll(async () => {
-    g = await startGarretd({ db, extraToml: BOUNDS });
+    g = await startGarretd({ db, extraToml: BOUNDS, env: { GARRET_LOG: "debug" } });
+    pusher = await g.mintToken("pusher", { "bounds-*": ["r", "w", "cc"] });
   }, 120_000);
   afterAll(() => g?.stop());
 
@@ -156,7 +157,6 @@ describe.each(dbs)("request bounds before authentication [%s]", (db) => {
   }, 30_000);
 
   it("cuts an upload whose body stalls for request-idle-timeout", async () => {
-    pusher = await g.mintToken("pusher", { "bounds-*": ["r", "w", "cc"] });
     await createCache(g.url, pusher, "bounds-a");
     await createCache(g.url, pusher, "bounds-hidden", false);
     const p = makePath("stalled", 200_000, 7);
@@ -178,6 +178,29 @@ describe.each(dbs)("request bounds before authentication [%s]", (db) => {
       headers: { authorization: `Bearer ${pusher}` },
     });
     expect(info.status).toBe(404);
+  }, 30_000);
+
+  it("a client hanging up mid-upload is logged at debug, never as a server error", async () => {
+    await createCache(g.url, pusher, "bounds-hup");
+    const p = makePath("hung-up", 200_000, 8);
+    const raw = await open(g.port);
+    raw.socket.write(
+      head("PUT", "/_api/v1/upload-path", {
+        authorization: `Bearer ${pusher}`,
+        "content-type": "application/octet-stream",
+        "content-length": p.nar.length,
+        "x-attic-nar-info": JSON.stringify(atticNarInfo("bounds-hup", p)),
+      }),
+    );
+    raw.socket.write(p.nar.subarray(0, 50_000));
+    await new Promise((r) => setTimeout(r, 200));
+    raw.socket.destroy();
+    const gone = () => (g.logs().match(/"msg":"client went away"/g) ?? []).length;
+    for (let i = 0; i < 100 && gone() < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(gone()).toBeGreaterThanOrEqual(1);
+    expect(g.logs()).not.toMatch(/"level":"error"/);
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    expect(metrics).not.toMatch(/garret_request_errors_total\{[^}]*\} [1-9]/);
   }, 30_000);
 
   const json = { "content-type": "application/json" };

@@ -26,17 +26,21 @@ import { uploadPathRoutes } from "./routes/upload-path.ts";
 export function createApp(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError((err, c) => {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     const { response } = reportRequestError(deps, err, {
       requestId: c.get("requestId"),
       method: c.req.method,
       path: c.req.path,
       expiredTokenAt: c.get("expiredTokenAt"),
+      // The client hung up (or was cut for idling) before its request was complete: whatever
+      // failed is its doing, not a server error.
+      clientGone:
+        incoming !== undefined && !incoming.complete && (incoming.destroyed || incoming.socket.destroyed),
     });
     const requestId = c.get("requestId");
     if (requestId) response.headers.set("x-request-id", requestId);
     // A request refused before its body was read (401 before the upload, 413): close the connection
     // rather than keep it alive by reading and discarding whatever the client still sends.
-    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     if (incoming && !incoming.complete) response.headers.set("connection", "close");
     return response;
   });

@@ -14,12 +14,19 @@ export function reportRequestError(
     method: string;
     path: string;
     expiredTokenAt?: number | undefined;
+    /** The client went away before its request was complete: logged at debug, never counted. */
+    clientGone?: boolean;
   },
 ): { response: Response; classified: ClassifiedError } {
-  const { expiredTokenAt, ...fields } = request;
+  const { expiredTokenAt, clientGone, ...fields } = request;
   const { response, classified } = errorResponse(err, { expiredTokenAt });
   const logged = { ...fields, status: classified.status };
-  if (classified.internal) {
+  if (clientGone) {
+    deps.log.debug("client went away", {
+      ...logged,
+      reason: err instanceof Error ? err.message : String(err),
+    });
+  } else if (classified.internal) {
     deps.metrics.requestErrors.inc({ source: classified.source });
     deps.log.error("request failed", { ...logged, err });
   } else {
