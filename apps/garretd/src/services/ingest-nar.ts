@@ -99,7 +99,9 @@ async function reuseNar(deps: Deps, request: IngestRequest, claim: NarClaim): Pr
   if (!existing) return null;
   try {
     if (deps.settings.requireProofOfPossession) {
-      const check = new NarCheck(claim, request.maxNarSize, false);
+      // Validated like a new upload, so a body that does not match its claim gets the same answer
+      // whether or not someone, in any cache, already stored that hash: no cross-tenant oracle.
+      const check = new NarCheck(claim, request.maxNarSize, true);
       for await (const piece of request.nar) check.update(piece);
       check.finish();
       if (existing.narSize !== claim.narSize) throw requestError("Bad NAR Hash or Size");
