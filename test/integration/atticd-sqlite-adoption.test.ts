@@ -232,9 +232,10 @@ describe("an atticd SQLite server.db served in place", () => {
       body: JSON.stringify({ retention_period: { Period: 1 } }),
     });
     expect(patch.status).toBe(200);
-    // The NAR download above set last_accessed_at; retention counts whole seconds from there.
-    await sleep(1_100);
+    // The NAR download above set last_accessed_at, recorded at the latest when the process stops;
+    // retention counts whole seconds from there, so wait after the stop (a loaded machine may flush late).
     await g.stopProcess();
+    await sleep(2_100);
     const gc = await g.runMode("garbage-collector-once");
     expect(gc.code, gc.stderr).toBe(0);
     await g.startProcess();
