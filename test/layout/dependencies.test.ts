@@ -21,7 +21,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   token: ["protocol"],
   db: [],
   garretd: ["nix", "protocol", "cli", "token", "db", "storage", "chunking"],
-  garret: ["nix", "protocol", "cli"],
+  garret: ["nix", "protocol", "cli", "chunking"],
 };
 
 interface Workspace {
