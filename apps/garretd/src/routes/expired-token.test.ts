@@ -49,10 +49,11 @@ describe("expired tokens", () => {
   });
 
   it("a public cache refuses a push with 403 naming the expiry", async () => {
-    const r = await message("/_api/v1/get-missing-paths", expired, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ cache: "pub", store_path_hashes: [] }),
+    // A narinfo PUT names its cache in the URL, so the push check runs before the body is read.
+    const r = await message("/pub/nm1w9sdm6j6icmhd2q3260hl1w9zj6li.narinfo", expired, {
+      method: "PUT",
+      headers: { "content-type": "text/x-nix-narinfo" },
+      body: "StorePath: /nix/store/nm1w9sdm6j6icmhd2q3260hl1w9zj6li-x\n",
     });
     expect(r.status).toBe(403);
     expect(r.message).toContain("The token sent expired at 2025-01-02T03:04:05.000Z");
