@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { GARRETADM_BIN, type GarretdHandle, startGarretd } from "../support/garretd.ts";
 
 let g: GarretdHandle;
@@ -71,10 +71,9 @@ describe("the embedded database while garretd runs", () => {
     await mkdir(join(storage, "0", "0f"), { recursive: true });
     await writeFile(join(storage, "0", "0f", name), "left over from another database");
     await g.startProcess();
-    const logs = g.logs();
-    expect(logs).toContain(
-      `WARNING: local storage in ${storage} holds chunk files (e.g. ${name}), but the SQLite database ${join(g.dataDir, "server.db")} records no chunks at all`,
-    );
-    expect(logs).toContain('"msg":"storage holds chunks the database does not know"');
+    const warning = `WARNING: local storage in ${storage} holds chunk files (e.g. ${name}), but the SQLite database ${join(g.dataDir, "server.db")} records no chunks at all`;
+    // The banner goes to stderr, which can reach the test after the "listening" line on stdout.
+    await vi.waitFor(() => expect(g.logs()).toContain(warning), { timeout: 10_000, interval: 50 });
+    expect(g.logs()).toContain('"msg":"storage holds chunks the database does not know"');
   });
 });
