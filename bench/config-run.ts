@@ -344,19 +344,21 @@ export async function runConfig(
     };
 
     const garretNars = await discoverNars(garret, hashes);
-    await readRows(
-      result,
-      garret,
-      shared.nginx,
-      hashes,
-      { garret: garretNars, nginx: nginxNars },
-      opts.reps,
-      log,
-    );
-    log(`${name}: get-missing-paths with ${opts.missingPathsHashes} hashes`);
-    await missingPathsRow(result, g, hashes, opts.missingPathsHashes, opts.reps);
+    if (!opts.onlyLoad) {
+      await readRows(
+        result,
+        garret,
+        shared.nginx,
+        hashes,
+        { garret: garretNars, nginx: nginxNars },
+        opts.reps,
+        log,
+      );
+      log(`${name}: get-missing-paths with ${opts.missingPathsHashes} hashes`);
+      await missingPathsRow(result, g, hashes, opts.missingPathsHashes, opts.reps);
+    }
     if (name !== "s3") {
-      await bigUploadRow(result, g, shared, opts, log);
+      if (!opts.onlyLoad) await bigUploadRow(result, g, shared, opts, log);
       await loadRows(result, g, garret, hashes, garretNars, shared, opts, log);
     }
     if (opts.profile && name === "embedded") result.profile = await profiles(g, hashes, opts.quick, log);

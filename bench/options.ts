@@ -39,6 +39,8 @@ export interface BenchOptions {
   missingPathsHashes: number;
   /** Take CPU profiles of garretd during the narinfo and download runs (embedded configuration). */
   profile: boolean;
+  /** Push the corpus, then only the two load windows (no nginx, read rows, big upload or profiles). */
+  onlyLoad: boolean;
   /** Where the JSON result goes. */
   resultsDir: string;
   /** Loopback port for Postgres. */
@@ -64,6 +66,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --upload-parallelism N  parallel attic uploads for the corpus push (default 4)
   --missing-hashes N      hashes in the get-missing-paths request (default 10000)
   --no-profile            skip the garretd CPU profiles
+  --only-load             push the corpus, then only the two load windows (narinfo latency under
+                          4 big uploads; peak RSS under 4 big uploads + 16 downloads): no nginx,
+                          read rows, single big upload or profiles
   --results-dir DIR       where the JSON goes (default bench/results)
   --postgres-url URL      server for the postgres configuration (default postgres://postgres@127.0.0.1:5432/postgres)
 
@@ -98,6 +103,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
       "upload-parallelism": { type: "string" },
       "missing-hashes": { type: "string" },
       "no-profile": { type: "boolean" },
+      "only-load": { type: "boolean" },
       "results-dir": { type: "string" },
       "postgres-url": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -158,7 +164,8 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     s3CorpusMiB: int("s3-corpus-mib", 32, 64),
     uploadParallelism: int("upload-parallelism", 4, 4),
     missingPathsHashes: int("missing-hashes", 10_000, 10_000),
-    profile: !bool("no-profile"),
+    profile: !bool("no-profile") && !bool("only-load"),
+    onlyLoad: bool("only-load"),
     resultsDir: str("results-dir") ?? new URL("./results/", import.meta.url).pathname,
     postgresUrl: str("postgres-url") ?? "postgres://postgres@127.0.0.1:5432/postgres",
     help: bool("help"),

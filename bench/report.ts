@@ -118,15 +118,18 @@ export function configRows(r: ConfigResult): Row[] {
   const rows: Row[] = [];
   const gN = median(r.narinfo.garretMsPerLookup);
   const nN = median(r.narinfo.nginxMsPerLookup);
-  rows.push({
-    measure: `narinfo, ${r.narinfo.lookups} sequential GETs, 1 conn (ms/lookup; p50)`,
-    garret: `${fmt(gN, 3)}; ${fmt(median(r.narinfo.garretP50Ms), 3)}`,
-    baseline: `${fmt(nN, 3)}; ${fmt(median(r.narinfo.nginxP50Ms), 3)}`,
-    ratio: `${fmt(gN / nN)}x time`,
-    target: "<= 1.5x",
-    verdict: verdict(gN / nN <= 1.5),
-  });
-  for (const d of r.downloads) {
+  // --only-load runs measure no read row (and no get-missing-paths).
+  const readRows = r.narinfo.garretMsPerLookup.length > 0;
+  if (readRows)
+    rows.push({
+      measure: `narinfo, ${r.narinfo.lookups} sequential GETs, 1 conn (ms/lookup; p50)`,
+      garret: `${fmt(gN, 3)}; ${fmt(median(r.narinfo.garretP50Ms), 3)}`,
+      baseline: `${fmt(nN, 3)}; ${fmt(median(r.narinfo.nginxP50Ms), 3)}`,
+      ratio: `${fmt(gN / nN)}x time`,
+      target: "<= 1.5x",
+      verdict: verdict(gN / nN <= 1.5),
+    });
+  for (const d of readRows ? r.downloads : []) {
     const gNar = median(d.garret.narMiBps);
     const nNar = median(d.nginx.narMiBps);
     const target = d.workers === 1 ? 0.5 : d.workers === 16 ? 0.8 : undefined;
@@ -182,14 +185,15 @@ export function configRows(r: ConfigResult): Row[] {
     });
   }
   const mp = median(r.missingPaths.ms);
-  rows.push({
-    measure: `get-missing-paths, ${r.missingPaths.hashes} hashes (ms)`,
-    garret: fmt(mp, 1),
-    baseline: "",
-    ratio: "",
-    target: "< 100 ms",
-    verdict: verdict(mp < 100),
-  });
+  if (r.missingPaths.ms.length > 0)
+    rows.push({
+      measure: `get-missing-paths, ${r.missingPaths.hashes} hashes (ms)`,
+      garret: fmt(mp, 1),
+      baseline: "",
+      ratio: "",
+      target: "< 100 ms",
+      verdict: verdict(mp < 100),
+    });
   rows.push({
     measure: `corpus push, ${r.corpusPush.paths} paths, ${r.corpusPush.parallelism} parallel uploads (MiB/s; peak RSS MiB, process; tree)`,
     garret: `${fmt(r.corpusPush.mibPerSecond, 1)}; ${fmt(r.corpusPush.peakRss.mainMiB, 0)}; ${fmt(r.corpusPush.peakRss.treeMiB, 0)}`,

@@ -18,7 +18,7 @@ import { runConfig } from "./config-run.ts";
 import { buildCorpus, type CorpusShape } from "./corpus.ts";
 import { aptInstall, commandWorks } from "./exec.ts";
 import { ensureNginx, nginxVersion, startNginx } from "./nginx.ts";
-import { copyToFileCache, ensureNix, nix } from "./nix.ts";
+import { copyToFileCache, ensureNix, nix, type PathInfo } from "./nix.ts";
 import { type BenchOptions, parseBenchOptions, USAGE } from "./options.ts";
 import { discoverNars } from "./read-bench.ts";
 import { type BenchResult, type ConfigResult, type CorpusResult, renderReport } from "./report.ts";
@@ -75,6 +75,22 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   };
 }
 
+/** `nix copy --to file://…?compression=zstd` of the corpus, served by nginx. */
+async function serveWithNginx(paths: PathInfo[], hashes: string[]) {
+  const fileCache = await tempDir("file-cache");
+  log("nix copy --to file://…?compression=zstd");
+  await copyToFileCache(
+    fileCache,
+    paths.map((p) => p.path),
+  );
+  const wireMiB = (await dirBytes(join(fileCache, "nar"))) / MiB;
+  const server = await startNginx(fileCache);
+  log(`nginx serves the file cache at ${server.url} (${wireMiB.toFixed(0)} MiB of .nar.zst)`);
+  const target = { name: "nginx", base: server.url };
+  const nars = await discoverNars(target, hashes);
+  return { target, nars, wireMiB, stop: () => server.stop() };
+}
+
 /** Builds one corpus, serves it with nginx, and runs every configuration against it. */
 async function runCorpus(shape: CorpusShape, opts: BenchOptions): Promise<CorpusResult> {
   const work = await tempDir("work");
@@ -97,24 +113,15 @@ async function runCorpus(shape: CorpusShape, opts: BenchOptions): Promise<Corpus
     `${shape} corpus: ${corpus.paths.length} paths, ${(corpus.narBytes / MiB).toFixed(0)} MiB of NAR, median ${medianKiB.toFixed(0)} KiB (built in ${buildSeconds.toFixed(0)} s)`,
   );
 
-  const fileCache = await tempDir("file-cache");
-  log("nix copy --to file://…?compression=zstd");
-  await copyToFileCache(
-    fileCache,
-    corpus.paths.map((p) => p.path),
-  );
-  const nginxWireMiB = (await dirBytes(join(fileCache, "nar"))) / MiB;
-  const nginx = await startNginx(fileCache);
-  log(`nginx serves the file cache at ${nginx.url} (${nginxWireMiB.toFixed(0)} MiB of .nar.zst)`);
-  const nginxTarget = { name: "nginx", base: nginx.url };
   const hashes = corpus.paths.map((p) => p.path.slice(11, 43));
-  const nginxNars = await discoverNars(nginxTarget, hashes);
+  // --only-load measures garretd alone: nothing is compared with nginx or the baseline.
+  const nginx = opts.onlyLoad ? null : await serveWithNginx(corpus.paths, hashes);
 
   const baselineDir = await tempDir("baseline");
   const baselineFile = join(baselineDir, "big.nar");
   const firstBig = corpus.bigs[0];
   if (!firstBig) throw new Error("no big path was built");
-  const baselineBytes = await dumpToFile(firstBig.path, baselineFile);
+  const baselineBytes = opts.onlyLoad ? 0 : await dumpToFile(firstBig.path, baselineFile);
 
   const configs: ConfigResult[] = [];
   const failures: Array<{ config: string; error: string }> = [];
@@ -130,8 +137,8 @@ async function runCorpus(shape: CorpusShape, opts: BenchOptions): Promise<Corpus
             bigs: corpus.bigs,
             baselineFile,
             baselineBytes,
-            nginx: nginxTarget,
-            nginxNars,
+            nginx: nginx?.target ?? { name: "nginx", base: "" },
+            nginxNars: nginx?.nars ?? [],
           },
           log,
         ),
@@ -142,14 +149,14 @@ async function runCorpus(shape: CorpusShape, opts: BenchOptions): Promise<Corpus
       failures.push({ config: name, error });
     }
   }
-  await nginx.stop();
+  await nginx?.stop();
   return {
     shape,
     corpus: {
       paths: corpus.paths.length,
       narMiB: corpus.narBytes / MiB,
       medianNarKiB: medianKiB,
-      nginxWireMiB,
+      nginxWireMiB: nginx?.wireMiB ?? 0,
       bigs: corpus.bigs.length,
       bigMiB: opts.bigMiB,
       buildSeconds,
