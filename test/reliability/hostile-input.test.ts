@@ -1,5 +1,5 @@
 /**
- * Hostile input in bulk, in process (createTestApp: PGlite in memory, local storage), with seeded
+ * Hostile input in bulk, in process (createTestApp: SQLite in memory, local storage), with seeded
  * fast-check generators so a failure reproduces: malformed NARs, NAR info JSON, narinfo files,
  * tokens, URL paths and headers. Every answer must be a 4xx (never a 5xx or a thrown error), and
  * nothing may be written: row counts and stored files are the same after every batch. Memory is
@@ -27,10 +27,10 @@ const counts: Record<string, number> = {};
 
 async function rowCounts(): Promise<string> {
   const [row] = await t.db.withSession((s) =>
-    s.query<Record<string, number>>(
-      `SELECT (SELECT count(*) FROM object)::int AS objects, (SELECT count(*) FROM nar)::int AS nars,
-              (SELECT count(*) FROM chunk)::int AS chunks, (SELECT count(*) FROM chunkref)::int AS chunkrefs,
-              (SELECT count(*) FROM cache)::int AS caches`,
+    s.query<Record<string, unknown>>(
+      `SELECT (SELECT count(*) FROM object) AS objects, (SELECT count(*) FROM nar) AS nars,
+              (SELECT count(*) FROM chunk) AS chunks, (SELECT count(*) FROM chunkref) AS chunkrefs,
+              (SELECT count(*) FROM cache) AS caches`,
     ),
   );
   return JSON.stringify(row);

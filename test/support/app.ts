@@ -1,14 +1,15 @@
 /**
  * An in-process garretd for app-level tests: the server garretd runs (server.ts: fast paths, then
- * the Hono app, over `assembleDeps`) on a loopback port, over an in-memory PGlite (or a fresh
- * Postgres database) and a temporary local storage directory, driven over real HTTP by `request()`.
+ * the Hono app, over `assembleDeps`) on a loopback port, over a database of its own (in-memory
+ * SQLite, or a fresh Postgres database with `dbKind: "postgres"`) or one the caller passes, and a
+ * temporary local storage directory, driven over real HTTP by `request()`.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDb, type Db, migrate } from "@garret/db";
+import type { Db } from "@garret/db";
 import { PERMISSION_LETTERS } from "@garret/protocol";
 import { createStorage, type StorageBackend } from "@garret/storage";
 import { createTokenAuthority, type TokenAuthority } from "@garret/token";
@@ -21,6 +22,7 @@ import { createGarretServer, listen } from "../../apps/garretd/src/server.ts";
 import { type ServerSettings, testSettings } from "../../apps/garretd/src/settings.ts";
 import { grant } from "./grants.ts";
 import { httpFetch } from "./http-request.ts";
+import { openTestDb, type TestDbKind } from "./postgres.ts";
 
 export interface TestApp {
   app: Hono<AppEnv>;
@@ -39,10 +41,13 @@ export interface TestApp {
 }
 
 export async function createTestApp(
-  opts: { db?: Db; settings?: Partial<ServerSettings>; tokens?: TokenAuthority } = {},
+  opts: { db?: Db; dbKind?: TestDbKind; settings?: Partial<ServerSettings>; tokens?: TokenAuthority } = {},
 ): Promise<TestApp> {
-  const db = opts.db ?? (await createDb({ kind: "pglite" }));
-  if (!opts.db) await migrate(db);
+  // A database passed in stays open for its owner; one made here is closed (or dropped) with the app.
+  const opened = opts.db
+    ? { db: opts.db, dispose: async () => {} }
+    : await openTestDb(opts.dbKind ?? "sqlite");
+  const db = opened.db;
   const storageDir = await mkdtemp(join(tmpdir(), "garret-app-"));
   const storage = await createStorage({ type: "local", path: storageDir });
   const tokens = opts.tokens ?? (await createTokenAuthority({ hs256Secret: randomBytes(32) }));
@@ -104,7 +109,7 @@ export async function createTestApp(
       listening.closeAllConnections();
       await new Promise<void>((resolve) => listening.close(() => resolve()));
       await deps.close();
-      if (!opts.db) await db.close();
+      await opened.dispose();
       await rm(storageDir, { recursive: true, force: true });
     },
   };

@@ -106,11 +106,16 @@ export function gc(t: TestApp, opts: Partial<GcOptions> = {}): Promise<GcSummary
 export async function age(t: TestApp, cache: string, hash: string, seconds: number): Promise<void> {
   await t.db.withSession((s) =>
     s.query(
-      `UPDATE object SET created_at = now() - make_interval(secs => $3), last_accessed_at = NULL
+      `UPDATE object SET created_at = $3, last_accessed_at = NULL
        WHERE store_path_hash = $2 AND cache_id = (SELECT id FROM cache WHERE name = $1)`,
-      [cache, hash, seconds],
+      [cache, hash, secondsAgo(seconds)],
     ),
   );
+}
+
+/** A timestamp `seconds` before now, as a bound parameter (the same SQL then runs on either engine). */
+export function secondsAgo(seconds: number): Date {
+  return new Date(Date.now() - seconds * 1000);
 }
 
 export async function setRetention(t: TestApp, cache: string, period: number | "Global"): Promise<void> {
@@ -123,16 +128,28 @@ export async function setRetention(t: TestApp, cache: string, period: number | "
   if (res.status !== 200) throw new Error(`PATCH ${cache}: ${res.status} ${await res.text()}`);
 }
 
+/** The `n` column of the first row of `sqlText` (a count: Postgres returns bigint as a string). */
 export async function count(t: TestApp, sqlText: string, params: unknown[] = []): Promise<number> {
-  const rows = await t.db.withSession((s) => s.query<{ n: number }>(sqlText, params));
+  const rows = await t.db.withSession((s) => s.query<{ n: unknown }>(sqlText, params));
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Empties the cache data tables and storage (all but `VERSION`), so tests can share one app. */
+/**
+ * Empties the cache data tables and storage (all but `VERSION`), so tests can share one app. Deleting
+ * caches, NARs and chunks takes every row that references them (ON DELETE CASCADE on both engines).
+ */
 export async function resetData(t: TestApp): Promise<void> {
-  await t.db.withSession((s) =>
-    s.exec(`TRUNCATE cache, nar, chunk, chunkref, object, garret_gc_nar_candidate, garret_gc_chunk_candidate,
-            garret_gc_run CASCADE`),
-  );
+  await t.db.withSession(async (s) => {
+    for (const table of [
+      "cache",
+      "nar",
+      "chunk",
+      "garret_gc_nar_candidate",
+      "garret_gc_chunk_candidate",
+      "garret_gc_run",
+    ]) {
+      await s.query(`DELETE FROM ${table}`);
+    }
+  });
   for (const path of await storedPaths(t.storageDir)) await rm(path, { force: true });
 }
