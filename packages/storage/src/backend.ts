@@ -36,9 +36,10 @@ export interface StorageBackend {
   getBuffer(file: RemoteFile, expectedSize?: number): Promise<Buffer>;
   /**
    * Local only: several objects read whole and concatenated in order, in one batch off the main
-   * thread (NAR downloads). Any object missing fails the whole read (StorageError, `notFound`).
+   * thread (NAR downloads), or on it when `expectedBytes` (their recorded sizes) is small. Any
+   * object missing fails the whole read (StorageError, `notFound`).
    */
-  readConcatenated?(files: RemoteFile[]): Promise<Buffer>;
+  readConcatenated?(files: RemoteFile[], expectedBytes?: number): Promise<Buffer>;
   exists(file: RemoteFile): Promise<boolean>;
   /** The object's size in bytes, or null when it does not exist (reads check it against the row). */
   sizeOf(file: RemoteFile): Promise<number | null>;

@@ -7,38 +7,18 @@
  * Message in:  { id, paths: string[] }
  * Message out: { id, buffer: ArrayBuffer, sizes: number[] } or { id, error: { index, code, message } }
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
+import { readFilesSync } from "./read-files.mjs";
 
 parentPort.on("message", ({ id, paths }) => {
-  const fds = [];
-  let index = 0;
   try {
-    const sizes = [];
-    for (; index < paths.length; index++) {
-      const fd = openSync(paths[index], "r");
-      fds.push(fd);
-      sizes.push(fstatSync(fd).size);
-    }
-    const total = sizes.reduce((a, b) => a + b, 0);
     // Its own ArrayBuffer (never a pooled slab), so it can be transferred.
-    const buffer = Buffer.allocUnsafeSlow(total);
-    let offset = 0;
-    for (index = 0; index < fds.length; index++) {
-      const end = offset + sizes[index];
-      while (offset < end) {
-        const n = readSync(fds[index], buffer, offset, end - offset, null);
-        if (n === 0) throw Object.assign(new Error("file shrank while being read"), { code: "ESHORT" });
-        offset += n;
-      }
-    }
+    const { buffer, sizes } = readFilesSync(paths, (total) => Buffer.allocUnsafeSlow(total));
     parentPort.postMessage({ id, buffer: buffer.buffer, sizes }, [buffer.buffer]);
   } catch (err) {
     parentPort.postMessage({
       id,
-      error: { index, code: err?.code ?? "EIO", message: String(err?.message ?? err) },
+      error: { index: err.index ?? 0, code: err.code, message: String(err.message) },
     });
-  } finally {
-    for (const fd of fds) closeSync(fd);
   }
 });

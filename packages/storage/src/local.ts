@@ -39,11 +39,20 @@ import { pipeline } from "node:stream/promises";
 import type { LocalStorageConfig, StorageBackend } from "./backend.ts";
 import { BatchReadError, type BatchReader, createBatchReader } from "./batch-reader.ts";
 import { assertObjectName, objectNameProblem } from "./object-name.ts";
+import { readFilesSync } from "./read-files.mjs";
 import { type RemoteFile, remoteFileId } from "./remote-file.ts";
 import { StorageError } from "./storage-error.ts";
 import { chunksOf, type SourceState } from "./stream-source.ts";
 
 const LAYOUT_VERSION = "1";
+/**
+ * Batch reads expected to be at most this big are read on the calling thread: for a closure's
+ * typical NAR (tens of KiB, one or a few chunk files in the page cache) the blocking open/read/close
+ * costs microseconds, where handing the batch to a read worker cost a message each way and two
+ * thread wake-ups (22% of a download profile, docs/performance.md). Larger batches still go to the
+ * workers, so one read never holds the event loop for long.
+ */
+export const INLINE_READ_BYTES = 128 * 1024;
 const TEMP_PREFIX = ".tmp-";
 
 export class LocalStorage implements StorageBackend {
@@ -160,22 +169,23 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  async readConcatenated(files: RemoteFile[]): Promise<Buffer> {
+  async readConcatenated(files: RemoteFile[], expectedBytes?: number): Promise<Buffer> {
     const names = files.map((file) => this.nameOf("readConcatenated", file));
     const paths = names.map((name) => this.pathOf("readConcatenated", name));
-    this.batchReader ??= createBatchReader();
     try {
+      if (expectedBytes !== undefined && expectedBytes <= INLINE_READ_BYTES) {
+        return readFilesSync(paths, (total) => Buffer.allocUnsafe(total)).buffer;
+      }
+      this.batchReader ??= createBatchReader();
       return await this.batchReader.read(paths);
     } catch (err) {
-      if (err instanceof BatchReadError) {
-        const name = names[err.failure.index] ?? "(batch)";
-        throw fsError(
-          "readConcatenated",
-          name,
-          Object.assign(new Error(err.message), { code: err.failure.code }),
-        );
-      }
-      throw fsError("readConcatenated", names[0] ?? "(batch)", err);
+      const failed = err instanceof BatchReadError ? err.failure.index : (err as { index?: number }).index;
+      const code = err instanceof BatchReadError ? err.failure.code : errnoCode(err);
+      throw fsError(
+        "readConcatenated",
+        names[failed ?? 0] ?? "(batch)",
+        Object.assign(new Error((err as Error).message), { code }),
+      );
     }
   }
 

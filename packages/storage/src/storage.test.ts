@@ -116,17 +116,31 @@ describe("local storage batch reads (readConcatenated)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("returns the objects concatenated in order, whatever their sizes, from several reads at once", async () => {
-    const backend = await createStorage({ type: "local", path: join(dir, "batch") });
+  // No size hint: the read worker; a small recorded size: the calling thread.
+  const modes = [
+    { mode: "on a read worker", expected: () => undefined },
+    { mode: "on the calling thread", expected: (bytes: number) => bytes },
+  ];
+
+  it.each(
+    modes,
+  )("returns the objects concatenated in order, whatever their sizes, from several reads at once ($mode)", async ({
+    expected,
+  }) => {
+    const backend = await createStorage({ type: "local", path: join(dir, `batch-${randomUUID()}`) });
     const bodies = [0, 1, 17, 65_536, 300_001, 3].map((n, i) => Buffer.alloc(n, 97 + i));
-    const files = [];
+    const files: Array<{ Local: { name: string } }> = [];
     for (const body of bodies) {
       const name = `${randomUUID()}.chunk`;
       await backend.put(name, body);
       files.push({ Local: { name } });
     }
+    const sizeOf = (list: typeof files) =>
+      list.reduce((n, f) => n + (bodies[files.indexOf(f)] as Buffer).length, 0);
     const reads = await Promise.all(
-      [files, [...files].reverse(), files.slice(2, 3), []].map((list) => backend.readConcatenated?.(list)),
+      [files, [...files].reverse(), files.slice(2, 3), []].map((list) =>
+        backend.readConcatenated?.(list, expected(sizeOf(list))),
+      ),
     );
     expect(reads[0]?.equals(Buffer.concat(bodies))).toBe(true);
     expect(reads[1]?.equals(Buffer.concat([...bodies].reverse()))).toBe(true);
@@ -134,17 +148,23 @@ describe("local storage batch reads (readConcatenated)", () => {
     expect(reads[3]?.length).toBe(0);
   });
 
-  it("fails the whole read with notFound naming the missing object, and keeps working after", async () => {
-    const backend = await createStorage({ type: "local", path: join(dir, "missing") });
+  it.each(
+    modes,
+  )("fails the whole read with notFound naming the missing object, and keeps working after ($mode)", async ({
+    expected,
+  }) => {
+    const backend = await createStorage({ type: "local", path: join(dir, `missing-${randomUUID()}`) });
     const present = `${randomUUID()}.chunk`;
     await backend.put(present, Buffer.from("here"));
     const missing = `${randomUUID()}.chunk`;
     const err = await backend
-      .readConcatenated?.([{ Local: { name: present } }, { Local: { name: missing } }])
+      .readConcatenated?.([{ Local: { name: present } }, { Local: { name: missing } }], expected(8))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageError);
     expect(err).toMatchObject({ notFound: true, key: missing });
-    expect((await backend.readConcatenated?.([{ Local: { name: present } }]))?.toString()).toBe("here");
+    expect((await backend.readConcatenated?.([{ Local: { name: present } }], expected(4)))?.toString()).toBe(
+      "here",
+    );
   });
 
   it("refuses names that would leave the storage root", async () => {

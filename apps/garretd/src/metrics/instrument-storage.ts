@@ -46,9 +46,9 @@ export function instrumentStorage(inner: StorageBackend, metrics: GarretMetrics)
         return buf;
       }),
     ...(inner.readConcatenated && {
-      readConcatenated: (files: RemoteFile[]) =>
+      readConcatenated: (files: RemoteFile[], expectedBytes?: number) =>
         track("readConcatenated", async () => {
-          const buf = (await inner.readConcatenated?.(files)) as Buffer;
+          const buf = (await inner.readConcatenated?.(files, expectedBytes)) as Buffer;
           metrics.storageReadBytes.inc(buf.length);
           return buf;
         }),

@@ -14,7 +14,7 @@
 import { Readable } from "node:stream";
 import { findChunksForDownload, markChunksDamaged, type ServableChunk } from "@garret/db";
 import type { StorageBackend } from "@garret/storage";
-import { parseRemoteFile } from "@garret/storage";
+import { parseRemoteFile, type RemoteFile } from "@garret/storage";
 import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError } from "../errors.ts";
@@ -24,6 +24,8 @@ import type { PresentChunks } from "./process-state.ts";
 
 export type NarDownload =
   | { kind: "redirect"; url: string; isPublic: boolean }
+  /** The whole body, already read (a NAR of one read unit: most of a closure's). */
+  | { kind: "buffer"; data: Buffer; isPublic: boolean; compression: string }
   | { kind: "stream"; body: () => AsyncGenerator<Uint8Array>; isPublic: boolean; compression: string };
 
 /** Chunks above this size are streamed from storage instead of read whole (threshold-0 NARs). */
@@ -78,13 +80,18 @@ export async function getNarDownload(
     const url = await deps.storage.presign(parseRemoteFile(only.remoteFile), 600);
     if (url) return { kind: "redirect", url, isPublic: cache.isPublic };
   }
-  const units = readUnits(deps.storage, present);
+  const units = readUnitsOf(deps.storage, present);
   // Batches are large; chunk-by-chunk reads need more of them in flight to hide their latency.
-  const prefetch = units.some((u) => u.length > 1) ? BATCHES_IN_FLIGHT : deps.settings.downloadPrefetch;
+  const prefetch = units.some((u) => u.chunks.length > 1)
+    ? BATCHES_IN_FLIGHT
+    : deps.settings.downloadPrefetch;
   // Storage that stopped answering must fail the request before the status line, even when the
   // existence check was skipped (verified recently): the first read is awaited here.
   const [firstUnit] = units;
   const first = opts.head || !firstUnit ? undefined : await readUnit(chunkReader, firstUnit);
+  if (units.length === 1 && Buffer.isBuffer(first)) {
+    return { kind: "buffer", data: first, isPublic: cache.isPublic, compression: nar.compression };
+  }
   return {
     kind: "stream",
     isPublic: cache.isPublic,
@@ -117,7 +124,11 @@ export function readStoredChunks(
 ): AsyncGenerator<Uint8Array> {
   const units = readUnits(storage, chunks);
   const reader: ChunkReader = { storage, damaged: async () => {} };
-  return streamUnits(reader, units, units.some((u) => u.length > 1) ? BATCHES_IN_FLIGHT : chunkPrefetch);
+  return streamUnits(
+    reader,
+    units,
+    units.some((u) => u.chunks.length > 1) ? BATCHES_IN_FLIGHT : chunkPrefetch,
+  );
 }
 
 /** Storage, and what to do with chunks found damaged (mark them; the read then fails). */
@@ -171,10 +182,10 @@ async function ensureChunksIntact(
 
 /** A read returned other than the recorded bytes: which of the unit's chunks are damaged. */
 async function findDamaged(reader: ChunkReader, unit: ReadUnit): Promise<ServableChunk[]> {
-  const sizes = await Promise.all(unit.map((c) => reader.storage.sizeOf(parseRemoteFile(c.remoteFile))));
-  const damaged = unit.filter((c, i) => c.fileSize !== null && sizes[i] !== c.fileSize);
+  const sizes = await Promise.all(unit.files.map((f) => reader.storage.sizeOf(f)));
+  const damaged = unit.chunks.filter((c, i) => c.fileSize !== null && sizes[i] !== c.fileSize);
   // The file changed between the read and the check: blame the whole unit rather than none.
-  return damaged.length > 0 ? damaged : unit;
+  return damaged.length > 0 ? damaged : unit.chunks;
 }
 
 async function failDamaged(reader: ChunkReader, unit: ReadUnit): Promise<never> {
@@ -182,10 +193,10 @@ async function failDamaged(reader: ChunkReader, unit: ReadUnit): Promise<never> 
   throw new AtticError("IncompleteNar");
 }
 
-/** The unit's recorded size, or null when a row has none (atticd rows from before file_size). */
-function expectedSize(unit: ReadUnit): number | null {
+/** The chunks' recorded size, or null when a row has none (atticd rows from before file_size). */
+function expectedSize(chunks: ServableChunk[]): number | null {
   let total = 0;
-  for (const c of unit) {
+  for (const c of chunks) {
     if (c.fileSize === null) return null;
     total += c.fileSize;
   }
@@ -196,17 +207,43 @@ type ChunkData = Buffer | Readable;
 
 /**
  * What one read fetches: consecutive small chunks together when the backend reads batches
- * (local storage: one worker round trip and one buffer per ~BATCH_BYTES), else one chunk.
+ * (local storage: one buffer per ~BATCH_BYTES), else one chunk; with the chunks' parsed storage
+ * locations and their recorded total size.
  */
-type ReadUnit = ServableChunk[];
+interface ReadUnit {
+  chunks: ServableChunk[];
+  files: RemoteFile[];
+  expected: number | null;
+}
+
+/**
+ * Read plans of chunk lists the narinfo memo keeps (object-memo.ts `keepChunks`), so a download of
+ * a known path does not parse and group its chunks again. Keyed by the kept array itself: when the
+ * memo forgets (objectsChanged, the change feed), the array and its plan go with it.
+ */
+const plans = new WeakMap<ServableChunk[], ReadUnit[]>();
+
+function readUnitsOf(storage: StorageBackend, chunks: ServableChunk[]): ReadUnit[] {
+  let units = plans.get(chunks);
+  if (!units) {
+    units = readUnits(storage, chunks);
+    plans.set(chunks, units);
+  }
+  return units;
+}
 
 function readUnits(storage: StorageBackend, chunks: ServableChunk[]): ReadUnit[] {
-  if (!storage.readConcatenated) return chunks.map((c) => [c]);
+  const unitOf = (batch: ServableChunk[]): ReadUnit => ({
+    chunks: batch,
+    files: batch.map((c) => parseRemoteFile(c.remoteFile)),
+    expected: expectedSize(batch),
+  });
+  if (!storage.readConcatenated) return chunks.map((c) => unitOf([c]));
   const units: ReadUnit[] = [];
   let batch: ServableChunk[] = [];
   let bytes = 0;
   const flush = () => {
-    if (batch.length > 0) units.push(batch);
+    if (batch.length > 0) units.push(unitOf(batch));
     batch = [];
     bytes = 0;
   };
@@ -214,7 +251,7 @@ function readUnits(storage: StorageBackend, chunks: ServableChunk[]): ReadUnit[]
     const size = chunk.fileSize;
     if (size === null || size > BUFFERED_CHUNK_LIMIT) {
       flush();
-      units.push([chunk]);
+      units.push(unitOf([chunk]));
       continue;
     }
     batch.push(chunk);
@@ -228,18 +265,20 @@ function readUnits(storage: StorageBackend, chunks: ServableChunk[]): ReadUnit[]
 /** Reads a unit; bytes other than the recorded size mark its damaged chunks and fail the read. */
 async function readUnit(reader: ChunkReader, unit: ReadUnit): Promise<ChunkData> {
   const { storage } = reader;
-  const expected = expectedSize(unit);
-  const [only] = unit;
+  const { expected, files } = unit;
+  const [only] = unit.chunks;
+  const [onlyFile] = files;
   let data: Buffer;
-  if (unit.length === 1 && only && (only.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT) {
-    const stream = await storage.get(parseRemoteFile(only.remoteFile));
+  if (files.length === 1 && only && onlyFile && (only.fileSize ?? 0) > BUFFERED_CHUNK_LIMIT) {
+    const stream = await storage.get(onlyFile);
     return expected === null ? stream : Readable.from(sizeChecked(reader, unit, stream, expected));
   }
-  if (unit.length === 1 && only && (only.fileSize === null || !storage.readConcatenated)) {
-    data = await storage.getBuffer(parseRemoteFile(only.remoteFile), only.fileSize ?? undefined);
+  if (files.length === 1 && only && onlyFile && (only.fileSize === null || !storage.readConcatenated)) {
+    data = await storage.getBuffer(onlyFile, only.fileSize ?? undefined);
   } else {
     data = await (storage.readConcatenated as NonNullable<StorageBackend["readConcatenated"]>)(
-      unit.map((c) => parseRemoteFile(c.remoteFile)),
+      files,
+      expected ?? undefined,
     );
   }
   if (expected !== null && data.length !== expected) await failDamaged(reader, unit);
