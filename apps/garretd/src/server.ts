@@ -1,5 +1,5 @@
 /**
- * garretd's HTTP server, one factory for production and tests: the fast paths (narinfo) ahead of
+ * garretd's HTTP server, one factory for production and tests: the fast paths (narinfo, NAR) ahead of
  * the Hono application (app.ts), as one Node request listener, and `listen` with garretd's
  * connection timeouts. `main.ts` serves it; test/support/app.ts starts the same thing on a
  * loopback port, so what tests exercise is what production runs.
@@ -14,6 +14,8 @@ import { formatListen, type ListenAddress } from "./config/listen.ts";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./env.ts";
 import type { Logger } from "./log.ts";
+import { fastRunner } from "./routes/fast-path.ts";
+import { narFastPath } from "./routes/nar-fast-path.ts";
 import { narInfoFastPath } from "./routes/narinfo-fast-path.ts";
 
 export interface GarretServer {
@@ -25,12 +27,18 @@ export interface GarretServer {
 export function createGarretServer(deps: Deps): GarretServer {
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);
-  const narInfo = narInfoFastPath(deps);
+  const run = fastRunner(deps);
+  const narInfo = narInfoFastPath(deps, run);
+  const nar = narFastPath(deps, run);
   return {
     app,
-    listener: (req, res) => {
-      if (!narInfo(req, res)) void hono(req, res);
-    },
+    listener: nar
+      ? (req, res) => {
+          if (!narInfo(req, res) && !nar(req, res)) void hono(req, res);
+        }
+      : (req, res) => {
+          if (!narInfo(req, res)) void hono(req, res);
+        },
   };
 }
 

@@ -29,7 +29,7 @@ export function requestIdOf(incoming: string | undefined): string {
 
 /**
  * Host check, request state and token, framework-free: the Hono middleware below and the narinfo
- * fast path (routes/narinfo-fast-path.ts) both use it, so they cannot disagree.
+ * fast paths (routes/fast-path.ts) both use it, so they cannot disagree.
  */
 export async function identifyCaller(
   deps: Deps,

@@ -13,7 +13,7 @@ import { deletePath } from "../services/delete-path.ts";
 import { getNarDownload } from "../services/nar-download.ts";
 import { getNarInfo } from "../services/narinfo.ts";
 import { cacheConfigGet } from "./cache-config.ts";
-import { writeNarBody } from "./nar-body.ts";
+import { NAR_CONTENT_TYPE, sendNar } from "./nar-body.ts";
 import { cacheParam, hashWithSuffix } from "./params.ts";
 
 export const binaryCacheRoutes = new Hono<AppEnv>()
@@ -38,18 +38,21 @@ export const binaryCacheRoutes = new Hono<AppEnv>()
     });
     c.set("publicCache", download.isPublic);
     if (download.kind === "redirect") return c.redirect(download.url, 307);
-    const body = download.body();
-    const headers = { "content-type": "application/x-nix-nar" };
+    const headers = { "content-type": NAR_CONTENT_TYPE };
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
     if (!head && outgoing) {
       // Under @hono/node-server: the body goes to the socket directly (nar-body.ts says why).
       if (download.isPublic) c.header("x-attic-cache-visibility", "public");
-      const prepared = c.body(null, 200, headers);
+      const record: Record<string, string> = {};
+      c.body(null, 200, headers).headers.forEach((value, key) => {
+        record[key] = value;
+      });
       // Not awaited: the metrics middleware counts the transfer when the response finishes.
-      void writeNarBody(outgoing, 200, prepared.headers, body);
+      void sendNar(outgoing, download, record);
       return RESPONSE_ALREADY_SENT;
     }
-    return c.body(ReadableStream.from(body) as ReadableStream, 200, headers);
+    const body = download.kind === "buffer" ? download.data : ReadableStream.from(download.body());
+    return c.body(body as ReadableStream, 200, headers);
   })
   .get("/:cache/:file", async (c) => {
     const name = cacheParam(c);

@@ -1,5 +1,8 @@
 /**
- * Writes a NAR download's body straight to the Node response under @hono/node-server, instead of
+ * Writes a NAR download's response straight to the Node response (the Hono route under
+ * @hono/node-server and the NAR fast path both call `sendNar`). A NAR read whole (one read unit,
+ * most of a closure's paths) goes out in one write with its Content-Length. A longer one is
+ * streamed, instead of
  * handing Hono a `ReadableStream.from(generator)`: the web-stream bridge costs a promise chain and
  * a socket write per stored chunk (~20-60 KiB each). Here consecutive chunks are corked together
  * until at least `COALESCE_BYTES` are queued, so the socket sees one writev per ~256 KiB; memory
@@ -10,20 +13,32 @@
  * client sees a truncated chunked body, never a short NAR that looks complete.
  */
 import type { ServerResponse } from "node:http";
+import type { NarDownload } from "../services/nar-download.ts";
 
 const COALESCE_BYTES = 256 * 1024;
+export const NAR_CONTENT_TYPE = "application/x-nix-nar";
 
-export async function writeNarBody(
+/** Sends a 200 with `headers` and the NAR's body; resolves once everything is queued on the socket. */
+export async function sendNar(
+  outgoing: ServerResponse,
+  download: Exclude<NarDownload, { kind: "redirect" }>,
+  headers: Record<string, string>,
+): Promise<void> {
+  if (download.kind === "buffer") {
+    outgoing.writeHead(200, { ...headers, "content-length": String(download.data.length) });
+    outgoing.end(download.data);
+    return;
+  }
+  await writeNarBody(outgoing, 200, headers, download.body());
+}
+
+async function writeNarBody(
   outgoing: ServerResponse,
   status: number,
-  headers: Headers,
+  headers: Record<string, string>,
   body: AsyncGenerator<Uint8Array>,
 ): Promise<void> {
-  const record: Record<string, string> = {};
-  headers.forEach((value, key) => {
-    record[key] = value;
-  });
-  outgoing.writeHead(status, record);
+  outgoing.writeHead(status, headers);
   let closed = false;
   const onClose = () => {
     closed = true;

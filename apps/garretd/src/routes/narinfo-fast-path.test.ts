@@ -5,35 +5,21 @@
  * real HTTP to one server with the fast path and one without, and status, headers and body must
  * match. The fast path must really have answered the requests it claims.
  */
-import { once } from "node:events";
-import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { getRequestListener } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import { compareWithHono, type FastPathComparison } from "../../../../test/support/fast-path-compare.ts";
 import { lcgBytes, makeNar } from "../../../../test/support/nar.ts";
 import { type PushedPath, pushNar } from "../../../../test/support/push-nar.ts";
+import { fastRunner } from "./fast-path.ts";
 import { narInfoFastPath } from "./narinfo-fast-path.ts";
-
-const IGNORED_HEADERS = new Set(["date", "connection", "keep-alive", "x-request-id"]);
 
 describe("narinfo fast path", () => {
   let t: TestApp;
-  let viaHono: Server;
-  let viaFastPath: Server;
-  let fastAnswers = 0;
+  let servers: FastPathComparison;
   let pub: PushedPath;
   let priv: PushedPath;
   let reader: string;
   let stranger: string;
-
-  const listen = async (server: Server) => {
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  };
-  let honoUrl: string;
-  let fastUrl: string;
 
   beforeAll(async () => {
     t = await createTestApp({ settings: { allowedHosts: ["cache.test"] } });
@@ -48,54 +34,15 @@ describe("narinfo fast path", () => {
     reader = await t.mintToken("reader", { priv: ["r"] });
     stranger = await t.mintToken("stranger", { other: ["r"] });
 
-    const listener = getRequestListener(t.app.fetch);
-    const fast = narInfoFastPath(t.deps);
-    viaHono = createServer(listener);
-    viaFastPath = createServer((req, res) => {
-      if (fast(req, res)) fastAnswers++;
-      else listener(req, res);
-    });
-    honoUrl = await listen(viaHono);
-    fastUrl = await listen(viaFastPath);
+    servers = await compareWithHono(t, narInfoFastPath(t.deps, fastRunner(t.deps)));
   });
 
   afterAll(async () => {
-    viaHono?.close();
-    viaFastPath?.close();
+    servers?.close();
     await t?.close();
   });
 
-  async function both(path: string, headers: Record<string, string>) {
-    // node:http rather than fetch, which does not let a caller set Host.
-    const ask = (base: string) =>
-      new Promise<{ status: number; headers: string[][]; body: string; requestId: string | undefined }>(
-        (resolve, reject) => {
-          const req = request(`${base}${path}`, { headers: { host: "cache.test", ...headers } }, (res) => {
-            let body = "";
-            res.setEncoding("utf8");
-            res.on("data", (piece: string) => {
-              body += piece;
-            });
-            res.on("end", () => {
-              const kept = Object.entries(res.headers)
-                .filter(([name]) => !IGNORED_HEADERS.has(name))
-                .map(([name, value]) => [name, String(value)])
-                .sort();
-              const id = res.headers["x-request-id"];
-              resolve({
-                status: res.statusCode ?? 0,
-                headers: kept,
-                body,
-                requestId: id === undefined ? undefined : String(id),
-              });
-            });
-          });
-          req.on("error", reject);
-          req.end();
-        },
-      );
-    return { hono: await ask(honoUrl), fast: await ask(fastUrl) };
-  }
+  const both = (path: string, headers: Record<string, string>) => servers.both(path, headers);
 
   const basic = (token: string) => `Basic ${Buffer.from(`user:${token}`).toString("base64")}`;
 
@@ -166,10 +113,10 @@ describe("narinfo fast path", () => {
 
   for (const c of cases) {
     it(`${c.name}: ${c.status}, identical both ways`, async () => {
-      const before = fastAnswers;
+      const before = servers.fastAnswers();
       const { hono, fast } = await both(c.path(), c.headers?.() ?? {});
-      expect(fastAnswers - before).toBe(c.fast ? 1 : 0);
-      expect(hono.status, hono.body).toBe(c.status);
+      expect(servers.fastAnswers() - before).toBe(c.fast ? 1 : 0);
+      expect(hono.status, Buffer.from(hono.body, "base64").toString()).toBe(c.status);
       expect(fast).toEqual({ ...hono, requestId: fast.requestId });
       expect(fast.requestId).toMatch(/^[A-Za-z0-9._:-]+$/);
     });
