@@ -8,20 +8,19 @@
  * uploads and 16 download workers run (each window at most --load-seconds; uploads still running
  * then are cut off) → optional CPU profiles (same data, restarted under `node --cpu-prof`).
  * Every big upload uses a different big path, so no NAR or chunk is deduplicated.
+ * Before all that, the write rows of issue 17 (ingest-rows.ts), each on throwaway fresh instances.
  * S3 serves a subset of the corpus and skips (c), (d) and (e): s3rver, not garretd, would be what
  * those rows measure.
  */
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { measureBaseline } from "./baseline.ts";
 import { tempDir } from "./cleanup.ts";
 import { createCache, type DbKind, type GarretdHandle, type StorageKind, startGarretd } from "./garretd.ts";
 import { connection, postJson } from "./http-client.ts";
+import { ingestRows } from "./ingest-rows.ts";
 import type { PathInfo } from "./nix.ts";
 import type { BenchOptions, ConfigName } from "./options.ts";
-import { type CpuProfile, type ProfileSummary, summariseProfile } from "./profile-summary.ts";
+import { readProfile } from "./profile-files.ts";
 import {
   type CacheTarget,
   discoverNars,
@@ -36,7 +35,6 @@ import { sampleRss } from "./rss.ts";
 import { MiB, mibPerSecond, percentile } from "./stats.ts";
 import { uploadInChild, uploadsWithin } from "./upload-runner.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const CACHE = "bench";
 const WORKER_COUNTS = [1, 4, 16] as const;
 
@@ -56,6 +54,10 @@ export interface SharedInputs {
   nginx: CacheTarget;
   /** Where nginx serves each corpus NAR, in corpus order. */
   nginxNars: NarEntry[];
+  /** Every corpus NAR dumped beforehand (`dumpNarsTo`), and all of them in one file. */
+  narDir: string;
+  corpusNarFile: string;
+  corpusNarBytes: number;
 }
 
 export function hashOf(p: PathInfo): string {
@@ -70,13 +72,6 @@ function randomHash(): string {
   let s = "";
   for (let i = 0; i < 32; i++) s += NIX32[(bytes[i] as number) & 31];
   return s;
-}
-
-async function readProfile(dir: string, skipMs: number): Promise<ProfileSummary> {
-  const [file] = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile"));
-  if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
-  const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as CpuProfile;
-  return summariseProfile(profile, { skipMs, repoRoot: REPO_ROOT, top: 20 });
 }
 
 /** The first corpus paths (dependencies first) whose NARs add up to at most `mib`. */
@@ -302,6 +297,35 @@ export async function runConfig(
       : { paths: shared.corpus, nars: shared.nginxNars };
   const hashes = corpus.map(hashOf);
   const narMiB = corpus.reduce((a, p) => a + p.narSize, 0) / MiB;
+  const ingest =
+    name === "s3" || opts.onlyLoad
+      ? undefined
+      : await ingestRows(
+          name,
+          kind,
+          opts,
+          shared,
+          log,
+          opts.profile && (name === "embedded" || opts.ingestOnly),
+        );
+  const result: ConfigResult = {
+    config: name,
+    ingest,
+    narinfo: {
+      garretMsPerLookup: [],
+      nginxMsPerLookup: [],
+      garretP50Ms: [],
+      nginxP50Ms: [],
+      lookups: hashes.length,
+    },
+    downloads: WORKER_COUNTS.map((workers) => ({
+      workers,
+      garret: { wireMiBps: [], narMiBps: [] },
+      nginx: { wireMiBps: [], narMiBps: [] },
+    })),
+    missingPaths: { hashes: opts.missingPathsHashes, missing: 0, ms: [] },
+  };
+  if (opts.ingestOnly) return result;
   log(`${name}: starting garretd (${kind.db} + ${kind.storage})`);
   const g = await startGarretd({ ...kind, postgresUrl: opts.postgresUrl });
   try {
@@ -318,29 +342,14 @@ export async function runConfig(
       cache: CACHE,
       paths: corpus,
       parallelism: opts.uploadParallelism,
+      narDir: shared.narDir,
     });
-    const result: ConfigResult = {
-      config: name,
-      corpusPush: {
-        paths: corpus.length,
-        parallelism: opts.uploadParallelism,
-        narMiB,
-        mibPerSecond: mibPerSecond(push.bytes, push.ms),
-        peakRss: await rss.stop(),
-      },
-      narinfo: {
-        garretMsPerLookup: [],
-        nginxMsPerLookup: [],
-        garretP50Ms: [],
-        nginxP50Ms: [],
-        lookups: hashes.length,
-      },
-      downloads: WORKER_COUNTS.map((workers) => ({
-        workers,
-        garret: { wireMiBps: [], narMiBps: [] },
-        nginx: { wireMiBps: [], narMiBps: [] },
-      })),
-      missingPaths: { hashes: opts.missingPathsHashes, missing: 0, ms: [] },
+    result.corpusPush = {
+      paths: corpus.length,
+      parallelism: opts.uploadParallelism,
+      narMiB,
+      mibPerSecond: mibPerSecond(push.bytes, push.ms),
+      peakRss: await rss.stop(),
     };
 
     const garretNars = await discoverNars(garret, hashes);

@@ -4,7 +4,7 @@
  * make a second `nix copy` skip work). Installs nix-bin with apt when it is missing.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
@@ -41,19 +41,20 @@ export async function ensureNix(): Promise<void> {
   if (!(await commandWorks("nix"))) throw new Error("nix-bin was installed but `nix --version` still fails");
 }
 
-async function nixEnv(): Promise<{ env: NodeJS.ProcessEnv; done: () => Promise<void> }> {
+async function nixEnv(extraConfig = ""): Promise<{ env: NodeJS.ProcessEnv; done: () => Promise<void> }> {
   const xdg = await mkdtemp(join(tmpdir(), "garret-bench-xdg-"));
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("NIX_")) env[k] = v;
   env.NIX_REMOTE = "local";
-  env.NIX_CONFIG = NIX_CONFIG;
+  // Later lines win: extra settings override the defaults above.
+  env.NIX_CONFIG = extraConfig === "" ? NIX_CONFIG : `${NIX_CONFIG}\n${extraConfig}`;
   env.XDG_CACHE_HOME = xdg;
   return { env, done: () => rm(xdg, { recursive: true, force: true }) };
 }
 
 /** Runs a nix command and returns its stdout; throws with stderr on failure. */
-export async function nix(command: string, args: readonly string[]): Promise<string> {
-  const { env, done } = await nixEnv();
+export async function nix(command: string, args: readonly string[], extraConfig = ""): Promise<string> {
+  const { env, done } = await nixEnv(extraConfig);
   try {
     return await execOk(command, args, { env });
   } finally {
@@ -145,7 +146,32 @@ export function dumpNar(path: string): Readable {
 
 /** `nix copy --to file://DIR?compression=zstd` of the paths and their closure. */
 export async function copyToFileCache(dir: string, paths: readonly string[]): Promise<void> {
-  for (let i = 0; i < paths.length; i += 200) {
-    await nix("nix", ["copy", "--to", `file://${dir}?compression=zstd`, ...paths.slice(i, i + 200)]);
+  await copyTo(`file://${dir}?compression=zstd`, paths, "");
+}
+
+/**
+ * `nix copy --to URL?compression=zstd` into a garret cache (`URL` = http://host:port/CACHE), the
+ * token as the netrc password, as a first-time client (fresh XDG cache).
+ */
+export async function copyToHttpCache(
+  cacheUrl: string,
+  token: string,
+  paths: readonly string[],
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "garret-bench-netrc-"));
+  try {
+    const netrc = join(dir, "netrc");
+    await writeFile(netrc, `machine ${new URL(cacheUrl).hostname} password ${token}\n`, { mode: 0o600 });
+    await copyTo(`${cacheUrl}?compression=zstd`, paths, `netrc-file = ${netrc}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function copyTo(store: string, paths: readonly string[], extraConfig: string): Promise<void> {
+  // One command for the whole set when the argument list allows it, so Nix copies paths in parallel
+  // across the whole closure; bounded argument lists beyond that.
+  for (let i = 0; i < paths.length; i += 500) {
+    await nix("nix", ["copy", "--to", store, ...paths.slice(i, i + 500)], extraConfig);
   }
 }

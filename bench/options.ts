@@ -35,6 +35,10 @@ export interface BenchOptions {
   s3CorpusMiB: number;
   /** Parallel attic uploads when pushing the corpus. */
   uploadParallelism: number;
+  /** Repetitions of the write rows (fresh attic push, nix copy --to), each on fresh instances. */
+  ingestReps: number;
+  /** Only the write rows (and their profiles): no read, big-upload or load rows. */
+  ingestOnly: boolean;
   /** Hashes sent in one get-missing-paths request. */
   missingPathsHashes: number;
   /** Take CPU profiles of garretd during the narinfo and download runs (embedded configuration). */
@@ -63,7 +67,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --load-seconds N        window for the 4-concurrent-upload rows; uploads still running are
                           cut off at its end (default 60; 20 with --quick)
   --s3-corpus-mib N       corpus subset served in the s3 configuration (default 64; 32 with --quick)
-  --upload-parallelism N  parallel attic uploads for the corpus push (default 4)
+  --upload-parallelism N  parallel attic uploads for the corpus pushes (default 5, as attic push -j 5)
+  --ingest-reps N         repetitions of the write rows, fresh instances each (default 2)
+  --ingest-only           only the write rows and their profiles (garretd under --cpu-prof)
   --missing-hashes N      hashes in the get-missing-paths request (default 10000)
   --no-profile            skip the garretd CPU profiles
   --only-load             push the corpus, then only the two load windows (narinfo latency under
@@ -101,6 +107,8 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
       "load-seconds": { type: "string" },
       "s3-corpus-mib": { type: "string" },
       "upload-parallelism": { type: "string" },
+      "ingest-reps": { type: "string" },
+      "ingest-only": { type: "boolean" },
       "missing-hashes": { type: "string" },
       "no-profile": { type: "boolean" },
       "only-load": { type: "boolean" },
@@ -162,7 +170,9 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     bigReps: int("big-reps", 3, 1),
     loadSeconds: int("load-seconds", 20, 60),
     s3CorpusMiB: int("s3-corpus-mib", 32, 64),
-    uploadParallelism: int("upload-parallelism", 4, 4),
+    uploadParallelism: int("upload-parallelism", 5, 5),
+    ingestReps: int("ingest-reps", 2, 2),
+    ingestOnly: bool("ingest-only"),
     missingPathsHashes: int("missing-hashes", 10_000, 10_000),
     profile: !bool("no-profile") && !bool("only-load"),
     onlyLoad: bool("only-load"),

@@ -14,9 +14,25 @@ export interface DownloadSamples {
   narMiBps: number[];
 }
 
+/** Issue 17's write rows (ingest-rows.ts); `ms` and `cpuSeconds` have one sample per repetition. */
+export interface IngestResult {
+  narBytes: number;
+  paths: number;
+  parallelism: number;
+  cores: number;
+  attic: { ms: number[]; cpuSeconds: number[] };
+  /** sha256sum and zstd -8 -T1 of all corpus NARs concatenated, each on one core. */
+  baseline: { sha256Ms: number[]; zstdMs: number[]; cpuSeconds: number[] };
+  nixCopy: { ms: number[]; cpuSeconds: number[] };
+  fileCopy: { ms: number[] };
+  profiles?: Partial<Record<"attic" | "nix", { main: ProfileSummary; workers: ProfileSummary | null }>>;
+}
+
 export interface ConfigResult {
   config: string;
-  corpusPush: { paths: number; parallelism: number; narMiB: number; mibPerSecond: number; peakRss: PeakRss };
+  ingest?: IngestResult;
+  /** Absent in an `--ingest-only` run, as are the samples of the read rows. */
+  corpusPush?: { paths: number; parallelism: number; narMiB: number; mibPerSecond: number; peakRss: PeakRss };
   /** MsPerLookup: pass time / lookups (cache-shootout's figure); P50Ms: median single lookup of each pass. */
   narinfo: {
     garretMsPerLookup: number[];
@@ -114,8 +130,46 @@ function window(w: { windowMs: number; completed: boolean }): string {
   return `${fmt(w.windowMs / 1000, 0)} s${w.completed ? "" : ", cut off"}`;
 }
 
+export function ingestRows(i: IngestResult): Row[] {
+  const mib = i.narBytes / (1024 * 1024);
+  const atticMiBps = mib / (median(i.attic.ms) / 1000);
+  const baselineWall = median(i.baseline.sha256Ms.map((s, k) => s + (i.baseline.zstdMs[k] ?? 0))) / 1000;
+  const baselineMiBps = mib / (baselineWall / i.cores);
+  const baselineCpu = median(i.baseline.cpuSeconds);
+  const atticCpu = median(i.attic.cpuSeconds);
+  const nixMiBps = mib / (median(i.nixCopy.ms) / 1000);
+  const fileMiBps = mib / (median(i.fileCopy.ms) / 1000);
+  return [
+    {
+      measure: `fresh attic push, ${i.paths} paths, ${i.parallelism} parallel (NAR MiB/s; garretd CPU-s) vs sha256sum+zstd -8 -T1 on ${i.cores} cores (MiB/s; CPU-s)`,
+      garret: `${fmt(atticMiBps, 1)}; ${fmt(atticCpu, 1)}`,
+      baseline: `${fmt(baselineMiBps, 1)}; ${fmt(baselineCpu, 1)}`,
+      ratio: `${fmt(atticMiBps / baselineMiBps)}x`,
+      target: ">= 0.6x",
+      verdict: verdict(atticMiBps / baselineMiBps >= 0.6),
+    },
+    {
+      measure: "  same push, CPU: baseline CPU-s / garretd CPU-s (what a loaded machine cannot blur)",
+      garret: fmt(atticCpu, 1),
+      baseline: fmt(baselineCpu, 1),
+      ratio: `${fmt(baselineCpu / atticCpu)}x`,
+      target: "",
+      verdict: "",
+    },
+    {
+      measure:
+        "nix copy --to http://garret?compression=zstd vs --to file://?compression=zstd (NAR MiB/s; garretd CPU-s)",
+      garret: `${fmt(nixMiBps, 1)}; ${fmt(median(i.nixCopy.cpuSeconds), 1)}`,
+      baseline: fmt(fileMiBps, 1),
+      ratio: `${fmt(nixMiBps / fileMiBps)}x`,
+      target: ">= 0.5x",
+      verdict: verdict(nixMiBps / fileMiBps >= 0.5),
+    },
+  ];
+}
+
 export function configRows(r: ConfigResult): Row[] {
-  const rows: Row[] = [];
+  const rows: Row[] = r.ingest ? ingestRows(r.ingest) : [];
   const gN = median(r.narinfo.garretMsPerLookup);
   const nN = median(r.narinfo.nginxMsPerLookup);
   // --only-load runs measure no read row (and no get-missing-paths).
@@ -194,14 +248,15 @@ export function configRows(r: ConfigResult): Row[] {
       target: "< 100 ms",
       verdict: verdict(mp < 100),
     });
-  rows.push({
-    measure: `corpus push, ${r.corpusPush.paths} paths, ${r.corpusPush.parallelism} parallel uploads (MiB/s; peak RSS MiB, process; tree)`,
-    garret: `${fmt(r.corpusPush.mibPerSecond, 1)}; ${fmt(r.corpusPush.peakRss.mainMiB, 0)}; ${fmt(r.corpusPush.peakRss.treeMiB, 0)}`,
-    baseline: "",
-    ratio: "",
-    target: "",
-    verdict: "",
-  });
+  if (r.corpusPush)
+    rows.push({
+      measure: `corpus push, ${r.corpusPush.paths} paths, ${r.corpusPush.parallelism} parallel uploads (MiB/s; peak RSS MiB, process; tree)`,
+      garret: `${fmt(r.corpusPush.mibPerSecond, 1)}; ${fmt(r.corpusPush.peakRss.mainMiB, 0)}; ${fmt(r.corpusPush.peakRss.treeMiB, 0)}`,
+      baseline: "",
+      ratio: "",
+      target: "",
+      verdict: "",
+    });
   return rows;
 }
 
@@ -255,6 +310,13 @@ export function renderReport(result: BenchResult): string {
         out.push(renderProfile(r.profile.narinfo, `${title}: garretd CPU profile, narinfo passes`), "");
       if (r.profile?.download)
         out.push(renderProfile(r.profile.download, `${title}: garretd CPU profile, NAR downloads`), "");
+      for (const how of ["attic", "nix"] as const) {
+        const p = r.ingest?.profiles?.[how];
+        const what = how === "attic" ? "fresh attic push" : "nix copy --to";
+        if (p) out.push(renderProfile(p.main, `${title}: garretd CPU profile, ${what}, main thread`), "");
+        if (p?.workers)
+          out.push(renderProfile(p.workers, `${title}: garretd CPU profile, ${what}, worker threads`), "");
+      }
     }
     for (const f of run.failures) out.push(`### ${run.shape} / ${f.config}: FAILED`, "", f.error, "");
   }

@@ -12,7 +12,7 @@
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { cpus, freemem, release, totalmem } from "node:os";
 import { join } from "node:path";
-import { dumpToFile } from "./baseline.ts";
+import { dumpNarsTo, dumpToFile } from "./baseline.ts";
 import { installSignalHandlers, runCleanups, tempDir } from "./cleanup.ts";
 import { runConfig } from "./config-run.ts";
 import { buildCorpus, type CorpusShape } from "./corpus.ts";
@@ -114,14 +114,19 @@ async function runCorpus(shape: CorpusShape, opts: BenchOptions): Promise<Corpus
   );
 
   const hashes = corpus.paths.map((p) => p.path.slice(11, 43));
-  // --only-load measures garretd alone: nothing is compared with nginx or the baseline.
-  const nginx = opts.onlyLoad ? null : await serveWithNginx(corpus.paths, hashes);
+  // --only-load and --ingest-only measure no read row: nothing is served by nginx.
+  const nginx = opts.onlyLoad || opts.ingestOnly ? null : await serveWithNginx(corpus.paths, hashes);
+
+  const narDir = await tempDir("nars");
+  const corpusNarFile = join(await tempDir("corpus-nar"), "corpus.nars");
+  log("dumping every corpus NAR to a file (pushes read them from there)");
+  const corpusNarBytes = await dumpNarsTo(narDir, corpus.paths, corpusNarFile);
 
   const baselineDir = await tempDir("baseline");
   const baselineFile = join(baselineDir, "big.nar");
   const firstBig = corpus.bigs[0];
   if (!firstBig) throw new Error("no big path was built");
-  const baselineBytes = opts.onlyLoad ? 0 : await dumpToFile(firstBig.path, baselineFile);
+  const baselineBytes = opts.onlyLoad || opts.ingestOnly ? 0 : await dumpToFile(firstBig.path, baselineFile);
 
   const configs: ConfigResult[] = [];
   const failures: Array<{ config: string; error: string }> = [];
@@ -139,6 +144,9 @@ async function runCorpus(shape: CorpusShape, opts: BenchOptions): Promise<Corpus
             baselineBytes,
             nginx: nginx?.target ?? { name: "nginx", base: "" },
             nginxNars: nginx?.nars ?? [],
+            narDir,
+            corpusNarFile,
+            corpusNarBytes,
           },
           log,
         ),

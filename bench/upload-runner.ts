@@ -23,6 +23,8 @@ export interface UploadJob {
   cache: string;
   paths: readonly PathInfo[];
   parallelism: number;
+  /** NARs already dumped there (`dumpNarsTo`); absent: `nix-store --dump` per upload. */
+  narDir?: string;
 }
 
 let dumpXdg: Promise<string> | undefined;

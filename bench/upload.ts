@@ -1,9 +1,12 @@
 /**
  * Pushes store paths through `PUT /_api/v1/upload-path` the way the attic client does: NAR info
  * JSON in `X-Attic-Nar-Info` (or as a body preamble when large), the NAR streamed from
- * `nix-store --dump` with chunked transfer encoding and no length.
+ * `nix-store --dump` (or from a file dumped beforehand, `narFile`) with chunked transfer encoding
+ * and no length.
  */
+import { createReadStream } from "node:fs";
 import { Agent, request } from "node:http";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { normalizeSha256Hex } from "@garret/nix";
@@ -29,6 +32,7 @@ export async function uploadPath(
   token: string,
   cache: string,
   info: PathInfo,
+  narFile?: string,
 ): Promise<UploadResult> {
   const base = baseName(info.path);
   const json = Buffer.from(
@@ -50,7 +54,7 @@ export async function uploadPath(
     "content-type": "application/octet-stream",
     "user-agent": "garret-bench (attic-compatible upload)",
   };
-  const nar = dumpNar(info.path);
+  const nar = narFile === undefined ? dumpNar(info.path) : createReadStream(narFile);
   let body: Readable = nar;
   if (json.length >= 4096) {
     headers["x-attic-nar-info-preamble-size"] = String(json.length);
@@ -83,20 +87,30 @@ export async function uploadPath(
   return { path: info.path, narSize: info.narSize, ms, kind };
 }
 
-/** Uploads every path with `parallelism` uploads in flight; dependencies first is the caller's order. */
+/** Where `dumpNarsTo` puts a path's NAR. */
+export function narFileIn(dir: string, info: PathInfo): string {
+  return join(dir, `${baseName(info.path).slice(0, 32)}.nar`);
+}
+
+/**
+ * Uploads every path with `parallelism` uploads in flight; dependencies first is the caller's order.
+ * With `narDir`, NARs are read from the files `dumpNarsTo` wrote there instead of `nix-store --dump`.
+ */
 export async function uploadAll(
   url: string,
   token: string,
   cache: string,
   paths: readonly PathInfo[],
   parallelism: number,
+  narDir?: string,
 ): Promise<{ ms: number; bytes: number; results: UploadResult[] }> {
   const queue = [...paths];
   const results: UploadResult[] = [];
   const started = performance.now();
   const worker = async (): Promise<void> => {
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      results.push(await uploadPath(url, token, cache, next));
+      const file = narDir === undefined ? undefined : narFileIn(narDir, next);
+      results.push(await uploadPath(url, token, cache, next, file));
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallelism, paths.length) }, worker));

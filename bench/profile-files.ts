@@ -1,0 +1,49 @@
+/**
+ * Reads what `node --cpu-prof --cpu-prof-dir=DIR` wrote for garretd: the main thread's profile,
+ * and the worker threads' (compression, reads) added up into one summary.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type CpuProfile, type ProfileSummary, summariseProfile } from "./profile-summary.ts";
+
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+
+/**
+ * The main thread's profile (`CPU.<date>.<time>.<pid>.0.<seq>.cpuprofile`; worker threads write
+ * their own files with other thread ids, summarised by `readWorkerProfiles`).
+ */
+export async function readProfile(dir: string, skipMs: number): Promise<ProfileSummary> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile"));
+  const file = files.find((f) => f.split(".")[4] === "0") ?? files[0];
+  if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
+  const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as CpuProfile;
+  return summariseProfile(profile, { skipMs, repoRoot: REPO_ROOT, top: 20 });
+}
+
+/**
+ * The worker threads' profiles as one summary (their busy time added up). A piscina worker waits
+ * for its next task in `atomicsWaitLoop`, which is counted as idle.
+ */
+export async function readWorkerProfiles(dir: string): Promise<ProfileSummary | null> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile") && f.split(".")[4] !== "0");
+  if (files.length === 0) return null;
+  const merged: CpuProfile = { nodes: [], startTime: 0, endTime: 0, samples: [], timeDeltas: [] };
+  let offset = 0;
+  for (const f of files) {
+    const p = JSON.parse(await readFile(join(dir, f), "utf8")) as CpuProfile;
+    let maxId = 0;
+    for (const n of p.nodes) {
+      const callFrame =
+        n.callFrame.functionName === "atomicsWaitLoop"
+          ? { ...n.callFrame, functionName: "(idle)" }
+          : n.callFrame;
+      merged.nodes.push({ ...n, callFrame, id: n.id + offset, children: n.children?.map((c) => c + offset) });
+      maxId = Math.max(maxId, n.id);
+    }
+    for (const s of p.samples) merged.samples.push(s + offset);
+    merged.timeDeltas.push(...p.timeDeltas);
+    offset += maxId + 1;
+  }
+  return summariseProfile(merged, { repoRoot: REPO_ROOT, top: 20 });
+}
