@@ -6,12 +6,31 @@
 import { availableParallelism } from "node:os";
 import type { Piscina } from "piscina";
 import { type CompressionType, resolveCompressionLevel } from "./compression-type.ts";
-import type { CompressTask } from "./compression-worker.ts";
+import type {
+  CompressRangesResult,
+  CompressRangesTask,
+  CompressTask,
+  CutResult,
+  CutTask,
+} from "./compression-worker.ts";
+import type { ChunkingParams } from "./fastcdc.ts";
+
+export type { CompressRangesResult, CutResult };
 
 export interface ChunkCompressor {
   readonly type: CompressionType;
   /** Compresses one chunk. The input is left untouched and still belongs to the caller. */
   compress(data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * FastCDC cut points and chunk hashes of a NAR segment that starts at a chunk boundary, on a
+   * worker. `segment` must be a view of a SharedArrayBuffer (read there, not copied).
+   */
+  cutSegment(segment: Uint8Array, params: ChunkingParams, final: boolean): Promise<CutResult>;
+  /**
+   * Compresses the chunks at `ranges` of `source` (a view of a SharedArrayBuffer) on one worker,
+   * with the SHA-256 of each compressed file.
+   */
+  compressRanges(source: Uint8Array, ranges: Array<[number, number]>): Promise<CompressRangesResult>;
   /** Waits for queued work, then stops the workers. */
   close(): Promise<void>;
 }
@@ -29,9 +48,6 @@ const WORKER_URL = new URL("./compression-worker.ts", import.meta.url);
 export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCompressor {
   const { type } = options;
   const level = resolveCompressionLevel(type, options.level);
-  if (type === "none") {
-    return { type, compress: async (data) => data, close: async () => {} };
-  }
   const threads = options.threads ?? availableParallelism();
   if (!Number.isSafeInteger(threads) || threads < 1)
     throw new RangeError(`threads must be >= 1, got ${threads}`);
@@ -49,10 +65,23 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
     });
   };
   let closed = false;
+  const run = async (task: unknown, name: string): Promise<unknown> => {
+    if (closed) throw new Error("chunk compressor is closed");
+    pool ??= startPool();
+    return (await pool).run(task, { name });
+  };
   return {
     type,
+    cutSegment: (segment, params, final) =>
+      run({ segment, params, final } satisfies CutTask, "cutSegment") as Promise<CutResult>,
+    async compressRanges(source, ranges) {
+      if (type === "none") return storedRanges(source, ranges);
+      const task: CompressRangesTask = { type, level, source, ranges };
+      return (await run(task, "compressRanges")) as CompressRangesResult;
+    },
     async compress(data) {
       if (closed) throw new Error("chunk compressor is closed");
+      if (type === "none") return data;
       // One copy into an exactly sized buffer that is then moved: cloning a view would copy its
       // whole backing ArrayBuffer, and transferring the caller's buffer would detach it. (Not
       // `data.slice()`: on a Buffer that is a view.)
@@ -67,4 +96,22 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
       await (await pool)?.close();
     },
   };
+}
+
+/** `compressRanges` without compression: the chunks copied out as they are. */
+async function storedRanges(
+  source: Uint8Array,
+  ranges: Array<[number, number]>,
+): Promise<CompressRangesResult> {
+  const { createHash } = await import("node:crypto");
+  const total = ranges.reduce((sum, [start, end]) => sum + end - start, 0);
+  const files = new Uint8Array(total);
+  let off = 0;
+  const fileHashes = ranges.map(([start, end]) => {
+    const piece = source.subarray(start, end);
+    files.set(piece, off);
+    off += piece.length;
+    return `sha256:${createHash("sha256").update(piece).digest("hex")}`;
+  });
+  return { files, sizes: ranges.map(([start, end]) => end - start), fileHashes };
 }

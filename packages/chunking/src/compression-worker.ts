@@ -2,11 +2,19 @@
  * Piscina worker for `createChunkCompressor`: compresses one chunk per task into one independent
  * stream (zstd frame, brotli stream, xz stream). xz has no binding in Node, so it runs the `xz`
  * program synchronously, which blocks only this worker.
+ *
+ * Two batch tasks serve the ingest pipeline, so that a NAR costs the main thread a few messages
+ * per megabytes instead of one per chunk: `cutSegment` (FastCDC cut points and the SHA-256 of
+ * every chunk in a segment of a NAR) and `compressRanges` (several chunks of a segment compressed,
+ * with the SHA-256 of each compressed file). Segments live in a SharedArrayBuffer the main thread
+ * filled, so they are read here without a copy and stay usable there.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { brotliCompressSync, constants, zstdCompressSync } from "node:zlib";
 import { move } from "piscina";
 import { ZSTD_OUTPUT_CHUNK } from "./compression-type.ts";
+import { type ChunkingParams, FastCdcChunker } from "./fastcdc.ts";
 
 export interface CompressTask {
   type: "zstd" | "brotli" | "xz";
@@ -58,4 +66,69 @@ export function compressChunk(task: CompressTask): unknown {
   // ArrayBuffer may be transferred.
   const exact = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : new Uint8Array(out);
   return move(exact);
+}
+
+export interface CutTask {
+  /** A segment of a NAR that starts at a chunk boundary. */
+  segment: Uint8Array;
+  params: ChunkingParams;
+  /** The NAR ends with this segment. */
+  final: boolean;
+}
+
+export interface CutResult {
+  /** End offset of every complete chunk (see `FastCdcChunker.cutPoints`). */
+  cuts: number[];
+  /** `sha256:<hex>` of each of those chunks. */
+  hashes: string[];
+}
+
+let chunker: { key: string; chunker: FastCdcChunker } | undefined;
+
+/** Task entry point (`name: "cutSegment"`). */
+export function cutSegment(task: CutTask): CutResult {
+  const key = `${task.params.minSize}/${task.params.avgSize}/${task.params.maxSize}`;
+  if (chunker?.key !== key) chunker = { key, chunker: new FastCdcChunker(task.params) };
+  const cuts = chunker.chunker.cutPoints(task.segment, task.final);
+  const hashes: string[] = [];
+  let start = 0;
+  for (const cut of cuts) {
+    hashes.push(`sha256:${createHash("sha256").update(task.segment.subarray(start, cut)).digest("hex")}`);
+    start = cut;
+  }
+  return { cuts, hashes };
+}
+
+export interface CompressRangesTask {
+  type: CompressTask["type"];
+  level: number;
+  source: Uint8Array;
+  /** [start, end) of each chunk in `source`. */
+  ranges: Array<[number, number]>;
+}
+
+export interface CompressRangesResult {
+  /** Every compressed chunk, one after the other, in a SharedArrayBuffer (shared, not copied). */
+  files: Uint8Array;
+  /** Compressed size of each chunk. */
+  sizes: number[];
+  /** `sha256:<hex>` of each compressed chunk. */
+  fileHashes: string[];
+}
+
+/** Task entry point (`name: "compressRanges"`). */
+export function compressRanges(task: CompressRangesTask): CompressRangesResult {
+  const outs = task.ranges.map(([start, end]) =>
+    compressWith({ type: task.type, level: task.level, data: task.source.subarray(start, end) }),
+  );
+  const total = outs.reduce((sum, out) => sum + out.length, 0);
+  const files = new Uint8Array(new SharedArrayBuffer(total));
+  const fileHashes: string[] = [];
+  let off = 0;
+  for (const out of outs) {
+    files.set(out, off);
+    off += out.length;
+    fileHashes.push(`sha256:${createHash("sha256").update(out).digest("hex")}`);
+  }
+  return { files, sizes: outs.map((o) => o.length), fileHashes };
 }

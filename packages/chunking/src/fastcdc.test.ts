@@ -168,6 +168,38 @@ describe("streaming", () => {
     expect(lengths(chunkAll(data, ATTIC_DEFAULT_PARAMS))).toEqual(whole);
   });
 
+  it("cutPoints over segments (each starting with the previous one's uncut rest) gives the same chunks", () => {
+    const next = rng(11);
+    for (let round = 0; round < 10; round++) {
+      const chunker = new FastCdcChunker(ATTIC_DEFAULT_PARAMS);
+      const sizes: number[] = [];
+      let rest = new Uint8Array(0);
+      let off = 0;
+      while (off < data.length) {
+        const n = Math.floor(next() * 2 * MIB);
+        const piece = data.subarray(off, off + n);
+        off += n;
+        const segment = new Uint8Array(Buffer.concat([rest, piece]));
+        const cuts = chunker.cutPoints(segment, off >= data.length);
+        let start = 0;
+        for (const cut of cuts) {
+          sizes.push(cut - start);
+          start = cut;
+        }
+        rest = segment.subarray(start);
+      }
+      expect(rest.length).toBe(0);
+      expect(sizes).toEqual(whole);
+    }
+  });
+
+  it("cutPoints of a final buffer shorter than minSize is one chunk, of an empty one none", () => {
+    const chunker = new FastCdcChunker(ATTIC_DEFAULT_PARAMS);
+    expect(chunker.cutPoints(data.subarray(0, 100), true)).toEqual([100]);
+    expect(chunker.cutPoints(data.subarray(0, 100), false)).toEqual([]);
+    expect(chunker.cutPoints(new Uint8Array(0), true)).toEqual([]);
+  });
+
   it("never returns views of the caller's buffers", () => {
     const buffer = new Uint8Array(64 * KIB);
     const chunker = new FastCdcChunker(ATTIC_TEST_PARAMS);

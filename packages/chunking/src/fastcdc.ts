@@ -144,6 +144,40 @@ export class FastCdcChunker {
     return out;
   }
 
+  /**
+   * Cuts a buffer that starts at a chunk boundary without copying it: returns the end offset of
+   * every complete chunk, in order. When `final` is false, the bytes after the last offset are not
+   * a complete chunk yet (more input could move their cut) and the caller passes them again at the
+   * start of the next buffer; cutting [those bytes + what follows] gives exactly the chunks the
+   * streaming chunker gives, since every cut depends only on the bytes from its chunk's start.
+   * With `final`, the last offset is `data.length` (the final chunk may be shorter than `minSize`).
+   * Only for a chunker that has no pending input (it is left that way).
+   */
+  cutPoints(data: Uint8Array, final: boolean): number[] {
+    if (this.#tailLen > 0) throw new Error("cutPoints needs a chunker without pending input");
+    const cuts: number[] = [];
+    const min = this.#min;
+    const max = this.#max;
+    const n = data.length;
+    let off = 0;
+    for (;;) {
+      const remaining = n - off;
+      if (remaining <= min) break;
+      const end = off + Math.min(remaining, max);
+      this.#hash = 0;
+      const found = this.#scan(data, off + min, end, off + this.#center);
+      let cut: number;
+      if (found >= 0) cut = found;
+      else if (end - off === max) cut = end;
+      else break;
+      cuts.push(cut);
+      off = cut;
+    }
+    this.#reset();
+    if (final && off < n) cuts.push(n);
+    return cuts;
+  }
+
   /** Ends the stream: returns the final chunk (if any bytes are pending) and resets the chunker. */
   finish(): Uint8Array[] {
     if (this.#tailLen === 0) return [];

@@ -133,30 +133,53 @@ export class WholeChunkWriter {
 
 /** Chunks per batch, and bytes per batch: one round of database statements covers a batch. */
 const BATCH_CHUNKS = 64;
-const BATCH_BYTES = 8 * 1024 * 1024;
+const BATCH_BYTES = 4 * 1024 * 1024;
 /** Batches in flight: one being read and cut from the client while others compress and store. */
 const BATCHES_IN_FLIGHT = 2;
 
-interface PendingBatch {
-  data: Uint8Array[];
-  bytes: number;
+/** Chunks in sequence order, as ranges of one SharedArrayBuffer-backed source. */
+interface Batch {
+  source: Uint8Array;
+  ranges: Array<[number, number]>;
+  hashes: string[];
   firstSeq: number;
+}
+
+/** Chunks handed to `add` one by one, waiting to become a batch. */
+interface LooseChunks {
+  data: Uint8Array[];
+  hashes: Array<string | undefined>;
+  bytes: number;
+}
+
+/** A SharedArrayBuffer-backed copy of `parts`, one after the other (what the workers read). */
+export function sharedConcat(parts: readonly Uint8Array[], bytes: number): Uint8Array {
+  const out = new Uint8Array(new SharedArrayBuffer(bytes));
+  let off = 0;
+  for (const part of parts) {
+    out.set(part, off);
+    off += part.length;
+  }
+  return out;
 }
 
 /**
  * The chunks of one NAR in sequence order, stored in batches: per batch, one statement leases the
  * chunks that already exist, one inserts the new ones as pending, one marks them valid after their
- * files are written. Compression of a batch's new chunks runs in the worker pool in parallel.
- * `add` waits while `BATCHES_IN_FLIGHT` batches are in progress, which is what slows reading from
- * the client down; memory stays bounded by that many batches. The first failure is raised by the
- * next `add` or by `finish`.
+ * files are written. A batch is a segment already cut (`addSegment`: a worker found the cut points
+ * and hashes) or chunks added one by one (`add`). Compression of a batch's new chunks, and the
+ * SHA-256 of each compressed file, run on one worker in one task.
+ * `add`/`addSegment` wait while `BATCHES_IN_FLIGHT` batches are in progress, which is what slows
+ * reading from the client down; memory stays bounded by that many batches. The first failure is
+ * raised by the next `add` or by `finish`.
  */
 export class ChunkUploads {
   readonly held: number[] = [];
   readonly stored: StoredChunk[] = [];
   private readonly tasks = new Set<Promise<void>>();
   private failure: unknown = null;
-  private batch: PendingBatch = { data: [], bytes: 0, firstSeq: 0 };
+  private loose: LooseChunks = { data: [], hashes: [], bytes: 0 };
+  private nextSeq = 0;
   private readonly deps: Deps;
   private readonly compression: string;
 
@@ -165,16 +188,35 @@ export class ChunkUploads {
     this.compression = compression;
   }
 
-  async add(data: Uint8Array): Promise<void> {
+  /** One chunk; `hash` (`sha256:<hex>`) when the caller already knows it. */
+  async add(data: Uint8Array, hash?: string): Promise<void> {
     if (this.failure) throw this.failure;
-    this.batch.data.push(data);
-    this.batch.bytes += data.length;
-    if (this.batch.data.length >= BATCH_CHUNKS || this.batch.bytes >= BATCH_BYTES) await this.flush();
+    this.loose.data.push(data);
+    this.loose.hashes.push(hash);
+    this.loose.bytes += data.length;
+    if (this.loose.data.length >= BATCH_CHUNKS || this.loose.bytes >= BATCH_BYTES) await this.flushLoose();
+  }
+
+  /**
+   * The chunks of a segment (a SharedArrayBuffer-backed view) that end at `cuts`, with their
+   * hashes, as `ChunkCompressor.cutSegment` returned them.
+   */
+  async addSegment(segment: Uint8Array, cuts: readonly number[], hashes: string[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    await this.flushLoose();
+    if (cuts.length === 0) return;
+    const ranges: Array<[number, number]> = [];
+    let start = 0;
+    for (const cut of cuts) {
+      ranges.push([start, cut]);
+      start = cut;
+    }
+    await this.enqueue({ source: segment, ranges, hashes, firstSeq: this.take(cuts.length) });
   }
 
   /** Waits for every chunk; throws the first failure. */
   async finish(): Promise<StoredChunk[]> {
-    await this.flush();
+    await this.flushLoose();
     await Promise.all(this.tasks);
     if (this.failure) throw this.failure;
     return this.stored;
@@ -190,10 +232,35 @@ export class ChunkUploads {
     );
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.batch;
-    if (batch.data.length === 0) return;
-    this.batch = { data: [], bytes: 0, firstSeq: batch.firstSeq + batch.data.length };
+  private take(count: number): number {
+    const first = this.nextSeq;
+    this.nextSeq += count;
+    return first;
+  }
+
+  private async flushLoose(): Promise<void> {
+    const loose = this.loose;
+    if (loose.data.length === 0) return;
+    this.loose = { data: [], hashes: [], bytes: 0 };
+    const only = loose.data.length === 1 ? (loose.data[0] as Uint8Array) : null;
+    const source = only?.buffer instanceof SharedArrayBuffer ? only : sharedConcat(loose.data, loose.bytes);
+    const ranges: Array<[number, number]> = [];
+    let start = 0;
+    for (const d of loose.data) {
+      ranges.push([start, start + d.length]);
+      start += d.length;
+    }
+    const hashes = loose.hashes.map(
+      (h, i) =>
+        h ??
+        `sha256:${createHash("sha256")
+          .update(loose.data[i] as Uint8Array)
+          .digest("hex")}`,
+    );
+    await this.enqueue({ source, ranges, hashes, firstSeq: this.take(ranges.length) });
+  }
+
+  private async enqueue(batch: Batch): Promise<void> {
     while (this.tasks.size >= BATCHES_IN_FLIGHT) await Promise.race(this.tasks);
     if (this.failure) throw this.failure;
     const task: Promise<void> = this.storeBatch(batch)
@@ -204,25 +271,24 @@ export class ChunkUploads {
     this.tasks.add(task);
   }
 
-  private async storeBatch(batch: PendingBatch): Promise<void> {
-    const deps = this.deps;
-    const compression = this.compression;
-    const hashes = batch.data.map((d) => `sha256:${createHash("sha256").update(d).digest("hex")}`);
-    const existing = await findAndLockChunks(deps.db, hashes, compression);
+  private async storeBatch(batch: Batch): Promise<void> {
+    const { hashes } = batch;
+    const existing = await findAndLockChunks(this.deps.db, hashes, this.compression);
     for (const c of existing.values()) this.held.push(c.id);
 
     // One new chunk per distinct missing hash; repeats inside the NAR reuse it.
-    const fresh = new Map<string, { data: Uint8Array; name: string; id?: number; file?: Uint8Array }>();
+    const fresh = new Map<string, FreshChunk>();
     hashes.forEach((hash, i) => {
       if (!existing.has(hash) && !fresh.has(hash)) {
-        fresh.set(hash, { data: batch.data[i] as Uint8Array, name: `${randomUUID()}.chunk` });
+        fresh.set(hash, { range: batch.ranges[i] as [number, number], name: `${randomUUID()}.chunk` });
       }
     });
-    if (fresh.size > 0) await this.storeFresh(fresh);
+    if (fresh.size > 0) await this.storeFresh(batch.source, fresh);
 
     const firstUse = new Set<string>();
     hashes.forEach((hash, i) => {
-      const size = (batch.data[i] as Uint8Array).length;
+      const [start, end] = batch.ranges[i] as [number, number];
+      const size = end - start;
       const reused = existing.get(hash);
       if (reused) {
         this.stored[batch.firstSeq + i] = {
@@ -234,26 +300,27 @@ export class ChunkUploads {
         return;
       }
       const made = fresh.get(hash);
-      if (!made?.id || !made.file) throw new Error("chunk batch lost a chunk");
+      if (made?.id === undefined || made.fileSize === undefined) throw new Error("chunk batch lost a chunk");
       const repeat = firstUse.has(hash);
       firstUse.add(hash);
       this.stored[batch.firstSeq + i] = {
         chunkId: made.id,
         size,
-        fileSize: made.file.length,
+        fileSize: made.fileSize,
         deduplicated: repeat,
       };
     });
   }
 
   /** Compresses, records as pending, writes and validates the batch's new chunks. */
-  private async storeFresh(
-    fresh: Map<string, { data: Uint8Array; name: string; id?: number; file?: Uint8Array }>,
-  ): Promise<void> {
+  private async storeFresh(source: Uint8Array, fresh: Map<string, FreshChunk>): Promise<void> {
     const deps = this.deps;
     const compression = this.compression;
     const entries = [...fresh.entries()];
-    const compressing = Promise.all(entries.map(([, c]) => deps.compressor.compress(c.data)));
+    const compressing = deps.compressor.compressRanges(
+      source,
+      entries.map(([, c]) => c.range),
+    );
     compressing.catch(() => {});
     const located = entries.map(([hash, c]) => {
       const { remoteFile, remoteFileId } = deps.storage.locate(c.name);
@@ -263,7 +330,7 @@ export class ChunkUploads {
       deps.db,
       located.map((l) => ({
         chunkHash: l.hash,
-        chunkSize: l.c.data.length,
+        chunkSize: l.c.range[1] - l.c.range[0],
         compression,
         remoteFile: serializeRemoteFile(l.remoteFile),
         remoteFileId: l.remoteFileId,
@@ -273,14 +340,20 @@ export class ChunkUploads {
       l.c.id = ids[i];
     });
     try {
-      const files = await compressing;
+      const { files, sizes, fileHashes } = await compressing;
+      const offsets: number[] = [];
+      sizes.reduce((off, size) => {
+        offsets.push(off);
+        return off + size;
+      }, 0);
       let next = 0;
       const writer = async () => {
         while (next < located.length) {
           const i = next++;
           const l = located[i] as (typeof located)[number];
-          l.c.file = files[i] as Uint8Array;
-          await deps.storage.put(l.c.name, l.c.file);
+          const off = offsets[i] as number;
+          l.c.fileSize = sizes[i] as number;
+          await deps.storage.put(l.c.name, files.subarray(off, off + l.c.fileSize));
         }
       };
       await Promise.all(
@@ -288,12 +361,10 @@ export class ChunkUploads {
       );
       await validateChunks(
         deps.db,
-        located.map((l) => ({
+        located.map((l, i) => ({
           id: l.c.id as number,
-          fileHash: `sha256:${createHash("sha256")
-            .update(l.c.file as Uint8Array)
-            .digest("hex")}`,
-          fileSize: (l.c.file as Uint8Array).length,
+          fileHash: fileHashes[i] as string,
+          fileSize: l.c.fileSize as number,
         })),
       );
       for (const l of located) this.held.push(l.c.id as number);
@@ -303,4 +374,11 @@ export class ChunkUploads {
       throw err;
     }
   }
+}
+
+interface FreshChunk {
+  range: [number, number];
+  name: string;
+  id?: number;
+  fileSize?: number;
 }

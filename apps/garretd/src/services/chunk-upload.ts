@@ -143,8 +143,9 @@ export async function receiveChunks(
       }
       const data = await reader.readExact(length);
       if (!data) throw requestError("the body ends inside a chunk");
-      received.push(createHash("sha256").update(data).digest("hex"));
-      await uploads.add(data);
+      const hash = createHash("sha256").update(data).digest("hex");
+      received.push(hash);
+      await uploads.add(data, `sha256:${hash}`);
     }
     const stored = await uploads.finish();
     const held = uploads.held.splice(0);

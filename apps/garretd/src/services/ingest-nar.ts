@@ -17,13 +17,13 @@
  * 6. Leases are released and, on failure, what was written is removed (or left to GC).
  */
 import { createHash } from "node:crypto";
-import { type ChunkingParams, FastCdcChunker, nixCompressionName } from "@garret/chunking";
+import { type ChunkingParams, nixCompressionName } from "@garret/chunking";
 import { type Executor, findAndLockNar, insertChunkRefs, insertNar, releaseNar } from "@garret/db";
 import { NarValidator, NixFormatError } from "@garret/nix";
 import type { Deps } from "../deps.ts";
 import { AtticError, requestError } from "../errors.ts";
 import type { ServerSettings } from "../settings.ts";
-import { ChunkUploads, type StoredChunk, WholeChunkWriter } from "./chunk-store.ts";
+import { ChunkUploads, type StoredChunk, sharedConcat, WholeChunkWriter } from "./chunk-store.ts";
 
 /** Whole NARs up to this size are buffered and stored as one chunk in one write; larger ones stream. */
 const WHOLE_NAR_BUFFER_LIMIT = 16 * 1024 * 1024;
@@ -127,6 +127,13 @@ async function reuseNar(deps: Deps, request: IngestRequest, claim: NarClaim): Pr
   }
 }
 
+/**
+ * Bytes of NAR cut per worker task: the main thread collects this much (after the previous
+ * segment's uncut rest), a worker finds the cut points and hashes the chunks, and the segment is
+ * then one batch of chunk storage.
+ */
+const SEGMENT_BYTES = 4 * 1024 * 1024;
+
 async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar> {
   const { claim } = request;
   const policy = narChunking(deps.settings);
@@ -134,7 +141,7 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
   const check = new NarCheck(claim, request.maxNarSize, true);
   const chunks = new ChunkUploads(deps, compression);
   const bufferLimit = policy.chunk ? policy.threshold : WHOLE_NAR_BUFFER_LIMIT;
-  let cdc: FastCdcChunker | null = null;
+  let segments: SegmentCutter | null = null;
   let stream: WholeChunkWriter | null = null;
   let buffered: Uint8Array[] = [];
   let bufferedSize = 0;
@@ -142,25 +149,29 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
   try {
     for await (const piece of request.nar) {
       check.update(piece);
-      if (cdc) {
-        for (const chunk of cdc.push(piece)) await chunks.add(chunk);
-        continue;
-      }
       if (stream) {
         await stream.write(piece);
         continue;
       }
       buffered.push(piece);
       bufferedSize += piece.length;
+      if (segments) {
+        if (bufferedSize >= SEGMENT_BYTES) {
+          await segments.cut(buffered, bufferedSize, false);
+          buffered = [];
+          bufferedSize = 0;
+        }
+        continue;
+      }
       if (bufferedSize < bufferLimit) continue;
       if (policy.chunk) {
-        cdc = new FastCdcChunker(policy.params);
-        for (const part of buffered) for (const chunk of cdc.push(part)) await chunks.add(chunk);
-      } else {
-        stream = await WholeChunkWriter.start(deps, compression, claim?.narHash ?? null);
-        for (const part of buffered) await stream.write(part);
+        segments = new SegmentCutter(deps, policy, chunks);
+        continue;
       }
+      stream = await WholeChunkWriter.start(deps, compression, claim?.narHash ?? null);
+      for (const part of buffered) await stream.write(part);
       buffered = [];
+      bufferedSize = 0;
     }
     const { narHash, narSize } = check.finish();
 
@@ -168,13 +179,14 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
     if (stream) {
       stored = [await stream.finish(narHash, narSize)];
     } else {
-      if (cdc) for (const chunk of cdc.finish()) if (chunk.length > 0) await chunks.add(chunk);
-      if (!cdc && bufferedSize > 0) await chunks.add(Buffer.concat(buffered));
+      if (segments) await segments.cut(buffered, bufferedSize, true);
+      // A NAR kept whole is one chunk whose hash is the NAR hash.
+      else if (bufferedSize > 0) await chunks.add(sharedConcat(buffered, bufferedSize), narHash);
       buffered = [];
       stored = await chunks.finish();
     }
 
-    const whole = cdc === null;
+    const whole = segments === null;
     const refs = stored.map((c, seq) => ({ seq, chunkId: c.chunkId }));
     const nar = await deps.db.transaction(async (tx) => {
       const row = await insertNar(tx, {
@@ -205,6 +217,31 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
   } finally {
     await chunks.release();
     if (stream) await (committed ? stream.release() : stream.abort());
+  }
+}
+
+/**
+ * Content-defined chunking off the main thread: each segment (the previous segment's uncut rest,
+ * then the new bytes) is copied once into a SharedArrayBuffer, a worker returns its cut points and
+ * chunk hashes, and the complete chunks go to storage as one batch while the next segment fills.
+ */
+class SegmentCutter {
+  private rest: Uint8Array = new Uint8Array(0);
+  private readonly deps: Deps;
+  private readonly policy: NarChunking;
+  private readonly chunks: ChunkUploads;
+
+  constructor(deps: Deps, policy: NarChunking, chunks: ChunkUploads) {
+    this.deps = deps;
+    this.policy = policy;
+    this.chunks = chunks;
+  }
+
+  async cut(parts: readonly Uint8Array[], bytes: number, final: boolean): Promise<void> {
+    const segment = sharedConcat([this.rest, ...parts], this.rest.length + bytes);
+    const { cuts, hashes } = await this.deps.compressor.cutSegment(segment, this.policy.params, final);
+    this.rest = segment.subarray(cuts.at(-1) ?? 0);
+    await this.chunks.addSegment(segment, cuts, hashes);
   }
 }
 
