@@ -2,7 +2,7 @@
  * Set-based versions of the chunk bookkeeping for uploads: one statement leases, inserts or
  * validates a whole batch of chunks, instead of three round trips per chunk. A 1 GiB NAR is
  * ~16,000 chunks at attic's recommended sizes; per-chunk statements made the database, not
- * compression, the limit on upload speed (especially on PGlite's single connection).
+ * compression, the limit on upload speed (especially on SQLite's single connection).
  */
 import { sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
@@ -18,7 +18,8 @@ export interface LeasedChunk {
 }
 
 /**
- * For each distinct hash, takes a lease (`holders_count + 1`) on one valid chunk with that hash and
+ * For each distinct hash, takes a lease (`holders_count + 1`, `leased_at` now, as every lease: an
+ * older time would let GC reset it as abandoned mid-upload) on one valid chunk with that hash and
  * compression. Returns the leased chunks by hash; hashes without a usable chunk are absent.
  *
  * Rows are locked in id order and waited for, not skipped: concurrent uploads of NARs that share
@@ -61,7 +62,7 @@ const FIND_AND_LOCK_SQL = `
     WHERE c.id IN (SELECT id FROM candidates) AND c.state = 'V'
     ORDER BY c.id FOR UPDATE
   )
-  UPDATE chunk SET holders_count = chunk.holders_count + 1
+  UPDATE chunk SET holders_count = chunk.holders_count + 1, leased_at = now()
   FROM picked WHERE chunk.id = picked.id
   RETURNING chunk.id AS id, chunk.chunk_hash AS chunk_hash, chunk.file_size AS file_size`;
 

@@ -3,6 +3,7 @@ import { expect, it } from "vitest";
 import { createValidNar } from "../../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
 import { toDate } from "../sqlite-values.ts";
+import { findAndLockChunks } from "./chunk-batches.ts";
 import { findAndLockChunk } from "./chunks.ts";
 import { resetAbandonedLeases } from "./leases.ts";
 import { findAndLockNar } from "./nars.ts";
@@ -77,5 +78,34 @@ describeEachDb("abandoned upload leases", (getDb) => {
       s.query<{ holders_count: number }>("SELECT holders_count FROM nar WHERE id = $1", [nar.id]),
     );
     expect(after?.holders_count).toBe(0);
+  });
+
+  it("an upload batch's lease on chunks it deduplicates against restarts their clock, as every lease does", async () => {
+    const db = getDb();
+    const { chunks } = await createValidNar(db, { chunkCount: 2 });
+    const ids = chunks.map((c) => c.id);
+    // Validated long ago, released since: a later upload that reuses them takes a fresh lease.
+    await db.withSession((s) =>
+      s.query("UPDATE chunk SET leased_at = $3 WHERE id IN ($1, $2)", [
+        ids[0],
+        ids[1],
+        new Date(Date.now() - 2 * 3600_000),
+      ]),
+    );
+    const leased = await findAndLockChunks(
+      db,
+      chunks.map((c) => c.chunkHash),
+      "zstd",
+    );
+    expect([...leased.values()].map((c) => c.id).sort((a, b) => a - b)).toEqual(ids);
+    await db.withSession((s) => resetAbandonedLeases(s, new Date(Date.now() - 3600_000)));
+    const rows = await db.withSession((s) =>
+      s.query<{ holders_count: number; leased_at: Date | string | null }>(
+        "SELECT holders_count, leased_at FROM chunk WHERE id IN ($1, $2)",
+        ids,
+      ),
+    );
+    expect(rows.map((r) => r.holders_count)).toEqual([1, 1]);
+    for (const r of rows) expect(toDate(r.leased_at).getTime()).toBeGreaterThan(Date.now() - 60_000);
   });
 });
