@@ -4,9 +4,9 @@
 # `services.garretd`. `settings` is rendered to server.toml and checked with
 # `garretd --mode check-config` at build time; secrets come from `environmentFile`
 # (ATTIC_SERVER_TOKEN_RS256_SECRET_BASE64, ATTIC_SERVER_DATABASE_URL, AWS_* ...).
-# Differences: without database.url, garretd uses its embedded database in the state directory
-# (atticd defaults to sqlite:///var/lib/atticd/server.db, which garret reads only once it supports
-# SQLite URLs); Node's JIT needs writable+executable memory (MemoryDenyWriteExecute is off); the
+# The database defaults to atticd's sqlite:///var/lib/atticd/server.db?mode=rwc, so an atticd
+# deployment on the module's defaults keeps its server.db (garret adopts it in place).
+# Differences: Node's JIT needs writable+executable memory (MemoryDenyWriteExecute is off); the
 # admin command is `garretd-garretadm`.
 {
   lib,
@@ -127,6 +127,7 @@ in
         avg-size = 65536;
         max-size = 262144;
       };
+      database.url = lib.mkDefault "sqlite://${stateDir}/server.db?mode=rwc";
       storage = lib.mkDefault {
         type = "local";
         path = "${stateDir}/storage";

@@ -81,7 +81,11 @@ describeWithNix("flake.nix and the NixOS module services.garretd", () => {
       options: string[];
       defaults: Record<string, { default: string }>;
       modes: string[];
-      defaultSettings: { chunking: Record<string, number>; storage: { type: string; path: string } };
+      defaultSettings: {
+        chunking: Record<string, number>;
+        database: { url: string };
+        storage: { type: string; path: string };
+      };
       execStart: string;
       stateDirectory: string;
       environmentFile: { content: string } | string;
@@ -100,6 +104,8 @@ describeWithNix("flake.nix and the NixOS module services.garretd", () => {
       "avg-size": 65536,
       "max-size": 262144,
     });
+    // atticd's module default: its server.db is served in place.
+    expect(r.defaultSettings.database).toEqual({ url: "sqlite:///var/lib/atticd/server.db?mode=rwc" });
     expect(r.defaultSettings.storage).toEqual({ type: "local", path: "/var/lib/atticd/storage" });
     expect(r.stateDirectory).toBe("atticd");
     expect(r.dataDir).toBe("/var/lib/atticd");
