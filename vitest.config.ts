@@ -1,6 +1,6 @@
 /**
  * Test tiers. `npm test` runs every tier whose real component is available:
- * unit and app tests always; the database matrix always includes PGlite and adds real Postgres when
+ * unit and app tests always; the database matrix always includes SQLite and adds real Postgres when
  * GARRET_TEST_POSTGRES_URL is set; the Nix tier runs when GARRET_TEST_NIX=1 (CI sets both).
  */
 import { defineConfig } from "vitest/config";

@@ -4,7 +4,7 @@
  * chunk-upload extension (what `garret push` does) and once with the attic API (what `attic push`
  * does), through a counting proxy. Prints bytes on the wire and push times for both.
  *
- *     node bench/chunk-push.ts [--mib 1024] [--db postgres|pglite] [--storage local|s3]
+ *     node bench/chunk-push.ts [--mib 1024] [--db postgres|sqlite] [--storage local|s3]
  *                              [--postgres-url URL]
  *
  * The two pushes upload different rebuilt versions (same amount of change) so neither benefits

@@ -1,14 +1,16 @@
 /**
  * Foot-guns of the embedded database, through the real processes: while garretd holds it,
  * garretadm refuses (naming the process) instead of reading stale data; make-token says why it
- * cannot record a token then, and records it once garretd is stopped; and a database without
- * chunk rows over storage that holds chunk files is a loud warning naming both.
+ * cannot record a token then, and records it once garretd is stopped; a database without
+ * chunk rows over storage that holds chunk files is a loud warning naming both; and a data
+ * directory holding the PGlite database of garret before SQLite is refused, not hidden behind a new
+ * empty database.
  */
 import { spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { GARRETADM_BIN, type GarretdHandle, startGarretd } from "../support/garretd.ts";
+import { GARRETADM_BIN, GARRETD_BIN, type GarretdHandle, runNode, startGarretd } from "../support/garretd.ts";
 
 let g: GarretdHandle;
 beforeAll(async () => {
@@ -75,5 +77,26 @@ describe("the embedded database while garretd runs", () => {
     // The banner goes to stderr, which can reach the test after the "listening" line on stdout.
     await vi.waitFor(() => expect(g.logs()).toContain(warning), { timeout: 10_000, interval: 50 });
     expect(g.logs()).toContain('"msg":"storage holds chunks the database does not know"');
+  });
+});
+
+describe("a data directory left by garret before SQLite", () => {
+  it("garretd and garretadm refuse it, saying how to move, and create nothing", async () => {
+    const dataDir = join(g.dataDir, "..", "pglite-era");
+    await mkdir(join(dataDir, "db"), { recursive: true });
+    await writeFile(join(dataDir, "db", "PG_VERSION"), "17\n");
+    const env = { ...process.env, GARRET_DATA_DIR: dataDir, HOME: join(dataDir, "..", "pglite-era-home") };
+    const message =
+      `${join(dataDir, "db")} holds the embedded PGlite database of an earlier garret, which this garret no longer reads ` +
+      `(its embedded database is the SQLite file ${join(dataDir, "server.db")}). Keep running the earlier garret on it, ` +
+      `or move its data as README's "Upgrading from the PGlite embedded database" says; to start afresh instead, ` +
+      `move ${join(dataDir, "db")} out of the data directory`;
+
+    const garretd = await runNode([GARRETD_BIN, "-f", g.configPath, "--mode", "db-migrations"], env);
+    expect(garretd.code).toBe(1);
+    expect(garretd.stderr).toContain(`error: ${message}\n`);
+    const adm = await runNode([GARRETADM_BIN, "-f", g.configPath, "caches", "list"], env);
+    expect(adm).toMatchObject({ code: 1, stderr: `error: ${message}\n` });
+    expect(await readdir(dataDir)).toEqual(["db"]);
   });
 });

@@ -60,7 +60,7 @@ for (const db of dbs) {
       expect(res.status).toBe(200);
       await res.arrayBuffer();
     };
-    /** garbage-collector-once; PGlite is single-process, so the server steps aside meanwhile. */
+    /** garbage-collector-once; SQLite is single-process here, so the server steps aside meanwhile. */
     const collectOnce = async (extraArgs: string[] = []) => {
       if (db === "sqlite") await g.stopProcess();
       try {

@@ -5,8 +5,8 @@
  * presigned redirect, status page, metrics); GC runs in one place at a time (the advisory lock makes
  * a collector skip while another holds it; two one-shot collectors started together both finish,
  * each having run or skipped). Both API servers keep narinfo in memory and forget it when the database's
- * change notifications say another writer changed it. Without Postgres (GARRET_TEST_POSTGRES_URL) the embedded PGlite database cannot be
- * shared, and the test shows a second process is refused instead of corrupting it.
+ * change notifications say another writer changed it. Without Postgres (GARRET_TEST_POSTGRES_URL) the
+ * embedded SQLite database is not shared, and the test shows a second process is refused.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -215,7 +215,7 @@ if (postgresTestUrl()) {
   });
 } else {
   describe("scale-out without Postgres", () => {
-    it("refuses a second process on the same embedded PGlite database", async () => {
+    it("refuses a second process on the same embedded SQLite database", async () => {
       const dir = await tempDir();
       const config = await writeClusterConfig({
         dir,
@@ -226,7 +226,9 @@ if (postgresTestUrl()) {
       cleanups.push(first.stop);
       const second = await runGarretdOnce(ctx, "api-server");
       expect(second.code).toBe(1);
-      expect(second.output).toMatch(/PGlite|data directory/i);
+      expect(second.output).toMatch(
+        /the SQLite database \S+server\.db is in use by process \d+; it allows one process at a time/,
+      );
       expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
     });
   });

@@ -4,7 +4,7 @@
  * process is refused by the other within the configured refresh interval, and a CI identity token
  * is exchanged for a cache token under a `[[garret.oidc]]` policy from server.toml. With Postgres
  * (GARRET_TEST_POSTGRES_URL) two processes share one database and the subject revocation goes
- * through `garretadm tokens revoke`; with PGlite one process plays both parts.
+ * through `garretadm tokens revoke`; with the embedded SQLite database one process plays both parts.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -119,7 +119,6 @@ for (const db of dbs) {
       await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
       const jwksPort = (jwks.address() as AddressInfo).port;
 
-      // PGlite creates only the last directory of its path, so the data directory must exist.
       dataDir = await mkdtemp(join(tmpdir(), "garret-token-admin-"));
       g = await startGarretd({
         db,

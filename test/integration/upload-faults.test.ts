@@ -79,7 +79,7 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
     });
     expect(await missing.json()).toEqual({ missing_paths: [hash] });
 
-    // PGlite is single-process: the collector needs the data directory to itself.
+    // The embedded SQLite database is single-process: the collector needs it to itself.
     await g.stopProcess();
     try {
       const gc = await g.runMode("garbage-collector-once");

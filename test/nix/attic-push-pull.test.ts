@@ -1,6 +1,6 @@
 /**
  * Issue 3's proof with real Nix: a closure pushed through the attic upload API is substituted by
- * Nix 2.8 into a fresh store with signatures required, from the embedded configuration (PGlite +
+ * Nix 2.8 into a fresh store with signatures required, from the embedded configuration (SQLite +
  * local disk) and from Postgres + S3 (s3rver). A wrong public key is refused. The large path
  * deduplicates across caches and a changed version reuses most of its chunks.
  */

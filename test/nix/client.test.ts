@@ -264,7 +264,7 @@ describeWithNix(`garret client (attic's integration flow, ${db})`, () => {
     const r = await garret(["cache", "configure", "test", "--retention-period", "1s"]);
     expect(r.code, r.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    // Embedded PGlite belongs to one process at a time: the collector runs while the server is stopped.
+    // The embedded SQLite database belongs to one process at a time: the collector runs while the server is stopped.
     if (db === "sqlite") await g.stopProcess();
     const gc = await g.runMode("garbage-collector-once");
     if (db === "sqlite") await g.startProcess();

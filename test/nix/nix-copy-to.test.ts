@@ -2,7 +2,7 @@
  * Issue 4's proof with real Nix: `nix copy --to http://127.0.0.1:PORT/CACHE` (xz, zstd, none) of a
  * closure with references, the token as the netrc password, then a pull into a fresh store with
  * signatures required and only the cache's key trusted. Tokens without push permission get nothing
- * stored, and the same path pushed by Nix and by the attic API shares its storage. Runs on PGlite +
+ * stored, and the same path pushed by Nix and by the attic API shares its storage. Runs on SQLite +
  * local disk, and on Postgres + S3 (s3rver) when GARRET_TEST_POSTGRES_URL is set.
  */
 import { readdir } from "node:fs/promises";

@@ -6,7 +6,7 @@
  * again with nginx stopped. Paths with a bad signature or a corrupted NAR are not served and
  * nothing of them is stored; an upstream that is down or hangs gives a 404 within the bound; 16
  * concurrent requests for one missing path cause one upstream NAR fetch (nginx's access log).
- * Runs on PGlite, and on Postgres when GARRET_TEST_POSTGRES_URL is set.
+ * Runs on SQLite, and on Postgres when GARRET_TEST_POSTGRES_URL is set.
  */
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";

@@ -41,7 +41,7 @@ async function withDb<T>(
   }
 }
 
-/** PGlite allows one process: the collector runs while the server is stopped. */
+/** The embedded SQLite database allows one process: the collector runs while the server is stopped. */
 async function collect(g: GarretdHandle): Promise<void> {
   // Leases and pending rows must be older than the 1 s grace period.
   await new Promise((r) => setTimeout(r, 1100));

@@ -25,7 +25,7 @@ export interface ClusterConfig {
 
 export interface ClusterConfigOptions {
   dir: string;
-  /** Postgres URL; omitted = PGlite in `<dir>/data`. */
+  /** Postgres URL; omitted = the embedded SQLite database in `<dir>/data`. */
   databaseUrl?: string;
   storage: { type: "local"; path: string } | { type: "s3"; s3: S3rverHandle };
   /** GC interval of the collector modes. */

@@ -1,5 +1,5 @@
 /**
- * Databases for tests: the `describeEachDb` matrix (SQLite and PGlite always, real Postgres when
+ * Databases for tests: the `describeEachDb` matrix (SQLite always, real Postgres when
  * GARRET_TEST_POSTGRES_URL is set) and throwaway Postgres databases cloned from a migrated template.
  *
  * The template is named after a hash of the migration files, so it is built once per migration set
@@ -7,11 +7,11 @@
  * migration changes. Each describe block gets its own database, dropped afterwards.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createDb, type Db, dumpPgliteDataDir, migrate, readMigrations } from "@garret/db";
+import { createDb, type Db, migrate, readMigrations } from "@garret/db";
 import pg from "pg";
 import { afterAll, beforeAll, describe } from "vitest";
 
-export type TestDbKind = "sqlite" | "pglite" | "postgres";
+export type TestDbKind = "sqlite" | "postgres";
 
 // Serializes template builds and clones across test workers (arbitrary constant).
 const TEMPLATE_LOCK_KEY = "7450656714298917121";
@@ -24,7 +24,7 @@ export function postgresTestUrl(): string | undefined {
 
 /** The database kinds this run covers. */
 export function testDbKinds(): TestDbKind[] {
-  return postgresTestUrl() === undefined ? ["sqlite", "pglite"] : ["sqlite", "pglite", "postgres"];
+  return postgresTestUrl() === undefined ? ["sqlite"] : ["sqlite", "postgres"];
 }
 
 function requireUrl(): string {
@@ -100,29 +100,6 @@ export async function createTestDatabase(
   };
 }
 
-const pgliteImages = new Map<boolean, Promise<Blob>>();
-
-/**
- * An empty or migrated PGlite database as a tarball, built once per test process: a fresh PGlite
- * spends seconds in initdb, loading a copy is several times faster.
- */
-function pgliteImage(migrated: boolean): Promise<Blob> {
-  let image = pgliteImages.get(migrated);
-  if (!image) {
-    image = (async () => {
-      const db = await createDb({ kind: "pglite" });
-      try {
-        if (migrated) await migrate(db);
-        return await dumpPgliteDataDir(db);
-      } finally {
-        await db.close();
-      }
-    })();
-    pgliteImages.set(migrated, image);
-  }
-  return image;
-}
-
 /** An open database of the given kind and a function that closes (and for Postgres drops) it. */
 export async function openTestDb(
   kind: TestDbKind,
@@ -131,11 +108,6 @@ export async function openTestDb(
   if (kind === "sqlite") {
     const db = await createDb({ kind: "sqlite", path: ":memory:" });
     if (options.migrated !== false) await migrate(db);
-    return { db, dispose: () => db.close() };
-  }
-  if (kind === "pglite") {
-    const image = await pgliteImage(options.migrated !== false);
-    const db = await createDb({ kind: "pglite", loadDataDir: image });
     return { db, dispose: () => db.close() };
   }
   const database = await createTestDatabase(options);
@@ -150,7 +122,7 @@ export async function openTestDb(
 }
 
 /**
- * Runs `suite` once per database kind, as `<name> [pglite]` / `<name> [postgres]`, each with a
+ * Runs `suite` once per database kind, as `<name> [sqlite]` / `<name> [postgres]`, each with a
  * fresh migrated database opened before and closed after the block. `kind` lets a suite register
  * cases that only make sense on one of them.
  */

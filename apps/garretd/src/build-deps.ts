@@ -3,20 +3,20 @@
  * `buildDeps` from a loaded `Config` (database, storage, token authority, then the change feed and
  * store gauges). `close()` releases them in reverse order.
  */
-import { existsSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { createChunkCompressor } from "@garret/chunking";
 import { createDb, type Db } from "@garret/db";
 import { createStorage, type StorageBackend, type StorageConfig } from "@garret/storage";
 import { createTokenAuthority, type TokenAuthority } from "@garret/token";
 import type { Config } from "./config/config.ts";
 import { tokenKeyConfig } from "./config/config.ts";
+import { refuseLegacyPgliteDatabase } from "./config/embedded-database.ts";
+import { type DirectoryLock, lockDataDirectory } from "./data-dir-lock.ts";
 import type { Deps } from "./deps.ts";
 import type { Logger } from "./log.ts";
 import { createGarretMetrics } from "./metrics/garret-metrics.ts";
 import { instrumentStorage } from "./metrics/instrument-storage.ts";
 import { startStoreGauges } from "./metrics/store-gauges.ts";
-import { type DirectoryLock, lockDataDirectory } from "./pglite-lock.ts";
 import { createAccessRecorder } from "./services/access-recorder.ts";
 import { startChangeFeed } from "./services/change-feed.ts";
 import { createProcessState } from "./services/process-state.ts";
@@ -61,23 +61,14 @@ export function storageConfigFrom(config: Config): StorageConfig {
 }
 
 /**
- * Opens an SQLite file (or, for the embedded default, a PGlite data directory left by garret
- * before SQLite) holding its lock until closed; throws DataDirectoryBusyError (naming the holder's
- * pid) while another process holds it.
+ * Opens an SQLite file, holding its lock until closed; throws DataDirectoryBusyError (naming the
+ * holder's pid) while another process holds it, and LegacyEmbeddedDatabaseError for the embedded
+ * default when the data directory holds an earlier garret's PGlite database instead.
  */
 export async function openLocalDatabase(
   database: Extract<Config["database"], { kind: "sqlite" }>,
-  log?: Logger,
 ): Promise<Db> {
-  const legacyPglite = join(dirname(database.path), "db");
-  if (database.embedded && !existsSync(database.path) && existsSync(join(legacyPglite, "PG_VERSION"))) {
-    log?.warn("using the embedded PGlite database of an earlier garret; new installations use SQLite", {
-      dataDir: legacyPglite,
-    });
-    return withLock(lockDataDirectory(legacyPglite), () =>
-      createDb({ kind: "pglite", dataDir: legacyPglite }),
-    );
-  }
+  if (database.embedded) refuseLegacyPgliteDatabase(database.path);
   if (database.path === ":memory:") return createDb({ kind: "sqlite", path: ":memory:" });
   const lock = lockDataDirectory(dirname(database.path), {
     lockName: `${basename(database.path)}.garretd.lock`,
@@ -106,7 +97,7 @@ async function withLock(lock: DirectoryLock, open: () => Promise<Db>): Promise<D
 }
 
 export async function openDatabase(config: Config, log: Logger): Promise<Db> {
-  if (config.database.kind === "sqlite") return openLocalDatabase(config.database, log);
+  if (config.database.kind === "sqlite") return openLocalDatabase(config.database);
   return createDb({
     kind: "postgres",
     url: config.database.url.expose(),

@@ -1,12 +1,10 @@
 /**
- * An exclusive lock on the embedded database's data directory, taken by every process that opens
- * it: garretd in any mode and every garretadm command. PGlite is Postgres compiled to WASM and
- * running inside one process: a second process opening the same directory (say `garretadm gc`
- * next to a running server) would not see the first one's writes and could corrupt the files.
- * The lock file holds the owner's pid; a stale lock whose process is gone is taken over. The lock
- * is about the directory, not the engine, so any embedded database can use it: an SQLite file gets
- * one beside it (`server.db.garretd.lock`). SQLite itself would keep two processes from corrupting
- * the file, but garretd's in-process collector and memory of lookups assume they are alone.
+ * An exclusive lock beside the embedded SQLite database, taken by every process that opens it:
+ * garretd in any mode and every garretadm command. SQLite itself keeps two processes from
+ * corrupting the file, but garretd's in-process collector and memory of lookups assume they are
+ * alone, so a second process (say `garretadm gc` next to a running server) is refused, naming the
+ * holder. The lock file
+ * (`server.db.garretd.lock`) holds the owner's pid; a stale lock whose process is gone is taken over.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

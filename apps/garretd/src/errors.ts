@@ -53,10 +53,9 @@ const UNAVAILABLE_CODES = new Set([
   "53300",
   "TimeoutError",
 ]);
-const UNAVAILABLE_MESSAGE =
-  /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i;
+/** node-postgres failing to connect or losing its connection: the database is unreachable. */
 const DB_CONNECT_MESSAGE =
-  /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|PGlite is closed/i;
+  /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i;
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
 interface FailureTraits {
@@ -82,7 +81,7 @@ function traitsOf(err: unknown): FailureTraits {
     const { code, constraint } = e as { code?: unknown; constraint?: unknown };
     if (e.name === "StorageError") storage = true;
     if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) unavailable = true;
-    if (UNAVAILABLE_MESSAGE.test(e.message)) unavailable = true;
+    if (DB_CONNECT_MESSAGE.test(e.message)) unavailable = true;
     if (code === "23503" && (constraint === "fk_object_cache" || e.message.includes("fk_object_cache"))) {
       cacheGone = true;
     }

@@ -17,14 +17,15 @@ import { getRequestListener } from "@hono/node-server";
 import { buildDeps, openDatabase } from "./build-deps.ts";
 import { ArgsError, GARRETD_USAGE, parseGarretdArgs } from "./config/args.ts";
 import { type Config, ConfigError, loadConfig } from "./config/config.ts";
+import { LegacyEmbeddedDatabaseError } from "./config/embedded-database.ts";
 import { runFirstStart } from "./config/oobe.ts";
+import { DataDirectoryBusyError } from "./data-dir-lock.ts";
 import { formatDryRun } from "./gc/dry-run-report.ts";
 import { createLogger, type Logger, parseLogLevel } from "./log.ts";
 import { runConfiguredGc } from "./ops/configured-gc.ts";
 import { checkListenAddress, ListenError } from "./ops/listen-check.ts";
 import { PrivateDirError, privateRoots, securePrivateRoots } from "./ops/private-dirs.ts";
 import { warnIfStorageWithoutIndex } from "./ops/storage-without-index.ts";
-import { DataDirectoryBusyError } from "./pglite-lock.ts";
 import { createOpsApp } from "./routes/ops.ts";
 import { type ConnectionBounds, createGarretServer, listen } from "./server.ts";
 
@@ -124,7 +125,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   try {
     db = await openDatabase(config, log);
   } catch (err) {
-    if (err instanceof DataDirectoryBusyError) {
+    if (err instanceof DataDirectoryBusyError || err instanceof LegacyEmbeddedDatabaseError) {
       process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }

@@ -1,14 +1,11 @@
 /**
- * Database handle: a node-postgres pool against a real Postgres, an embedded PGlite (in-memory or
- * on disk), or an SQLite file (`sqlite-client.ts`), all behind one drizzle instance typed against
- * `schema.ts`. Every query in this package runs on each; where SQLite needs other SQL the query
- * module says so (`dialect.ts`).
+ * Database handle: a node-postgres pool against a real Postgres, or an SQLite file
+ * (`sqlite-client.ts`), both behind one drizzle instance typed against `schema.ts`. Every query in
+ * this package runs on each; where SQLite needs other SQL the query module says so (`dialect.ts`).
  *
- * PGlite is a single connection: its transactions run one after another, and a query issued on
- * `db.orm` while a transaction callback is running waits for that transaction to finish. Code
- * inside `transaction()` must therefore use the `tx` it is given, never `db`.
+ * Code inside `transaction()` must use the `tx` it is given, never `db`: SQLite has one connection,
+ * so a query on `db` waits for the transaction to finish.
  */
-import type { PGlite, Transaction as PGliteTransaction } from "@electric-sql/pglite";
 import type { ExtractTablesWithRelations } from "drizzle-orm";
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
@@ -39,16 +36,9 @@ export type DbConfig =
        */
       onConnectionError?: (err: Error) => void;
     }
-  | {
-      kind: "pglite";
-      /** undefined = in-memory */
-      dataDir?: string;
-      /** Start from a copy made by `dumpPgliteDataDir` (much faster than a fresh initdb). */
-      loadDataDir?: Blob;
-    }
   | SqliteConfig;
 
-/** The SQL a database speaks: PGlite is Postgres. */
+/** The SQL a database speaks. */
 export type Dialect = "postgres" | "sqlite";
 
 /**
@@ -65,13 +55,13 @@ export interface SqlSession {
 }
 
 export interface Db {
-  readonly kind: "postgres" | "pglite" | "sqlite";
+  readonly kind: "postgres" | "sqlite";
   readonly dialect: Dialect;
   readonly orm: Orm;
   transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
   /**
-   * Runs `fn` on one dedicated connection. On PGlite (one connection for everything) sessions are
-   * serialized against each other, so session-level advisory locks still exclude in-process callers.
+   * Runs `fn` on one dedicated connection. On SQLite (one connection for everything) sessions are
+   * serialized against each other.
    */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /**
@@ -105,11 +95,11 @@ function parseInt8(value: string): number {
 
 export async function createDb(config: DbConfig): Promise<Db> {
   if (config.kind === "sqlite") {
-    // Loaded only when used, like PGlite.
+    // Loaded only when used: a Postgres deployment never needs node:sqlite.
     const { createSqliteDb } = await import("./sqlite-client.ts");
     return createSqliteDb(config, tables);
   }
-  return config.kind === "postgres" ? createPostgresDb(config) : createPgliteDb(config);
+  return createPostgresDb(config);
 }
 
 function createPostgresDb(config: Extract<DbConfig, { kind: "postgres" }>): Db {
@@ -278,73 +268,4 @@ function pgSession(client: pg.PoolClient): SqlSession {
     },
   };
   return session;
-}
-
-async function createPgliteDb(config: Extract<DbConfig, { kind: "pglite" }>): Promise<Db> {
-  // Loaded only when used: PGlite's module alone is ~35 MiB of memory a Postgres server never needs.
-  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
-    import("@electric-sql/pglite"),
-    import("drizzle-orm/pglite"),
-  ]);
-  const client = await PGlite.create({
-    ...(config.dataDir === undefined ? {} : { dataDir: config.dataDir }),
-    ...(config.loadDataDir === undefined ? {} : { loadDataDir: config.loadDataDir }),
-    parsers: { [INT8_OID]: parseInt8 },
-  });
-  const orm = drizzlePglite({ client, schema: tables }) as unknown as Orm;
-  let sessionQueue: Promise<unknown> = Promise.resolve();
-  const db: Db = {
-    kind: "pglite",
-    dialect: "postgres",
-    orm,
-    transaction: (fn) => orm.transaction(fn),
-    withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
-      const run = sessionQueue.then(() => fn(pgliteSession(client)));
-      sessionQueue = run.catch(() => undefined);
-      return run;
-    },
-    async query<T extends Record<string, unknown>>(text: string, params: unknown[]) {
-      return (await client.query<T>(text, params)).rows;
-    },
-    async listen(channel, handlers) {
-      // One in-process database: notifications cannot be missed while it is open.
-      const unlisten = await client.listen(channel, (payload) => handlers.onNotify(payload));
-      handlers.onState(true);
-      return unlisten;
-    },
-    async ping() {
-      await client.query("SELECT 1");
-    },
-    async close() {
-      await client.close();
-    },
-  };
-  pgliteClients.set(db, client);
-  return db;
-}
-
-const pgliteClients = new WeakMap<Db, PGlite>();
-
-/** An uncompressed tarball of a PGlite database's files, for `loadDataDir`. */
-export async function dumpPgliteDataDir(db: Db): Promise<Blob> {
-  const client = pgliteClients.get(db);
-  if (!client) throw new TypeError("dumpPgliteDataDir needs a PGlite database");
-  return client.dumpDataDir("none");
-}
-
-function pgliteSession(client: PGlite | PGliteTransaction, topLevel = true): SqlSession {
-  return {
-    dialect: "postgres",
-    async query<T extends Record<string, unknown>>(text: string, params?: unknown[]) {
-      const result = await client.query<T>(text, params);
-      return result.rows;
-    },
-    async exec(text) {
-      await client.exec(text);
-    },
-    async transaction(fn) {
-      if (!topLevel || !("transaction" in client)) throw new Error("SqlSession.transaction is not reentrant");
-      return client.transaction((tx) => fn(pgliteSession(tx, false)));
-    },
-  };
 }

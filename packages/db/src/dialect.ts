@@ -1,6 +1,6 @@
 /**
  * Which SQL dialect an executor (database, transaction or session) speaks, for the queries whose
- * text differs between Postgres and SQLite. Postgres (and PGlite) is the default; the SQLite client
+ * text differs between Postgres and SQLite. Postgres is the default; the SQLite client
  * registers a runner for each of its executors here.
  */
 

@@ -1,7 +1,7 @@
-/** @garret/db: atticd-compatible schema, migrations and queries over Postgres, PGlite or SQLite. */
+/** @garret/db: atticd-compatible schema, migrations and queries over Postgres or SQLite. */
 
 export type { ChangeHandlers, Db, DbConfig, DbTx, Dialect, Orm, SqlSession, Tables } from "./client.ts";
-export { createDb, dumpPgliteDataDir, tables } from "./client.ts";
+export { createDb, tables } from "./client.ts";
 export { parseJsonStringArray } from "./json-text.ts";
 export type { MigrateOptions, MigrateResult, Migration } from "./migrate.ts";
 export {

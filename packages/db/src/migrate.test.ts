@@ -27,7 +27,6 @@ import { findObjectForDownload, findObjectWithNar, getMissingPaths } from "./que
 
 const FIXTURES: Record<TestDbKind, URL> = {
   postgres: new URL("../../../test/fixtures/atticd-schema.sql", import.meta.url),
-  pglite: new URL("../../../test/fixtures/atticd-schema.sql", import.meta.url),
   sqlite: new URL("../../../test/fixtures/atticd-schema-sqlite.sql", import.meta.url),
 };
 const ATTICD_TABLES = ["cache", "nar", "object", "chunk", "chunkref", "seaql_migrations"];

@@ -17,7 +17,7 @@
  * (`isSqlite` / `sqliteRows`): arrays, row locks, data-modifying CTEs, LATERAL, epoch arithmetic.
  *
  * One connection, one writer: a transaction holds the connection until it ends, and queries issued
- * on `db` meanwhile wait (as on PGlite); code inside `transaction()` must use its `tx`. Sessions run
+ * on `db` meanwhile wait; code inside `transaction()` must use its `tx`. Sessions run
  * one at a time.
  * Transactions start with BEGIN IMMEDIATE, so another process on the same file waits for the write
  * lock up front instead of failing half-way.
@@ -184,7 +184,7 @@ export function createSqliteDb(config: SqliteConfig, tables: Tables): Db {
     transaction: <T>(fn: (tx: DbTx) => Promise<T>) =>
       exclusive(() => transactionOn(() => fn(txOrm as unknown as DbTx))),
     withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
-      // Sessions run one after another, as on PGlite; queries on `db` go on meanwhile.
+      // Sessions run one after another; queries on `db` go on meanwhile.
       const next = sessionQueue.then(() => fn(session));
       sessionQueue = next.catch(() => undefined);
       return next;

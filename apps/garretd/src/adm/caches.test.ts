@@ -1,6 +1,6 @@
 /**
  * `garretadm caches list|show` and `garretadm gc` against a populated database (the in-process test
- * app's PGlite and storage directory, handed to garretadm in place of opening the configuration's).
+ * app's SQLite database and storage directory, handed to garretadm in place of opening the configuration's).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";

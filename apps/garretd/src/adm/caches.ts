@@ -23,7 +23,7 @@ Lists caches and their sizes.
   garretadm caches show <NAME> [--json]
       One cache's settings and sizes, and the last garbage collection
 
-With the embedded PGlite database, stop garretd first (one process at a time).
+With an SQLite database, stop garretd first (one process at a time).
 `;
 
 const OPTIONS = {

@@ -18,7 +18,7 @@
  * time), and each bad chunk is
  * tombstoned (`D`) so no upload deduplicates against it again and the next GC deletes its file and
  * row. Exit status: 0 when the store is sound (or was repaired), 1 when something is broken.
- * With the embedded PGlite database, stop garretd first (one process at a time).
+ * With an SQLite database, stop garretd first (one process at a time).
  */
 
 import { createHash } from "node:crypto";
@@ -39,7 +39,7 @@ each NAR decodes (its chunks decompressed as one stream, as Nix does) to its NAR
       --quick    Only check that chunk files exist (do not read, hash or decode them)
       --repair   Remove broken NARs (and their store paths) from the index; tombstone bad chunks
 
-With the embedded PGlite database, stop garretd first (one process at a time).
+With an SQLite database, stop garretd first (one process at a time).
 `;
 
 const OPTIONS = {

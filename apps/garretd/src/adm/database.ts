@@ -1,6 +1,6 @@
 /**
- * garretadm's database connection: the configuration's Postgres, or its embedded data directory,
- * under the same lock garretd holds (pglite-lock.ts): while garretd runs on the embedded database,
+ * garretadm's database connection: the configuration's Postgres, or its SQLite file under the same
+ * lock garretd holds (data-dir-lock.ts): while garretd runs on the SQLite database,
  * every command that needs the database refuses, naming the process, instead of reading stale
  * data or corrupting it. Migrations never run here; a database without garret's token tables gets
  * a message saying how to add them.
@@ -8,7 +8,8 @@
 import { createDb, type Db } from "@garret/db";
 import { openLocalDatabase } from "../build-deps.ts";
 import type { Config } from "../config/config.ts";
-import { DataDirectoryBusyError } from "../pglite-lock.ts";
+import { LegacyEmbeddedDatabaseError } from "../config/embedded-database.ts";
+import { DataDirectoryBusyError } from "../data-dir-lock.ts";
 import { AdmError } from "./command.ts";
 
 export async function openAdmDatabase(config: Config, opts: { connectTimeoutMs?: number } = {}): Promise<Db> {
@@ -34,6 +35,7 @@ async function openEmbedded(database: Extract<Config["database"], { kind: "sqlit
   try {
     return await openLocalDatabase(database);
   } catch (err) {
+    if (err instanceof LegacyEmbeddedDatabaseError) throw new AdmError(err.message);
     if (!(err instanceof DataDirectoryBusyError)) throw err;
     const holder = err.ownerPid === undefined ? "another process" : `process ${err.ownerPid} (garretd)`;
     throw new AdmError(

@@ -17,8 +17,8 @@ Runs one garbage collection now (as garretd --mode garbage-collector-once does).
 
   --dry-run    Report what would be deleted; delete nothing
 
-Safe next to running garretd processes on Postgres: only one collector runs at a time. With the
-embedded PGlite database, stop garretd first.
+Safe next to running garretd processes on Postgres: only one collector runs at a time. With an
+SQLite database, stop garretd first.
 `;
 
 const OPTIONS = {

@@ -1,6 +1,6 @@
 /**
  * garretadm's token administration: `make-token --admin`, recording when a Postgres database
- * answers (here an in-memory PGlite stands in for it), and `tokens list` / `tokens revoke`.
+ * answers (here an in-memory SQLite database stands in for it), and `tokens list` / `tokens revoke`.
  */
 import { createDb, type Db, listTokenRecords, loadRevocations, migrate } from "@garret/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,11 +12,11 @@ const NOW = NOW_MS / 1000;
 const SIGNING = `[jwt.signing]\ntoken-hs256-secret-base64 = "c2VjcmV0LXNlY3JldC1zZWNyZXQ="\n`;
 const STORAGE = `[storage]\ntype = "local"\npath = "/s"\n`;
 const POSTGRES_TOML = `[database]\nurl = "postgresql://garret@db.invalid/garret"\n${STORAGE}${SIGNING}`;
-const PGLITE_TOML = `${STORAGE}${SIGNING}`;
+const EMBEDDED_TOML = `${STORAGE}${SIGNING}`;
 
 let db: Db;
 beforeAll(async () => {
-  db = await createDb({ kind: "pglite" });
+  db = await createDb({ kind: "sqlite", path: ":memory:" });
   await migrate(db);
 });
 afterAll(() => db.close());
@@ -101,7 +101,7 @@ describe("garretadm make-token (garret additions)", () => {
       sub: "x",
       "https://jwt.attic.rs/v1": { caches: { a: { r: 1 } } },
     });
-    const embedded = await run(["make-token", "--sub", "x", "--validity", "1h"], { toml: PGLITE_TOML });
+    const embedded = await run(["make-token", "--sub", "x", "--validity", "1h"], { toml: EMBEDDED_TOML });
     expect(embedded).toMatchObject({ code: 0, stderr: "", opened: 1 });
     expect(payloadOf(embedded.stdout).jti).toEqual(expect.any(String));
   });

@@ -29,7 +29,7 @@ Lists and revokes tokens recorded in the database.
       --jti <JTI>    Revoke one recorded token
       --sub <SUB>    Revoke every token of a subject issued up to now, recorded or not
 
-With the embedded PGlite database, stop garretd first (one process at a time) or use the HTTP API.
+With an SQLite database, stop garretd first (one process at a time) or use the HTTP API.
 `;
 
 const OPTIONS = {

@@ -12,9 +12,9 @@
  * - `[database] url` may be omitted (and with it `[database]`): without it and without
  *   `ATTIC_SERVER_DATABASE_URL`, garret uses the SQLite file `<data dir>/server.db` (created if
  *   missing), where the data dir is `$GARRET_DATA_DIR`, else `$XDG_DATA_HOME/garret` (default
- *   `~/.local/share/garret`); a data dir that already holds an embedded PGlite database (`db/`,
- *   from garret before SQLite) keeps using it. As in atticd, a url in the file wins over the
- *   environment variable.
+ *   `~/.local/share/garret`); a data dir that holds the PGlite database of garret before SQLite
+ *   (`db/`) and no `server.db` is refused with a message saying how to move (embedded-database.ts).
+ *   As in atticd, a url in the file wins over the environment variable.
  * - `sqlite://PATH?mode=rwc` and `sqlite:PATH` URLs are atticd's (sqlx's) SQLite URLs; `mode=ro` is
  *   refused (garret writes).
  * - `[chunking]` may be omitted; attic's recommended values apply (threshold 65536, min 16384,
@@ -111,7 +111,7 @@ export interface Config {
   garret: GarretConfig;
   /** Where the configuration came from, for logs: a file path or `ATTIC_SERVER_CONFIG_BASE64`. */
   source: string;
-  /** garret's data directory (PGlite, first-start storage); "" when undeterminable and unused. */
+  /** garret's data directory (embedded SQLite, first-start storage); "" when undeterminable and unused. */
   dataDir: string;
 }
 

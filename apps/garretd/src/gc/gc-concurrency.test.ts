@@ -1,5 +1,5 @@
 /**
- * GC racing uploads, on PGlite and (with GARRET_TEST_POSTGRES_URL) on a real Postgres with a
+ * GC racing uploads, on SQLite and (with GARRET_TEST_POSTGRES_URL) on a real Postgres with a
  * connection pool: many rounds of collections interleaved with uploads that share chunks across
  * caches, put the same path into several caches, and fail halfway. Afterwards every object any
  * cache lists downloads and verifies, and storage holds exactly the chunks that listed objects use.
@@ -129,7 +129,7 @@ describeEachDb("GC concurrent with uploads", (getDb) => {
     expect(rows[0]?.nars).toBe(narsUsed[0]?.n);
   });
 
-  it("runs one collector at a time: on Postgres a second one skips, on PGlite it waits", async () => {
+  it("runs one collector at a time: on Postgres a second one skips, on SQLite it waits", async () => {
     const db: Db = getDb();
     await uploadNar(t, { cache: "short", nar: narOf(lcgBytes(20_000, 77)) });
     let release = () => {};

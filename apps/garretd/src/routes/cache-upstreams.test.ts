@@ -1,7 +1,7 @@
 /**
  * The `garret_upstreams` field of cache-config (pull-through upstreams): set on create or
  * configure (needs `cr`), checked (http(s) URLs, Nix public keys), `null` back to the server
- * default, `[]` off; GET shows the upstreams in effect. Runs on PGlite and Postgres.
+ * default, `[]` off; GET shows the upstreams in effect. Runs on every database kind.
  */
 import { generateSecretKey, parseSecretKey } from "@garret/nix";
 import { afterAll, beforeAll, expect, it } from "vitest";

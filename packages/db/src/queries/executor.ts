@@ -11,7 +11,7 @@ export function ormOf(executor: Executor): Orm {
 }
 
 /**
- * Rows of a raw `execute()` result; node-postgres and PGlite both return `{ rows }`, the proxy
+ * Rows of a raw `execute()` result; node-postgres returns `{ rows }`, the proxy
  * session of SQLite the rows themselves. Raw results skip drizzle's column mapping, so numeric,
  * boolean and time columns must be converted by the caller.
  */

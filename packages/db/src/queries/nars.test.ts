@@ -101,7 +101,7 @@ describeEachDb("nar queries", (getDb, kind) => {
     expect(refs?.n).toBe(0);
   });
 
-  // PGlite has one connection, so no second transaction can hold a row lock meanwhile.
+  // SQLite has one connection and no row locks, so no second transaction can hold one meanwhile.
   if (kind === "postgres") {
     it("does not wait for a NAR another transaction has locked", async () => {
       const db = getDb();

@@ -1,7 +1,7 @@
 /**
  * Pull-through behaviour that needs a misbehaving upstream, which nginx cannot play: an in-process
  * HTTP server serves signed narinfos and uncompressed NARs, and can stop sending in the middle of a
- * NAR. garret runs in-process on PGlite (the real-Nix proof against nginx is
+ * NAR. garret runs in-process on SQLite (the real-Nix proof against nginx is
  * test/nix/pull-through.test.ts). Shows: a NAR larger than the hold-back is streamed to the first
  * client and stored; a first client that goes away does not stop the fetch; an upstream that stalls
  * mid-NAR gives a 404 within `nar-timeout` and nothing is stored.
