@@ -1,13 +1,17 @@
 /**
  * Migration 0008's triggers and `Db.listen`: which writes notify `garret_changes` (changes that can
  * make a memoised narinfo or cache row wrong) and which do not (inserts of objects, bookkeeping
- * updates), whoever makes them; and a Postgres listener that loses its connection says so and
- * comes back.
+ * updates), whoever makes them; a Postgres listener that loses its connection says so and comes
+ * back; an SQLite listener reports what another connection (another process) commits to the file.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect, it } from "vitest";
 import { createTestCache, createValidNar, randomStorePathHash } from "../../../test/support/db-rows.ts";
 import { describeEachDb } from "../../../test/support/postgres.ts";
-import type { Db } from "./client.ts";
+import { createDb, type Db } from "./client.ts";
+import { migrate } from "./migrate.ts";
 import { upsertObject } from "./queries/objects.ts";
 
 const CHANNEL = "garret_changes";
@@ -144,7 +148,34 @@ describeEachDb("change notifications", (getDb, kind) => {
     }
   });
 
-  if (kind !== "postgres") return;
+  if (kind === "sqlite") {
+    it("report the commits of another connection to the same file", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "garret-sqlite-feed-"));
+      const path = join(dir, "server.db");
+      const db = await createDb({ kind: "sqlite", path });
+      const other = await createDb({ kind: "sqlite", path });
+      try {
+        await migrate(db);
+        const cache = await createTestCache(db);
+        const rec = await record(db);
+        try {
+          // Its TEMP triggers live in the listening connection only: the other one's writes are
+          // seen as a new data_version, reported as a change of both kinds.
+          await other.query("UPDATE cache SET priority = 40 WHERE id = $1", [cache.id]);
+          expect(await rec.next("cache")).toEqual(["object", "cache"]);
+          await marker(db, cache.id);
+          expect(await rec.next("cache")).toEqual(["cache"]);
+        } finally {
+          await rec.stop();
+        }
+      } finally {
+        await other.close();
+        await db.close();
+        await rm(dir, { recursive: true });
+      }
+    });
+    return;
+  }
   it("report a lost connection and listen again", async () => {
     const db = getDb();
     const cache = await createTestCache(db);

@@ -1,4 +1,10 @@
-/** createDb on both drivers: bigint handling, transactions, sessions, and failure behaviour of the pool. */
+/**
+ * createDb on both drivers: bigint handling, transactions, sessions, failure behaviour of the pool,
+ * and an SQLite file's connection settings and `mode`.
+ */
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import pg from "pg";
 import { expect, it } from "vitest";
@@ -64,6 +70,35 @@ describeEachDb("createDb", (getDb, kind) => {
     });
     expect(await findCache(getDb(), name)).toBeNull();
   });
+
+  if (kind === "sqlite") {
+    it("opens a file with atticd's settings; mode=rw refuses a missing file and creates nothing", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "garret-sqlite-open-"));
+      const path = join(dir, "server.db");
+      try {
+        await expect(createDb({ kind: "sqlite", path, mode: "rw" })).rejects.toThrow(
+          `the SQLite database ${path} does not exist (mode=rw); use mode=rwc to create it`,
+        );
+        expect(await readdir(dir)).toEqual([]);
+        const db = await createDb({ kind: "sqlite", path });
+        try {
+          const pragma = async (name: string) =>
+            Object.values((await db.withSession((s) => s.query(`PRAGMA ${name}`)))[0] ?? {})[0];
+          expect(await pragma("journal_mode")).toBe("wal");
+          expect(await pragma("synchronous")).toBe(1); // normal
+          expect(await pragma("foreign_keys")).toBe(1);
+          expect(await pragma("busy_timeout")).toBe(5000);
+        } finally {
+          await db.close();
+        }
+        const reopened = await createDb({ kind: "sqlite", path, mode: "rw" });
+        await reopened.ping();
+        await reopened.close();
+      } finally {
+        await rm(dir, { recursive: true });
+      }
+    });
+  }
 
   if (kind === "postgres") {
     it("survives the server closing its connections", async () => {
