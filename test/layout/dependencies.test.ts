@@ -1,7 +1,8 @@
 /**
  * The layout README states, held by a test: the dependency directions between workspace packages,
- * every package.json listing exactly what its sources import, no source file reaching into another
- * package or into test/ by a relative path, services free of hono, and no test-only code in src/.
+ * every package.json listing exactly what its sources import (the root one: what tests, benchmarks
+ * and deploy scripts use), no source file reaching into another package or into test/ by a relative
+ * path, services free of hono, and no test-only code in src/.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
@@ -136,5 +137,39 @@ describe("layout", () => {
         !importedBySources.has(f),
     );
     expect(testOnly.map((f) => relative(ROOT, f))).toEqual([]);
+  });
+
+  it("the root package.json declares what tests, benchmarks and deploy scripts use, and nothing else", () => {
+    const root = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      devDependencies?: Record<string, string>;
+      scripts?: Record<string, string>;
+    };
+    const declared = Object.keys(root.devDependencies ?? {});
+    // Test code may also use what the workspace it tests depends on (installed for that workspace).
+    const workspaceDeps = new Set(all.flatMap((w) => Object.keys(w.manifest.dependencies ?? {})));
+    const files = [
+      ...["test", "bench", "deploy"].flatMap((d) => sourceFiles(join(ROOT, d))),
+      join(ROOT, "vitest.config.ts"),
+      ...all.flatMap((w) => sourceFiles(join(w.dir, "src")).filter(isTest)),
+    ];
+    const imported = new Set(files.flatMap((f) => importsOf(f).flatMap((s) => packageOf(s) ?? [])));
+    const undeclared = [...imported].filter(
+      (p) => !p.startsWith("@garret/") && !declared.includes(p) && !workspaceDeps.has(p),
+    );
+    expect(undeclared.sort(), "imported by tests, benchmarks or deploy scripts but not declared").toEqual([]);
+    // Used without an import: tools the scripts and configuration name, packages loaded by require
+    // or read by path (their name in quotes).
+    const mentions = [
+      ...files.map((f) => readFileSync(f, "utf8")),
+      JSON.stringify(root.scripts ?? {}),
+      readFileSync(join(ROOT, "tsconfig.json"), "utf8"),
+      readFileSync(join(ROOT, "biome.json"), "utf8"),
+    ].join("\n");
+    const used = (p: string) =>
+      imported.has(p) ||
+      new RegExp(`["'\`]${p.replace("@types/", "")}[/"'\`]`).test(mentions) ||
+      (p === "@biomejs/biome" && /\bbiome\b/.test(JSON.stringify(root.scripts ?? {}))) ||
+      (p === "typescript" && /\btsc\b/.test(JSON.stringify(root.scripts ?? {})));
+    expect(declared.filter((p) => !used(p)).sort(), "declared but never used").toEqual([]);
   });
 });
