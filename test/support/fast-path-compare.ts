@@ -28,6 +28,8 @@ export interface FastPathComparison {
     headers: Record<string, string>,
     opts?: { fastFirst?: boolean },
   ): Promise<{ hono: Answer; fast: Answer }>;
+  /** The request to the fast path's server only. */
+  fast(path: string, headers?: Record<string, string>): Promise<Answer>;
   fastAnswers(): number;
   close(): void;
 }
@@ -81,6 +83,7 @@ export async function compareWithHono(t: TestApp, fast: FastPath): Promise<FastP
       }
       return { hono: await ask(honoUrl, path, headers), fast: await ask(fastUrl, path, headers) };
     },
+    fast: (path, headers = {}) => ask(fastUrl, path, headers),
     fastAnswers: () => answered,
     close() {
       viaHono.close();

@@ -40,6 +40,11 @@ export interface StorageBackend {
    * object missing fails the whole read (StorageError, `notFound`).
    */
   readConcatenated?(files: RemoteFile[], expectedBytes?: number): Promise<Buffer>;
+  /**
+   * Local only: the caller is done with a buffer `readConcatenated` returned (its bytes were
+   * written out), so its memory may be reused for the next read (read-pool.ts). Optional to call.
+   */
+  recycle?(buffer: Uint8Array): void;
   exists(file: RemoteFile): Promise<boolean>;
   /** The object's size in bytes, or null when it does not exist (reads check it against the row). */
   sizeOf(file: RemoteFile): Promise<number | null>;

@@ -10,6 +10,8 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { readFilesSync } from "./read-files.mjs";
+import { createReadPool, type ReadSlot } from "./read-pool.ts";
 
 const WORKER_URL = new URL("./batch-read-worker.mjs", import.meta.url);
 
@@ -32,20 +34,37 @@ export class BatchReadError extends Error {
 }
 
 export interface BatchReader {
-  /** The files' contents, concatenated in order. */
-  read(paths: string[]): Promise<Buffer>;
+  /**
+   * The files' contents, concatenated in order, read by a worker; `expectedBytes` (their recorded
+   * sizes) lets the read go into pooled memory (read-pool.ts).
+   */
+  read(paths: string[], expectedBytes?: number): Promise<Buffer>;
+  /** The same, read on the calling thread with blocking calls (small reads). */
+  readHere(paths: string[], expectedBytes: number): Buffer;
+  /** The caller is done with a buffer a read returned: its memory may be reused. */
+  recycle(buffer: Uint8Array): void;
   close(): Promise<void>;
 }
 
-type Reply = { id: number; buffer: ArrayBuffer; sizes: number[] } | { id: number; error: BatchReadFailure };
+type Reply =
+  | { id: number; buffer: ArrayBuffer }
+  | { id: number; length: number; inSlot: true }
+  | { id: number; error: BatchReadFailure };
+
+interface Pending {
+  slot: ReadSlot | undefined;
+  resolve(b: Buffer): void;
+  reject(e: Error): void;
+}
 
 interface Slot {
   worker: Worker;
-  pending: Map<number, { resolve(b: Buffer): void; reject(e: Error): void }>;
+  pending: Map<number, Pending>;
 }
 
 export function createBatchReader(threads = Math.min(2, availableParallelism())): BatchReader {
   const slots: Array<Slot | undefined> = new Array(threads).fill(undefined);
+  const pool = createReadPool();
   let nextId = 0;
   let turn = 0;
   let closed = false;
@@ -56,15 +75,24 @@ export function createBatchReader(threads = Math.min(2, availableParallelism()))
     const slot: Slot = { worker, pending: new Map() };
     const failAll = (err: Error) => {
       if (slots[position] === slot) slots[position] = undefined;
-      for (const p of slot.pending.values()) p.reject(err);
+      // The worker is gone: nothing writes into their slots any more.
+      for (const p of slot.pending.values()) {
+        if (p.slot) pool.giveBack(p.slot);
+        p.reject(err);
+      }
       slot.pending.clear();
     };
     worker.on("message", (reply: Reply) => {
       const p = slot.pending.get(reply.id);
       if (!p) return;
       slot.pending.delete(reply.id);
-      if ("error" in reply) p.reject(new BatchReadError(reply.error));
-      else p.resolve(Buffer.from(reply.buffer));
+      if ("inSlot" in reply && p.slot) {
+        p.resolve(pool.lend(p.slot, reply.length));
+      } else {
+        if (p.slot) pool.giveBack(p.slot);
+        if ("error" in reply) p.reject(new BatchReadError(reply.error));
+        else if ("buffer" in reply) p.resolve(Buffer.from(reply.buffer));
+      }
       if (slot.pending.size === 0) worker.unref();
     });
     worker.on("error", failAll);
@@ -74,18 +102,38 @@ export function createBatchReader(threads = Math.min(2, availableParallelism()))
   };
 
   return {
-    read(paths) {
+    read(paths, expectedBytes) {
       if (closed) return Promise.reject(new Error("batch reader is closed"));
       const position = turn++ % threads;
       const slot = slots[position] ?? start(position);
       const id = nextId++;
+      const memory = expectedBytes === undefined ? undefined : pool.take(expectedBytes);
       return new Promise<Buffer>((resolve, reject) => {
-        slot.pending.set(id, { resolve, reject });
+        slot.pending.set(id, { slot: memory, resolve, reject });
         // Referenced while it owes an answer, so a process waiting only on this read stays up.
         slot.worker.ref();
-        slot.worker.postMessage({ id, paths });
+        slot.worker.postMessage({ id, paths, memory: memory?.memory });
       });
     },
+    readHere(paths, expectedBytes) {
+      const memory = pool.take(expectedBytes);
+      let inSlot = false;
+      try {
+        const { buffer } = readFilesSync(paths, (total) => {
+          inSlot = memory !== undefined && total <= memory.memory.byteLength;
+          return inSlot
+            ? Buffer.from(memory?.memory as SharedArrayBuffer, 0, total)
+            : Buffer.allocUnsafe(total);
+        });
+        if (inSlot && memory) return pool.lend(memory, buffer.length);
+        if (memory) pool.giveBack(memory);
+        return buffer;
+      } catch (err) {
+        if (memory) pool.giveBack(memory);
+        throw err;
+      }
+    },
+    recycle: (buffer) => pool.recycle(buffer),
     async close() {
       closed = true;
       await Promise.all(slots.map((slot) => slot?.worker.terminate()));

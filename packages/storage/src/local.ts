@@ -39,7 +39,6 @@ import { pipeline } from "node:stream/promises";
 import type { LocalStorageConfig, StorageBackend } from "./backend.ts";
 import { BatchReadError, type BatchReader, createBatchReader } from "./batch-reader.ts";
 import { assertObjectName, objectNameProblem } from "./object-name.ts";
-import { readFilesSync } from "./read-files.mjs";
 import { type RemoteFile, remoteFileId } from "./remote-file.ts";
 import { StorageError } from "./storage-error.ts";
 import { chunksOf, type SourceState } from "./stream-source.ts";
@@ -173,11 +172,11 @@ export class LocalStorage implements StorageBackend {
     const names = files.map((file) => this.nameOf("readConcatenated", file));
     const paths = names.map((name) => this.pathOf("readConcatenated", name));
     try {
-      if (expectedBytes !== undefined && expectedBytes <= INLINE_READ_BYTES) {
-        return readFilesSync(paths, (total) => Buffer.allocUnsafe(total)).buffer;
-      }
       this.batchReader ??= createBatchReader();
-      return await this.batchReader.read(paths);
+      if (expectedBytes !== undefined && expectedBytes <= INLINE_READ_BYTES) {
+        return this.batchReader.readHere(paths, expectedBytes);
+      }
+      return await this.batchReader.read(paths, expectedBytes);
     } catch (err) {
       const failed = err instanceof BatchReadError ? err.failure.index : (err as { index?: number }).index;
       const code = err instanceof BatchReadError ? err.failure.code : errnoCode(err);
@@ -187,6 +186,10 @@ export class LocalStorage implements StorageBackend {
         Object.assign(new Error((err as Error).message), { code }),
       );
     }
+  }
+
+  recycle(buffer: Uint8Array): void {
+    this.batchReader?.recycle(buffer);
   }
 
   async exists(file: RemoteFile): Promise<boolean> {

@@ -53,6 +53,7 @@ export function instrumentStorage(inner: StorageBackend, metrics: GarretMetrics)
           return buf;
         }),
     }),
+    ...(inner.recycle && { recycle: (buffer: Uint8Array) => inner.recycle?.(buffer) }),
     exists: (file) => track("exists", () => inner.exists(file)),
     sizeOf: (file) => track("sizeOf", () => inner.sizeOf(file)),
     delete: (file) => track("delete", () => inner.delete(file)),

@@ -24,12 +24,16 @@ export async function sendNar(
   download: Exclude<NarDownload, { kind: "redirect" }>,
   headers: Record<string, string>,
 ): Promise<void> {
+  const { recycle } = download;
   if (download.kind === "buffer") {
-    outgoing.writeHead(200, { ...headers, "content-length": String(download.data.length) });
-    outgoing.end(download.data);
+    const { data } = download;
+    outgoing.writeHead(200, { ...headers, "content-length": String(data.length) });
+    // "finish": the bytes are with the kernel. A response cut short never finishes; its buffer is
+    // then reclaimed as garbage instead.
+    outgoing.end(data, recycle && (() => recycle(data)));
     return;
   }
-  await writeNarBody(outgoing, 200, headers, download.body());
+  await writeNarBody(outgoing, 200, headers, download.body(), recycle);
 }
 
 async function writeNarBody(
@@ -37,6 +41,7 @@ async function writeNarBody(
   status: number,
   headers: Record<string, string>,
   body: AsyncGenerator<Uint8Array>,
+  recycle: ((piece: Uint8Array) => void) | undefined,
 ): Promise<void> {
   outgoing.writeHead(status, headers);
   let closed = false;
@@ -49,7 +54,8 @@ async function writeNarBody(
     outgoing.cork();
     for await (const piece of body) {
       if (closed) break;
-      const room = outgoing.write(piece);
+      // The callback runs once the piece is written out (or dropped with the connection).
+      const room = outgoing.write(piece, recycle && (() => recycle(piece)));
       queued += piece.length;
       if (queued >= COALESCE_BYTES || !room) {
         outgoing.uncork();

@@ -12,6 +12,7 @@ import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
 import { compareWithHono, type FastPathComparison } from "../../../../test/support/fast-path-compare.ts";
 import { lcgBytes, makeNar } from "../../../../test/support/nar.ts";
 import { type PushedPath, pushNar } from "../../../../test/support/push-nar.ts";
+import { zstdDecompressSync } from "../../../../test/support/zstd.ts";
 import { fastRunner } from "./fast-path.ts";
 import { narFastPath } from "./nar-fast-path.ts";
 
@@ -146,6 +147,30 @@ describe("NAR fast path", () => {
     expect(hono.status).toBe(503);
     expect(JSON.parse(Buffer.from(hono.body, "base64").toString())).toMatchObject({ error: "IncompleteNar" });
     expect(fast).toEqual({ ...hono, requestId: fast.requestId });
+  });
+
+  it("many NARs downloaded at once each get their own bytes (read memory is reused between them)", async () => {
+    const asRoot = (path: string, init: RequestInit) => t.request(path, { ...init, token: t.rootToken });
+    const sizes = [3000, 20_000, 70_000, 150_000, 2_500_000, 9000, 110_000, 2_200_000];
+    const paths: PushedPath[] = [];
+    for (const [i, size] of sizes.entries()) {
+      const p = await pushNar(asRoot, "pub", {
+        nar: makeNar({ type: "regular", contents: lcgBytes(size, 100 + i) }),
+      });
+      expect(p.status).toBe(200);
+      paths.push(p);
+    }
+    const before = servers.fastAnswers();
+    const rounds = 4;
+    const answers = await Promise.all(
+      Array.from({ length: rounds }, () => paths.map((p) => servers.fast(`/pub/nar/${p.hash}.nar`))).flat(),
+    );
+    expect(servers.fastAnswers() - before).toBe(rounds * paths.length);
+    answers.forEach((a, i) => {
+      const p = paths[i % paths.length] as PushedPath;
+      expect(a.status).toBe(200);
+      expect(zstdDecompressSync(Buffer.from(a.body, "base64")).equals(p.nar)).toBe(true);
+    });
   });
 
   it("counts its requests in the same metric series as Hono", async () => {

@@ -22,11 +22,23 @@ import { authorizeCache } from "./authorize-cache.ts";
 import { SERVABLE_COMPRESSIONS } from "./narinfo.ts";
 import type { PresentChunks } from "./process-state.ts";
 
+/**
+ * `recycle`: the response calls it with each piece of the body once the socket is done with it, so
+ * storage may reuse the memory (StorageBackend.recycle).
+ */
 export type NarDownload =
   | { kind: "redirect"; url: string; isPublic: boolean }
   /** The whole body, already read (a NAR of one read unit: most of a closure's). */
-  | { kind: "buffer"; data: Buffer; isPublic: boolean; compression: string }
-  | { kind: "stream"; body: () => AsyncGenerator<Uint8Array>; isPublic: boolean; compression: string };
+  | { kind: "buffer"; data: Buffer; isPublic: boolean; compression: string; recycle?: Recycle }
+  | {
+      kind: "stream";
+      body: () => AsyncGenerator<Uint8Array>;
+      isPublic: boolean;
+      compression: string;
+      recycle?: Recycle;
+    };
+
+type Recycle = (piece: Uint8Array) => void;
 
 /** Chunks above this size are streamed from storage instead of read whole (threshold-0 NARs). */
 const BUFFERED_CHUNK_LIMIT = 8 * 1024 * 1024;
@@ -89,13 +101,16 @@ export async function getNarDownload(
   // existence check was skipped (verified recently): the first read is awaited here.
   const [firstUnit] = units;
   const first = opts.head || !firstUnit ? undefined : await readUnit(chunkReader, firstUnit);
+  const storage = deps.storage;
+  const recycle = storage.recycle && ((piece: Uint8Array) => storage.recycle?.(piece));
   if (units.length === 1 && Buffer.isBuffer(first)) {
-    return { kind: "buffer", data: first, isPublic: cache.isPublic, compression: nar.compression };
+    return { kind: "buffer", data: first, isPublic: cache.isPublic, compression: nar.compression, recycle };
   }
   return {
     kind: "stream",
     isPublic: cache.isPublic,
     compression: nar.compression,
+    recycle,
     body: () => (opts.head ? emptyBody() : streamUnits(chunkReader, units, prefetch, first)),
   };
 }
