@@ -29,6 +29,8 @@ export interface GarretdOptions {
   extraToml?: string;
   chunking?: { narSizeThreshold: number; minSize: number; avgSize: number; maxSize: number };
   compression?: "none" | "zstd" | "brotli" | "xz";
+  /** `[garbage-collection] interval`; default "0s" (no collections unless a test runs one). */
+  gcInterval?: string;
   requireProofOfPossession?: boolean;
   env?: Record<string, string>;
   /** A database URL of the caller's (e.g. `sqlite://…` of a file it built) instead of a fresh one. */
@@ -173,7 +175,7 @@ export async function startGarretd(opts: GarretdOptions = {}): Promise<GarretdHa
     `type = ${JSON.stringify(opts.compression ?? "zstd")}`,
     "",
     "[garbage-collection]",
-    'interval = "0s"',
+    `interval = ${JSON.stringify(opts.gcInterval ?? "0s")}`,
     "",
     "[jwt.signing]",
     `token-hs256-secret-base64 = ${JSON.stringify(secret.toString("base64"))}`,

@@ -37,6 +37,7 @@ export function settingsFromConfig(config: Config): ServerSettings {
     chunkUploadMaxRequestBytes: config.garret.chunkUploadMaxRequestBytes,
     uploadConcurrency: 8,
     downloadPrefetch: 8,
+    leaseRefreshMs: config.garret.gcPendingGraceSeconds * 250,
     oidcPolicies: config.garret.oidc,
     metricsOnMainListener: config.garret.metricsListen === undefined,
     upstream: config.garret.upstream,

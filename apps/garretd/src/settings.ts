@@ -22,6 +22,8 @@ export interface ServerSettings {
   uploadConcurrency: number;
   /** Chunks fetched ahead while streaming a NAR download. */
   downloadPrefetch: number;
+  /** How often an upload receiving bytes refreshes its leases: a quarter of `gc-pending-grace`. */
+  leaseRefreshMs: number;
   /** `[[garret.oidc]]` trust policies for `/_api/v1/oidc/exchange`; none = exchange disabled. */
   oidcPolicies?: OidcPolicy[];
   /** Serve `GET /metrics` on the main listener (false when `[garret] metrics-listen` is set). Default true. */
@@ -44,6 +46,7 @@ export function testSettings(overrides: Partial<ServerSettings> = {}): ServerSet
     chunkUploadMaxRequestBytes: 32 * 1024 * 1024,
     uploadConcurrency: 8,
     downloadPrefetch: 8,
+    leaseRefreshMs: 6 * 3600 * 250,
     ...overrides,
   };
 }

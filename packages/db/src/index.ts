@@ -36,6 +36,7 @@ export {
   openChunkSession,
   presentSessionChunks,
   reapStaleChunkSessions,
+  touchChunkSession,
 } from "./queries/chunk-sessions.ts";
 export type { ChunkRefInput, NewPendingChunk } from "./queries/chunks.ts";
 export {
@@ -44,6 +45,7 @@ export {
   hasAnyChunk,
   insertChunkRefs,
   insertPendingChunk,
+  lockValidChunks,
   markChunksDamaged,
   releaseChunks,
   validateChunk,
@@ -72,7 +74,7 @@ export {
   tryLockGc,
   unlockGc,
 } from "./queries/gc.ts";
-export { LEASE_SQL, resetAbandonedLeases } from "./queries/leases.ts";
+export { LEASE_SQL, refreshLeases, resetAbandonedLeases } from "./queries/leases.ts";
 export type { NewNar } from "./queries/nars.ts";
 export {
   deleteNar,

@@ -97,6 +97,11 @@ export class WholeChunkWriter {
     return new WholeChunkWriter(deps, input, row, remoteFile, written);
   }
 
+  /** The chunk row, pending until `finish`. */
+  get chunkId(): number {
+    return this.row.id;
+  }
+
   async write(piece: Uint8Array): Promise<void> {
     if (this.failure) throw this.failure;
     if (!this.input.write(piece)) {
@@ -175,6 +180,8 @@ export function sharedConcat(parts: readonly Uint8Array[], bytes: number): Uint8
  */
 export class ChunkUploads {
   readonly held: number[] = [];
+  /** Rows of new chunks inserted as pending whose files are being written. */
+  private readonly pending = new Set<number>();
   readonly stored: StoredChunk[] = [];
   private readonly tasks = new Set<Promise<void>>();
   private failure: unknown = null;
@@ -212,6 +219,11 @@ export class ChunkUploads {
       start = cut;
     }
     await this.enqueue({ source: segment, ranges, hashes, firstSeq: this.take(cuts.length) });
+  }
+
+  /** The rows this upload holds or is writing, for lease refreshes. */
+  leased(): number[] {
+    return [...this.held, ...this.pending];
   }
 
   /** Waits for every chunk; throws the first failure. */
@@ -339,6 +351,7 @@ export class ChunkUploads {
     located.forEach((l, i) => {
       l.c.id = ids[i];
     });
+    for (const id of ids) this.pending.add(id);
     try {
       const { files, sizes, fileHashes } = await compressing;
       const offsets: number[] = [];
@@ -372,6 +385,8 @@ export class ChunkUploads {
       await Promise.all(located.map((l) => deps.storage.delete(l.remoteFile).catch(() => {})));
       await deleteChunks(deps.db, ids).catch(() => {});
       throw err;
+    } finally {
+      for (const id of ids) this.pending.delete(id);
     }
   }
 }

@@ -14,12 +14,13 @@ import {
   addSessionChunks,
   type CommitChunk,
   closeChunkSession,
-  insertChunkRefs,
   insertNar,
   leaseCommitChunks,
   openChunkSession,
   presentSessionChunks,
+  refreshLeases,
   releaseChunks,
+  touchChunkSession,
   upsertObject,
 } from "@garret/db";
 import {
@@ -38,6 +39,7 @@ import { ByteReader } from "./byte-source.ts";
 import { ChunkUploads } from "./chunk-store.ts";
 import { NarCheck } from "./ingest-nar.ts";
 import { readStoredChunks } from "./nar-download.ts";
+import { LeaseRefresher, linkChunks } from "./upload-leases.ts";
 import { checkNarInfo, checkStoreDir, objectInput } from "./upload-path.ts";
 
 /**
@@ -125,6 +127,10 @@ export async function receiveChunks(
   const { sessionId, compression } = await openSession(deps, token, cacheName, narHash);
   const reader = new ByteReader(body);
   const uploads = new ChunkUploads(deps, compression);
+  const lease = new LeaseRefresher(deps, async () => {
+    await refreshLeases(deps.db, { chunks: uploads.leased() });
+    await touchChunkSession(deps.db, sessionId);
+  });
   const received: string[] = [];
   try {
     let total = 0;
@@ -169,6 +175,7 @@ export async function receiveChunks(
     }
     await releaseChunks(deps.db, giveBack);
   } finally {
+    await lease.stop();
     await uploads.release();
   }
   return { received };
@@ -220,7 +227,7 @@ export async function commitChunkedNar(
         compression,
         numChunks: ordered.length,
       });
-      await insertChunkRefs(
+      await linkChunks(
         tx,
         nar.id,
         ordered.map((c, seq) => ({ seq, chunkId: c.id })),

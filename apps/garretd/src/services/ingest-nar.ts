@@ -14,16 +14,18 @@
  *    thread, leases on every chunk used.
  * 5. One transaction: the NAR row (`V`, or `P` for a NAR waiting for its narinfo) and its chunk
  *    refs, plus whatever the caller's `commit` writes (the object, a pending upload).
- * 6. Leases are released and, on failure, what was written is removed (or left to GC).
+ * 6. Leases are refreshed while the upload runs (upload-leases.ts), released at the end and, on
+ *    failure, what was written is removed (or left to GC).
  */
 import { createHash } from "node:crypto";
 import { type ChunkingParams, nixCompressionName } from "@garret/chunking";
-import { type Executor, findAndLockNar, insertChunkRefs, insertNar, releaseNar } from "@garret/db";
+import { type Executor, findAndLockNar, insertNar, refreshLeases, releaseNar } from "@garret/db";
 import { NarValidator, NixFormatError } from "@garret/nix";
 import type { Deps } from "../deps.ts";
 import { AtticError, requestError } from "../errors.ts";
 import type { ServerSettings } from "../settings.ts";
 import { ChunkUploads, type StoredChunk, sharedConcat, WholeChunkWriter } from "./chunk-store.ts";
+import { LeaseRefresher, linkChunks } from "./upload-leases.ts";
 
 /** Whole NARs up to this size are buffered and stored as one chunk in one write; larger ones stream. */
 const WHOLE_NAR_BUFFER_LIMIT = 16 * 1024 * 1024;
@@ -102,7 +104,12 @@ async function reuseNar(deps: Deps, request: IngestRequest, claim: NarClaim): Pr
       // Validated like a new upload, so a body that does not match its claim gets the same answer
       // whether or not someone, in any cache, already stored that hash: no cross-tenant oracle.
       const check = new NarCheck(claim, request.maxNarSize, true);
-      for await (const piece of request.nar) check.update(piece);
+      const lease = new LeaseRefresher(deps, () => refreshLeases(deps.db, { nars: [existing.id] }));
+      try {
+        for await (const piece of request.nar) check.update(piece);
+      } finally {
+        await lease.stop();
+      }
       check.finish();
       if (existing.narSize !== claim.narSize) throw requestError("Bad NAR Hash or Size");
     }
@@ -146,6 +153,9 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
   let buffered: Uint8Array[] = [];
   let bufferedSize = 0;
   let committed = false;
+  const lease = new LeaseRefresher(deps, () =>
+    refreshLeases(deps.db, { chunks: [...chunks.leased(), ...(stream ? [stream.chunkId] : [])] }),
+  );
   try {
     for await (const piece of request.nar) {
       check.update(piece);
@@ -196,7 +206,7 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
         compression,
         numChunks: refs.length,
       });
-      await insertChunkRefs(tx, row.id, refs);
+      await linkChunks(tx, row.id, refs);
       const ingested: IngestedNar = {
         narId: row.id,
         narHash,
@@ -215,6 +225,7 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
     if (request.state === "V") deps.state.objectsChanged();
     return nar;
   } finally {
+    await lease.stop();
     await chunks.release();
     if (stream) await (committed ? stream.release() : stream.abort());
   }

@@ -64,6 +64,7 @@ export const CHUNK_SESSION_SQL = {
     VALUES ($1::bigint, $2, $3, now(), now())
     ON CONFLICT (cache_id, created_by, nar_hash) DO UPDATE SET touched_at = now()
     RETURNING id`,
+  touch: "UPDATE garret_chunk_session SET touched_at = now() WHERE id = $1::bigint",
   /** The session's chunks stay leased as long as the session is in use. */
   refreshLeases: `
     UPDATE chunk SET leased_at = now()
@@ -128,6 +129,7 @@ const SQLITE_CHUNK_SESSION_SQL = {
     VALUES (?1, ?2, ?3, now(), now())
     ON CONFLICT (cache_id, created_by, nar_hash) DO UPDATE SET touched_at = now()
     RETURNING id`,
+  touch: "UPDATE garret_chunk_session SET touched_at = now() WHERE id = ?1",
   refreshLeases: `
     UPDATE chunk SET leased_at = now()
     WHERE id IN (SELECT chunk_id FROM garret_chunk_session_chunk WHERE session_id = ?1)`,
@@ -161,6 +163,17 @@ export async function openChunkSession(db: Db, key: ChunkSessionKey): Promise<nu
   if (isSqlite(db)) await sqliteRows(db, SQLITE_CHUNK_SESSION_SQL.refreshLeases, [id]);
   else await db.query(CHUNK_SESSION_SQL.refreshLeases, [id]);
   return id;
+}
+
+/** Keeps a session in use (a slow upload into it) from looking abandoned: touches it, refreshes its leases. */
+export async function touchChunkSession(db: Db, sessionId: number): Promise<void> {
+  if (isSqlite(db)) {
+    await sqliteRows(db, SQLITE_CHUNK_SESSION_SQL.touch, [sessionId]);
+    await sqliteRows(db, SQLITE_CHUNK_SESSION_SQL.refreshLeases, [sessionId]);
+    return;
+  }
+  await db.query(CHUNK_SESSION_SQL.touch, [sessionId]);
+  await db.query(CHUNK_SESSION_SQL.refreshLeases, [sessionId]);
 }
 
 /** The subset of `hashes` (`sha256:<hex>`) present for this cache and session. */

@@ -6,7 +6,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { isSqlite, sqliteRows } from "../dialect.ts";
 import { type ChunkRow, chunk, chunkref } from "../schema.ts";
-import { type Executor, ormOf } from "./executor.ts";
+import { type Executor, ormOf, rowsOf } from "./executor.ts";
 
 export interface NewPendingChunk {
   /** `sha256:<hex>` of the uncompressed chunk. */
@@ -138,6 +138,29 @@ export async function markChunksDamaged(db: Executor, ids: readonly number[]): P
 export async function deleteChunk(db: Executor, id: number): Promise<boolean> {
   const rows = await ormOf(db).delete(chunk).where(eq(chunk.id, id)).returning({ id: chunk.id });
   return rows.length > 0;
+}
+
+/**
+ * Of the given chunk ids, those that are no longer valid (tombstoned by GC or marked damaged, or
+ * gone); the valid ones stay locked against GC until the transaction ends (GC skips locked rows).
+ * Run in the transaction that inserts chunkrefs to them, before the insert.
+ */
+export async function lockValidChunks(tx: Executor, ids: readonly number[]): Promise<number[]> {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return [];
+  const rows = isSqlite(tx)
+    ? await sqliteRows<{ id: number | string }>(
+        tx,
+        "SELECT id FROM chunk WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'V'",
+        [wanted],
+      )
+    : rowsOf<{ id: number | string }>(
+        await ormOf(tx).execute(
+          sql`SELECT id FROM ${chunk} WHERE id = ANY(${sql.param(wanted)}::bigint[]) AND state = 'V' FOR KEY SHARE`,
+        ),
+      );
+  const valid = new Set(rows.map((r) => Number(r.id)));
+  return wanted.filter((id) => !valid.has(id));
 }
 
 /** Links chunks to a NAR, 1000 rows per statement (keeps each statement under the bind limit). */

@@ -132,7 +132,7 @@ export const GC_SQLITE = {
 
   tombstoneStalePendingChunks: `
     UPDATE chunk SET state = 'D' WHERE id IN (
-      SELECT id FROM chunk WHERE state = 'P' AND created_at < ?1 ORDER BY id LIMIT ${GC_BATCH})
+      SELECT id FROM chunk WHERE state = 'P' AND COALESCE(leased_at, created_at) < ?1 ORDER BY id LIMIT ${GC_BATCH})
     RETURNING id`,
 
   nextTombstones: `
@@ -161,7 +161,7 @@ export const GC_SQLITE = {
          AND NOT EXISTS (SELECT 1 FROM chunkref r WHERE r.chunk_id = c.id
                          AND NOT EXISTS (SELECT 1 FROM dead_nar d WHERE d.id = r.nar_id))
        UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'D'
-       UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'P' AND c.created_at < ?2)
+       UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'P' AND COALESCE(c.leased_at, c.created_at) < ?2)
      SELECT (SELECT count(*) FROM dead_nar) AS nars, (SELECT count(*) FROM dead_chunk) AS chunks,
             (SELECT COALESCE(sum(file_size), 0) FROM dead_chunk) AS bytes`,
 } as const;

@@ -152,10 +152,10 @@ export const GC_SQL = {
       AND NOT (q.chunk_id = ANY($2::bigint[]) IS NOT TRUE
                AND EXISTS (SELECT 1 FROM chunk c WHERE c.id = q.chunk_id AND c.state = 'V'))`,
 
-  /** Chunk rows of uploads that died before their file was complete. */
+  /** Chunk rows of uploads that died before their file was complete (a live one refreshes `leased_at`). */
   tombstoneStalePendingChunks: `
     UPDATE chunk SET state = 'D' WHERE id IN (
-      SELECT id FROM chunk WHERE state = 'P' AND created_at < $1::timestamptz
+      SELECT id FROM chunk WHERE state = 'P' AND COALESCE(leased_at, created_at) < $1::timestamptz
       ORDER BY id LIMIT ${GC_BATCH} FOR UPDATE SKIP LOCKED)
     RETURNING id`,
 
@@ -186,7 +186,7 @@ export const GC_SQL = {
          AND NOT EXISTS (SELECT 1 FROM chunkref r WHERE r.chunk_id = c.id
                          AND NOT EXISTS (SELECT 1 FROM dead_nar d WHERE d.id = r.nar_id) OFFSET 0)
        UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'D'
-       UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'P' AND c.created_at < $2::timestamptz)
+       UNION ALL SELECT c.id, c.file_size FROM chunk c WHERE c.state = 'P' AND COALESCE(c.leased_at, c.created_at) < $2::timestamptz)
      SELECT (SELECT count(*) FROM dead_nar)::int AS nars, (SELECT count(*) FROM dead_chunk)::int AS chunks,
             (SELECT COALESCE(sum(file_size), 0) FROM dead_chunk)::bigint AS bytes`,
 } as const;
