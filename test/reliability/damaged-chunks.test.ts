@@ -7,7 +7,9 @@
  *     chunk is marked, so pushing the same path to another cache stores a good copy instead of
  *     deduplicating against the damaged one, and pushing it again to the first cache repairs it;
  *   - a chunk file that grew after it was last checked, in the middle of a NAR: the download is cut
- *     before the body completes (or refused with 503), and later downloads are 503 until repaired.
+ *     before the body completes (or refused with 503), and later downloads are 503 until repaired;
+ *   - once a chunk is found damaged, get-missing-paths reports its path missing (atticd would say
+ *     present), so a client pushes it again, which repairs it.
  */
 import { appendFile, readdir, readFile, truncate } from "node:fs/promises";
 import { join } from "node:path";
@@ -64,6 +66,17 @@ describe.each(dbs)("damaged chunk files [%s]", (db) => {
     }
   }
 
+  async function missing(cache: string, p: TestPath): Promise<boolean> {
+    const res = await fetch(`${g.url}/_api/v1/get-missing-paths`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/json" },
+      body: JSON.stringify({ cache, store_path_hashes: [p.hash] }),
+    });
+    const body = (await res.json()) as { missing_paths: string[] };
+    expect(res.status).toBe(200);
+    return body.missing_paths.includes(p.hash);
+  }
+
   async function served(cache: string, p: TestPath): Promise<boolean> {
     const got = await download(cache, p);
     return got.status === 200 && got.body !== "cut" && got.body.equals(p.nar);
@@ -116,6 +129,22 @@ describe.each(dbs)("damaged chunk files [%s]", (db) => {
     expect((await download("first", p)).status).toBe(503);
 
     expect((await push("first", p)).status).toBe(200);
+    expect(await served("first", p)).toBe(true);
+  }, 60_000);
+
+  it("a path whose chunk was found damaged is missing for get-missing-paths until pushed again", async () => {
+    const p = makePath("reported-missing", 300_000, 13);
+    const before = new Set(await chunkFiles(storage));
+    expect((await push("first", p)).status).toBe(200);
+    const mine = (await chunkFiles(storage)).filter((f) => !before.has(f));
+    expect(await missing("first", p)).toBe(false);
+
+    await truncate(mine[0] as string, 0);
+    expect((await download("first", p)).status).toBe(503);
+    expect(await missing("first", p)).toBe(true);
+
+    expect((await push("first", p)).status).toBe(200);
+    expect(await missing("first", p)).toBe(false);
     expect(await served("first", p)).toBe(true);
   }, 60_000);
 });

@@ -192,9 +192,12 @@ export async function findChunksForDownload(
 }
 
 /**
- * The de-duplicated subset of `storePathHashes` with no object in the cache, whatever the state of
- * the NAR (as atticd). One statement: an anti-join that probes idx-object-cache-hash per hash, so
- * its cost follows the request size rather than the cache size.
+ * The de-duplicated subset of `storePathHashes` with no object in the cache, or whose object's NAR
+ * lost a chunk (a chunkref without its chunk, or to one found damaged): reported missing, the client
+ * pushes the path again, and the upload repairs it (atticd reports such a path present, and it stays
+ * broken). One statement: the broken NARs come from two index lookups (chunkrefs whose chunk is
+ * gone, tombstoned chunks), normally empty; then an anti-join probes idx-object-cache-hash per hash,
+ * so the cost follows the request size rather than the cache size.
  */
 export async function getMissingPaths(
   db: Executor,
@@ -206,17 +209,25 @@ export async function getMissingPaths(
     const rows = await sqliteRows<{ hash: string }>(
       db,
       `SELECT DISTINCT t.value AS hash FROM json_each(?1) t
-       WHERE NOT EXISTS (SELECT 1 FROM object o WHERE o.cache_id = ?2 AND o.store_path_hash = t.value)`,
+       WHERE NOT EXISTS (
+         SELECT 1 FROM object o WHERE o.cache_id = ?2 AND o.store_path_hash = t.value
+           AND o.nar_id NOT IN (
+             SELECT r.nar_id FROM chunkref r WHERE r.chunk_id IS NULL
+             UNION SELECT r.nar_id FROM chunk c JOIN chunkref r ON r.chunk_id = c.id WHERE c.state = 'D'))`,
       [storePathHashes, cacheId],
     );
     return rows.map((r) => r.hash);
   }
   const result = await ormOf(db).execute(sql`
+    WITH broken AS MATERIALIZED (
+      SELECT r.nar_id FROM ${chunkref} r WHERE r.chunk_id IS NULL
+      UNION SELECT r.nar_id FROM ${chunk} c JOIN ${chunkref} r ON r.chunk_id = c.id WHERE c.state = 'D')
     SELECT DISTINCT t.h AS hash
     FROM unnest(${sql.param(storePathHashes)}::text[]) AS t(h)
     WHERE NOT EXISTS (
       SELECT 1 FROM ${object}
       WHERE ${object.cacheId} = ${cacheId} AND ${object.storePathHash} = t.h
+        AND ${object.narId} NOT IN (SELECT nar_id FROM broken)
     )`);
   return rowsOf<{ hash: string }>(result).map((r) => r.hash);
 }
