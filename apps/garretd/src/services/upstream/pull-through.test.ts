@@ -1,94 +1,36 @@
 /**
- * Pull-through behaviour that needs a misbehaving upstream, which nginx cannot play: an in-process
- * HTTP server serves signed narinfos and uncompressed NARs, and can stop sending in the middle of a
- * NAR. garret runs in-process on SQLite (the real-Nix proof against nginx is
- * test/nix/pull-through.test.ts). Shows: a NAR larger than the hold-back is streamed to the first
+ * Pull-through behaviour that needs a misbehaving upstream, which nginx cannot play: the fake
+ * upstream (test/support/fake-upstream.ts) can stop sending in the middle of a NAR. garret runs
+ * in-process on SQLite (the real-Nix proof against nginx is test/nix/pull-through.test.ts). Shows: a NAR larger than the hold-back is streamed to the first
  * client and stored; a first client that goes away does not stop the fetch; an upstream that stalls
  * mid-NAR gives a 404 within `nar-timeout` and nothing is stored.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { fingerprint, formatNarInfo, generateSecretKey, parseSecretKey } from "@garret/nix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../../test/support/app.ts";
-import { lcgBytes, narOfFile, randomStorePathHash, sha256Hex } from "../../../../../test/support/nar.ts";
+import { type FakeUpstream, startFakeUpstream } from "../../../../../test/support/fake-upstream.ts";
+import { lcgBytes, narOfFile } from "../../../../../test/support/nar.ts";
 import { zstdDecompressSync } from "../../../../../test/support/zstd.ts";
 import { createPullThrough, DEFAULT_UPSTREAM_POLICY } from "./pull-through.ts";
 
-const key = parseSecretKey(generateSecretKey("fake-upstream-1"));
 const NAR_TIMEOUT_MS = 1000;
 
-interface Served {
-  nar: Buffer;
-  /** Stop sending (but keep the connection) after this many bytes. */
-  stallAfter?: number;
-  /** Hashes of other served paths this one references. */
-  references?: string[];
-}
-
 let t: TestApp;
-let upstream: Server;
-let upstreamUrl: string;
-const paths = new Map<string, Served>();
-const narRequests = new Map<string, number>();
-const narInfoRequests = new Map<string, number>();
-
-function addPath(served: Served): string {
-  const hash = randomStorePathHash();
-  paths.set(hash, served);
-  return hash;
-}
+let upstream: FakeUpstream;
+const addPath: FakeUpstream["addPath"] = (served) => upstream.addPath(served);
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    const narinfo = /^\/([0-9a-z]{32})\.narinfo$/.exec(req.url ?? "");
-    const narFile = /^\/nar\/([0-9a-z]{32})\.nar$/.exec(req.url ?? "");
-    const served = paths.get(narinfo?.[1] ?? narFile?.[1] ?? "");
-    if (!served) {
-      res.writeHead(404).end();
-      return;
-    }
-    if (narinfo) {
-      const hash = narinfo[1] as string;
-      narInfoRequests.set(hash, (narInfoRequests.get(hash) ?? 0) + 1);
-      const references = (served.references ?? []).map((h) => `${h}-pulled`);
-      const storePath = `/nix/store/${hash}-pulled`;
-      const narHash = sha256Hex(served.nar);
-      const print = fingerprint(storePath, narHash, served.nar.length, references);
-      res.writeHead(200, { "content-type": "text/x-nix-narinfo" }).end(
-        formatNarInfo({
-          storePath,
-          url: `nar/${hash}.nar`,
-          compression: "none",
-          narHash,
-          narSize: served.nar.length,
-          references,
-          sigs: [key.sign(print)],
-        }),
-      );
-      return;
-    }
-    const hash = narFile?.[1] as string;
-    narRequests.set(hash, (narRequests.get(hash) ?? 0) + 1);
-    res.writeHead(200, { "content-length": served.nar.length });
-    if (served.stallAfter === undefined) res.end(served.nar);
-    else res.write(served.nar.subarray(0, served.stallAfter));
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-
+  upstream = await startFakeUpstream();
   t = await createTestApp();
   t.deps.upstream = createPullThrough(t.deps, {
     ...DEFAULT_UPSTREAM_POLICY,
-    defaults: [{ url: upstreamUrl, trustedKeys: [key.publicKey] }],
+    defaults: [{ url: upstream.url, trustedKeys: [upstream.publicKey] }],
     narInfoTimeoutMs: 1000,
     narTimeoutMs: NAR_TIMEOUT_MS,
   });
   await t.createCache("pull");
 });
 afterAll(async () => {
-  upstream?.closeAllConnections();
-  await new Promise<void>((resolve) => upstream?.close(() => resolve()));
+  await upstream?.close();
   await t?.close();
 });
 
@@ -126,7 +68,7 @@ describe("pull-through with a misbehaving upstream", () => {
     expect(await waitFor(() => stored(hash), 10_000)).toBe(true);
     const second = await nar(hash);
     expect(zstdDecompressSync(new Uint8Array(await second.arrayBuffer())).equals(bytes)).toBe(true);
-    expect(narRequests.get(hash)).toBe(1);
+    expect(upstream.narRequests.get(hash)).toBe(1);
   });
 
   it("goes on storing when the first client goes away mid-NAR", async () => {
@@ -142,17 +84,17 @@ describe("pull-through with a misbehaving upstream", () => {
     expect(await waitFor(() => stored(hash), 60_000)).toBe(true);
     const again = await nar(hash);
     expect(zstdDecompressSync(new Uint8Array(await again.arrayBuffer())).equals(bytes)).toBe(true);
-    expect(narRequests.get(hash)).toBe(1);
+    expect(upstream.narRequests.get(hash)).toBe(1);
   });
 
   it("looks up the references of a served narinfo upstream before Nix asks for them", async () => {
     const child = addPath({ nar: narOfFile("child") });
     const parent = addPath({ nar: narOfFile("parent"), references: [child] });
     expect((await narinfo(parent)).status).toBe(200);
-    expect(await waitFor(async () => narInfoRequests.get(child) === 1, 10_000)).toBe(true);
+    expect(await waitFor(async () => upstream.narInfoRequests.get(child) === 1, 10_000)).toBe(true);
     // Answered from what was looked up: no second upstream request.
     expect((await narinfo(child)).status).toBe(200);
-    expect(narInfoRequests.get(child)).toBe(1);
+    expect(upstream.narInfoRequests.get(child)).toBe(1);
   });
 
   it("answers 404 within nar-timeout when the upstream stalls mid-NAR, and stores nothing", async () => {
