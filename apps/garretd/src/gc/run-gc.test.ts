@@ -129,8 +129,9 @@ describeEachDb("one GC run", (getDb) => {
 
     it("an upload that fails after storing chunks leaves files the next run deletes", async () => {
       await gc(t);
-      // Large enough that the first batch of chunks is stored before the hash check fails.
-      const nar = narOf(lcgBytes(600_000, 6));
+      // Larger than an ingest segment (4 MiB), so the first segment's chunks are stored before the
+      // hash check at the end fails.
+      const nar = narOf(lcgBytes(9_000_000, 6));
       const bad = Buffer.from(nar);
       bad.write("corrupted", nar.length - 200);
       const failed = await uploadNar(t, { cache: "a", nar, body: bad });
