@@ -15,6 +15,7 @@ import { brotliCompressSync, constants, zstdCompressSync } from "node:zlib";
 import { move } from "piscina";
 import { ZSTD_OUTPUT_CHUNK } from "./compression-type.ts";
 import { type ChunkingParams, FastCdcChunker } from "./fastcdc.ts";
+import { freeNow, spansWholeBuffer } from "./owned-buffer.ts";
 
 export interface CompressTask {
   type: "zstd" | "brotli" | "xz";
@@ -64,7 +65,11 @@ export function compressChunk(task: CompressTask): unknown {
   const out = compressWith(task);
   // Small Buffers live in a shared pool and big ones may be oversized: only an exactly sized
   // ArrayBuffer may be transferred.
-  const exact = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : new Uint8Array(out);
+  if (spansWholeBuffer(out)) return move(out);
+  const exact = new Uint8Array(out);
+  // Copied out: a single zstd output step is a view into its own 128 KiB output buffer, which
+  // would otherwise stay until this worker's next GC (tens of MB under concurrent uploads).
+  freeNow(out);
   return move(exact);
 }
 
@@ -129,6 +134,7 @@ export function compressRanges(task: CompressRangesTask): CompressRangesResult {
     files.set(out, off);
     off += out.length;
     fileHashes.push(`sha256:${createHash("sha256").update(out).digest("hex")}`);
+    freeNow(out); // copied into `files` (see compressChunk)
   }
   return { files, sizes: outs.map((o) => o.length), fileHashes };
 }
