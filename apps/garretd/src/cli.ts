@@ -1,11 +1,15 @@
 /** The `garretd` process: runs `main` with the real argv and environment and exits with its code. */
-import { main } from "./main.ts";
+import { firstStartKeyAhead } from "./config/first-start-key.ts";
 import { listenFailureMessage } from "./ops/listen-check.ts";
 import { restrictUmask } from "./ops/private-dirs.ts";
 
 restrictUmask();
 
-main(process.argv.slice(2), process.env).then(
+// Before main.ts and everything it loads: a first start's key is generated meanwhile.
+const firstStartKey = firstStartKeyAhead(process.argv.slice(2), process.env);
+const { main } = await import("./main.ts");
+
+main(process.argv.slice(2), process.env, { firstStartKey }).then(
   (code) => process.exit(code),
   (err: unknown) => {
     const listenFailure = listenFailureMessage(err);

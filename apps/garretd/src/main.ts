@@ -29,7 +29,11 @@ import { warnIfStorageWithoutIndex } from "./ops/storage-without-index.ts";
 import { createOpsApp } from "./routes/ops.ts";
 import { type ConnectionBounds, createGarretServer, listen } from "./server.ts";
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { firstStartKey?: Promise<string> } = {},
+): Promise<number> {
   let args: ReturnType<typeof parseGarretdArgs>;
   try {
     args = parseGarretdArgs(argv);
@@ -63,7 +67,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     };
     config = loadConfig(input);
     if (!config && args.mode === "monolithic") {
-      const first = await runFirstStart(env, args.listen);
+      const first = await runFirstStart(env, args.listen, opts.firstStartKey);
       rootToken = first.rootToken;
       process.stderr.write(first.message);
       config = loadConfig(input);

@@ -12,7 +12,12 @@ export {
   type IdTokenVerifierOptions,
   peekIssuer,
 } from "./id-token-verifier.ts";
-export { generateRs256PrivateKeyPem, type TokenAlgorithm, type TokenKeyConfig } from "./keys.ts";
+export {
+  generateRs256PrivateKeyPem,
+  generateRs256PrivateKeyPemAsync,
+  type TokenAlgorithm,
+  type TokenKeyConfig,
+} from "./keys.ts";
 export {
   createTokenAuthority,
   type TokenAuthority,

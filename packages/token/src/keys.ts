@@ -10,6 +10,7 @@
 import {
   createPrivateKey,
   createPublicKey,
+  generateKeyPair,
   generateKeyPairSync,
   type KeyObject,
   webcrypto,
@@ -102,10 +103,22 @@ function checkRsa(key: KeyObject): KeyObject {
  * at setup, never while serving.
  */
 export function generateRs256PrivateKeyPem(bits = 4096): string {
-  const { privateKey } = generateKeyPairSync("rsa", {
+  return generateKeyPairSync("rsa", rs256KeyOptions(bits)).privateKey;
+}
+
+/** `generateRs256PrivateKeyPem` on libuv's thread pool, leaving the event loop (and a core) free. */
+export function generateRs256PrivateKeyPemAsync(bits = 4096): Promise<string> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair("rsa", rs256KeyOptions(bits), (err, _publicKey, privateKey) =>
+      err ? reject(err) : resolve(privateKey),
+    );
+  });
+}
+
+function rs256KeyOptions(bits: number) {
+  return {
     modulusLength: bits,
     publicKeyEncoding: { type: "spki", format: "pem" },
     privateKeyEncoding: { type: "pkcs1", format: "pem" },
-  });
-  return privateKey;
+  } as const;
 }

@@ -44,7 +44,8 @@ import { EMBEDDED_SQLITE_FILE } from "./embedded-database.ts";
 import { type GarretConfig, resolveGarretConfig } from "./garret-config.ts";
 import { decodeSigningKey, type JwtSigning, SIGNING_ENV_VARS } from "./jwt-signing.ts";
 import { type ListenAddress, parseListen } from "./listen.ts";
-import { configSearchPaths, dataDirectory, type Env, envValue } from "./paths.ts";
+import { type LoadConfigInput, locateConfig } from "./locate-config.ts";
+import { dataDirectory, type Env, envValue } from "./paths.ts";
 import { Secret } from "./secret.ts";
 import { isSqliteUrl, parseSqliteUrl } from "./sqlite-url.ts";
 
@@ -52,10 +53,9 @@ export { ConfigError } from "./config-error.ts";
 export { RECOMMENDED_CHUNKING } from "./config-schema.ts";
 export { type JwtSigning, tokenKeyConfig } from "./jwt-signing.ts";
 export { formatListen, type ListenAddress, parseListen } from "./listen.ts";
+export { ENV_CONFIG_BASE64, type LoadConfigInput, locateConfig } from "./locate-config.ts";
 export { configSearchPaths, dataDirectory, type Env } from "./paths.ts";
 export { Secret } from "./secret.ts";
-
-export const ENV_CONFIG_BASE64 = "ATTIC_SERVER_CONFIG_BASE64";
 export const ENV_DATABASE_URL = "ATTIC_SERVER_DATABASE_URL";
 
 export type CompressionType = "none" | "brotli" | "zstd" | "xz";
@@ -115,16 +115,6 @@ export interface Config {
   dataDir: string;
 }
 
-export interface LoadConfigInput {
-  /** `-f PATH`. */
-  configPath?: string;
-  /** `--listen ADDR`, which overrides the file. */
-  listen?: string;
-  env: Env;
-  readFile(path: string): string;
-  fileExists(path: string): boolean;
-}
-
 export const DEFAULTS = {
   listen: "[::]:8080",
   maxNarInfoSize: 1_048_576,
@@ -137,36 +127,6 @@ export function loadConfig(input: LoadConfigInput): Config | null {
   const found = locateConfig(input);
   if (!found) return null;
   return parseConfig(found.text, { source: found.source, env: input.env, listen: input.listen });
-}
-
-/** The configuration text and its source, following the lookup order; `null` when none exists. */
-export function locateConfig(input: LoadConfigInput): { source: string; text: string } | null {
-  if (input.configPath !== undefined) {
-    const path = input.configPath;
-    if (!input.fileExists(path)) throw new ConfigError(path, ["the configuration file does not exist"]);
-    return { source: path, text: readConfigFile(input, path) };
-  }
-  const b64 = envValue(input.env, ENV_CONFIG_BASE64);
-  if (b64 !== undefined) {
-    const compact = b64.replace(/\s+/g, "");
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact))
-      throw new ConfigError(ENV_CONFIG_BASE64, ["not valid base64"]);
-    return { source: ENV_CONFIG_BASE64, text: Buffer.from(compact, "base64").toString("utf8") };
-  }
-  const paths = configSearchPaths(input.env);
-  if (!paths) return null;
-  for (const path of [paths.attic, paths.garret]) {
-    if (input.fileExists(path)) return { source: path, text: readConfigFile(input, path) };
-  }
-  return null;
-}
-
-function readConfigFile(input: LoadConfigInput, path: string): string {
-  try {
-    return input.readFile(path);
-  } catch (e) {
-    throw new ConfigError(path, [`cannot read the file: ${(e as Error).message}`]);
-  }
 }
 
 /** Parses TOML text into a Config; throws ConfigError listing every problem. */

@@ -15,7 +15,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { NewTokenRecord } from "@garret/db";
 import { PERMISSION_LETTERS, type Permission } from "@garret/protocol";
-import { type CachePermissions, createTokenAuthority, generateRs256PrivateKeyPem } from "@garret/token";
+import {
+  type CachePermissions,
+  createTokenAuthority,
+  generateRs256PrivateKeyPem,
+  generateRs256PrivateKeyPemAsync,
+} from "@garret/token";
 import { cachesJson } from "../services/tokens.ts";
 import { commandForNewShell } from "./command-on-path.ts";
 import { ConfigError } from "./config-error.ts";
@@ -155,9 +160,13 @@ export function firstStartMessage(opts: {
 export async function runFirstStart(
   env: Env,
   listen?: string,
+  /** The key, generated ahead (first-start-key.ts); generated here when absent. */
+  key?: Promise<string>,
 ): Promise<{ path: string; message: string; rootToken: NewTokenRecord }> {
+  const pem = await (key ?? generateRs256PrivateKeyPemAsync(4096));
   const written = writeDefaultConfig({
     env,
+    generatePrivateKeyPem: () => pem,
     writeFile: (path, contents, mode) => writeFileSync(path, contents, { mode, flag: "wx" }),
     mkdir: (path) => {
       mkdirSync(path, { recursive: true });
