@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatNarInfo, toNixBase32 } from "@garret/nix";
 import { narOfFile } from "../test/support/nar.ts";
-import { installSignalHandlers, runCleanups, spawnTracked } from "./cleanup.ts";
+import { installSignalHandlers, runCleanups, spawnTracked, tempDir } from "./cleanup.ts";
 import { createCache, type GarretdHandle, startGarretd } from "./garretd.ts";
 import { freePort, waitForHttp } from "./ports.ts";
 
@@ -126,6 +126,55 @@ async function measureServerStart(
   }
 }
 
+/**
+ * The embedded configuration as a new user meets it: garretd with no configuration in an empty
+ * HOME (first start: writes server.toml with a new 4096-bit RS256 key, creates the SQLite database,
+ * Node's compile cache still empty), then a restart on the same HOME. Each: exec → first HTTP
+ * answer, and VmRSS 3 s after one narinfo request (a miss: there is no cache yet).
+ */
+async function measureEmbeddedStarts(): Promise<
+  Array<{ firstAnswerS: number; firstAnswerCpuS: number; idleRssBytes: number }>
+> {
+  const home = await tempDir("startup-home");
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  for (const key of [
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "GARRET_DATA_DIR",
+    "NODE_COMPILE_CACHE",
+  ])
+    delete env[key];
+  const out = [];
+  for (let i = 0; i < 2; i++) {
+    const port = await freePort();
+    let output = "";
+    const started = performance.now();
+    const { child, stop } = spawnTracked(
+      process.execPath,
+      [bin("garretd/bin/garretd.js"), "--listen", `127.0.0.1:${port}`],
+      { env },
+    );
+    try {
+      const keep = (b: Buffer) => {
+        output = (output + b.toString()).slice(-20_000);
+      };
+      child.stdout?.on("data", keep);
+      child.stderr?.on("data", keep);
+      await waitForHttp(`http://127.0.0.1:${port}/healthz`, child, () => output, 60_000, 5);
+      const firstAnswerS = (performance.now() - started) / 1000;
+      const firstAnswerCpuS = await cpuSeconds(child.pid as number);
+      const res = await fetch(`http://127.0.0.1:${port}/none/00000000000000000000000000000000.narinfo`);
+      await res.text();
+      await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+      out.push({ firstAnswerS, firstAnswerCpuS, idleRssBytes: await vmRssBytes(child.pid as number) });
+    } finally {
+      await stop();
+    }
+  }
+  return out;
+}
+
 /** Wall and CPU seconds of `node PATH --help`; the shell's `times` reports the child's CPU time. */
 function timeCli(path: string): Promise<{ wallS: number; cpuS: number }> {
   return new Promise((resolve, reject) => {
@@ -184,10 +233,16 @@ async function main(): Promise<void> {
   const firstAnswer: number[] = [];
   const firstAnswerCpu: number[] = [];
   const idleRss: number[] = [];
+  const embedded = [0, 1].map(() => ({ wall: [] as number[], cpu: [] as number[], rss: [] as number[] }));
   const cli = new Map<string, { wall: number[]; cpu: number[] }>(
     CLIS.map(([name]) => [name, { wall: [], cpu: [] }]),
   );
   for (let i = 0; i < runs; i++) {
+    for (const [k, start] of (await measureEmbeddedStarts()).entries()) {
+      embedded[k]?.wall.push(start.firstAnswerS);
+      embedded[k]?.cpu.push(start.firstAnswerCpuS);
+      embedded[k]?.rss.push(start.idleRssBytes / MB);
+    }
     const server = await measureServerStart(g, cache, hash);
     firstAnswer.push(server.firstAnswerS);
     firstAnswerCpu.push(server.firstAnswerCpuS);
@@ -227,6 +282,32 @@ async function main(): Promise<void> {
       rss.median <= 90,
     ),
   ];
+  for (const [k, name] of ["first start", "restart"].entries()) {
+    const e = embedded[k] as (typeof embedded)[number];
+    const wall = spread(e.wall);
+    const rssE = spread(e.rss);
+    const wallTarget = k === 0 ? 1.5 : 0.5;
+    lines.push(
+      row(
+        `embedded (SQLite), ${name}: exec → first HTTP answer`,
+        wall,
+        spread(e.cpu),
+        "s",
+        3,
+        `≤ ${wallTarget} s`,
+        wall.median <= wallTarget,
+      ),
+      row(
+        `embedded, ${name}: idle RSS (+${IDLE_SETTLE_MS / 1000} s)`,
+        rssE,
+        null,
+        "MB",
+        1,
+        "≤ 100 MB",
+        rssE.median <= 100,
+      ),
+    );
+  }
   for (const [name, times] of cli) {
     const s = spread(times.wall);
     lines.push(row(`\`${name}\` wall time`, s, spread(times.cpu), "s", 3, "≤ 0.3 s", s.median <= 0.3));
