@@ -1,9 +1,10 @@
 /** Tests for the worker-pool chunk compressor. */
+import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { brotliDecompressSync, zstdDecompressSync as zstdDecompress } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { hasProgram, runProgram, runTransform, sampleData } from "../../../test/support/codecs.ts";
-import { type ChunkCompressor, createChunkCompressor } from "./chunk-compressor.ts";
+import { type ChunkCompressor, createChunkCompressor, splitRanges } from "./chunk-compressor.ts";
 import type { CompressionType } from "./compression-type.ts";
 import { createDecompressStream } from "./decompress-stream.ts";
 
@@ -43,6 +44,24 @@ describe.each(["zstd", "brotli", "xz"] as const)("%s chunk compressor", (type) =
     for (const [i, data] of compressed.entries()) {
       expect(data.length).toBeLessThan((chunks[i] as Uint8Array).length / 2);
       expect(Buffer.compare(decompressOne(type, data), chunks[i] as Uint8Array)).toBe(0);
+    }
+  });
+
+  it("compresses ranges of a shared segment across the workers, in order, with each file's hash", async () => {
+    const source = new Uint8Array(new SharedArrayBuffer(input.length));
+    source.set(input);
+    const ranges: Array<[number, number]> = [
+      [0, 200_000],
+      [200_000, 210_000],
+      [210_000, 700_000],
+      [700_000, 1_200_000],
+    ];
+    const { files, fileHashes } = await compressor(type).compressRanges(source, ranges);
+    expect(files).toHaveLength(ranges.length);
+    for (const [i, [start, end]] of ranges.entries()) {
+      const file = files[i] as Uint8Array;
+      expect(Buffer.compare(decompressOne(type, file), input.subarray(start, end))).toBe(0);
+      expect(fileHashes[i]).toBe(`sha256:${createHash("sha256").update(file).digest("hex")}`);
     }
   });
 
@@ -145,5 +164,20 @@ describe("chunk compressor behaviour", () => {
     const c = createChunkCompressor({ type: "zstd", threads: 1 });
     await c.close();
     await expect(c.compress(sampleData(10))).rejects.toThrow(/closed/);
+  });
+});
+
+describe("splitRanges", () => {
+  it("makes at most `parts` groups of consecutive ranges of about equal bytes", () => {
+    const ranges: Array<[number, number]> = [
+      [0, 10],
+      [10, 20],
+      [20, 30],
+      [30, 40],
+    ];
+    expect(splitRanges(ranges, 2)).toEqual([ranges.slice(0, 2), ranges.slice(2)]);
+    expect(splitRanges(ranges, 1)).toEqual([ranges]);
+    expect(splitRanges(ranges.slice(0, 1), 4)).toEqual([ranges.slice(0, 1)]);
+    expect(splitRanges(ranges, 8).flat()).toEqual(ranges);
   });
 });

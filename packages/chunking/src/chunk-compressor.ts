@@ -3,11 +3,12 @@
  * yields one independent stream (zstd frame, brotli stream, xz stream): a NAR's compressed chunks
  * concatenate into a single valid stream of the same type, which is how attic serves them.
  */
+import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import type { Piscina } from "piscina";
 import { type CompressionType, resolveCompressionLevel } from "./compression-type.ts";
 import type {
-  CompressRangesResult,
+  CompressRangesResult as CompressRangesOutput,
   CompressRangesTask,
   CompressTask,
   CutResult,
@@ -15,7 +16,34 @@ import type {
 } from "./compression-worker.ts";
 import type { ChunkingParams } from "./fastcdc.ts";
 
-export type { CompressRangesResult, CutResult };
+export type { CutResult };
+
+export interface CompressRangesResult {
+  /** Each compressed chunk, in the order of the ranges (views of shared buffers). */
+  files: Uint8Array[];
+  /** `sha256:<hex>` of each compressed chunk. */
+  fileHashes: string[];
+}
+
+/** Groups of consecutive ranges of about equal bytes, at most `parts` of them. */
+export function splitRanges(ranges: Array<[number, number]>, parts: number): Array<Array<[number, number]>> {
+  const total = ranges.reduce((sum, [start, end]) => sum + end - start, 0);
+  const target = Math.max(1, total / Math.max(1, Math.min(parts, ranges.length)));
+  const groups: Array<Array<[number, number]>> = [];
+  let group: Array<[number, number]> = [];
+  let bytes = 0;
+  for (const range of ranges) {
+    group.push(range);
+    bytes += range[1] - range[0];
+    if (bytes >= target && groups.length < parts - 1) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
 
 export interface ChunkCompressor {
   readonly type: CompressionType;
@@ -76,8 +104,28 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
       run({ segment, params, final } satisfies CutTask, "cutSegment") as Promise<CutResult>,
     async compressRanges(source, ranges) {
       if (type === "none") return storedRanges(source, ranges);
-      const task: CompressRangesTask = { type, level, source, ranges };
-      return (await run(task, "compressRanges")) as CompressRangesResult;
+      // A batch's chunks are spread over the workers, so one upload alone uses every core.
+      const groups = splitRanges(ranges, threads);
+      const results = await Promise.all(
+        groups.map(
+          (group) =>
+            run(
+              { type, level, source, ranges: group } satisfies CompressRangesTask,
+              "compressRanges",
+            ) as Promise<CompressRangesOutput>,
+        ),
+      );
+      const files: Uint8Array[] = [];
+      const fileHashes: string[] = [];
+      for (const r of results) {
+        let off = 0;
+        for (const [i, size] of r.sizes.entries()) {
+          files.push(r.files.subarray(off, off + size));
+          off += size;
+          fileHashes.push(r.fileHashes[i] as string);
+        }
+      }
+      return { files, fileHashes };
     },
     async compress(data) {
       if (closed) throw new Error("chunk compressor is closed");
@@ -98,20 +146,8 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
   };
 }
 
-/** `compressRanges` without compression: the chunks copied out as they are. */
-async function storedRanges(
-  source: Uint8Array,
-  ranges: Array<[number, number]>,
-): Promise<CompressRangesResult> {
-  const { createHash } = await import("node:crypto");
-  const total = ranges.reduce((sum, [start, end]) => sum + end - start, 0);
-  const files = new Uint8Array(total);
-  let off = 0;
-  const fileHashes = ranges.map(([start, end]) => {
-    const piece = source.subarray(start, end);
-    files.set(piece, off);
-    off += piece.length;
-    return `sha256:${createHash("sha256").update(piece).digest("hex")}`;
-  });
-  return { files, sizes: ranges.map(([start, end]) => end - start), fileHashes };
+/** `compressRanges` without compression: the chunks as they are. */
+function storedRanges(source: Uint8Array, ranges: Array<[number, number]>): CompressRangesResult {
+  const files = ranges.map(([start, end]) => source.subarray(start, end));
+  return { files, fileHashes: files.map((f) => `sha256:${createHash("sha256").update(f).digest("hex")}`) };
 }

@@ -353,20 +353,15 @@ export class ChunkUploads {
     });
     for (const id of ids) this.pending.add(id);
     try {
-      const { files, sizes, fileHashes } = await compressing;
-      const offsets: number[] = [];
-      sizes.reduce((off, size) => {
-        offsets.push(off);
-        return off + size;
-      }, 0);
+      const { files, fileHashes } = await compressing;
       let next = 0;
       const writer = async () => {
         while (next < located.length) {
           const i = next++;
           const l = located[i] as (typeof located)[number];
-          const off = offsets[i] as number;
-          l.c.fileSize = sizes[i] as number;
-          await deps.storage.put(l.c.name, files.subarray(off, off + l.c.fileSize));
+          const file = files[i] as Uint8Array;
+          l.c.fileSize = file.length;
+          await deps.storage.put(l.c.name, file);
         }
       };
       await Promise.all(

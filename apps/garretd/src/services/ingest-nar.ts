@@ -225,6 +225,7 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
     if (request.state === "V") deps.state.objectsChanged();
     return nar;
   } finally {
+    await segments?.settle();
     await lease.stop();
     await chunks.release();
     if (stream) await (committed ? stream.release() : stream.abort());
@@ -234,10 +235,11 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
 /**
  * Content-defined chunking off the main thread: each segment (the previous segment's uncut rest,
  * then the new bytes) is copied once into a SharedArrayBuffer, a worker returns its cut points and
- * chunk hashes, and the complete chunks go to storage as one batch while the next segment fills.
+ * chunk hashes, and the complete chunks go to storage as one batch. A segment is cut while the next
+ * one fills (reading waits only when that one is full too): at most two segments are held here.
  */
 class SegmentCutter {
-  private rest: Uint8Array = new Uint8Array(0);
+  private previous: Promise<Uint8Array> = Promise.resolve(new Uint8Array(0));
   private readonly deps: Deps;
   private readonly policy: NarChunking;
   private readonly chunks: ChunkUploads;
@@ -248,11 +250,25 @@ class SegmentCutter {
     this.chunks = chunks;
   }
 
+  /** Starts cutting `parts` after waiting for the previous segment; `final` also waits for this one. */
   async cut(parts: readonly Uint8Array[], bytes: number, final: boolean): Promise<void> {
-    const segment = sharedConcat([this.rest, ...parts], this.rest.length + bytes);
-    const { cuts, hashes } = await this.deps.compressor.cutSegment(segment, this.policy.params, final);
-    this.rest = segment.subarray(cuts.at(-1) ?? 0);
-    await this.chunks.addSegment(segment, cuts, hashes);
+    const rest = await this.previous;
+    const segment = sharedConcat([rest, ...parts], rest.length + bytes);
+    const cutting = this.deps.compressor
+      .cutSegment(segment, this.policy.params, final)
+      .then(async ({ cuts, hashes }) => {
+        await this.chunks.addSegment(segment, cuts, hashes);
+        return segment.subarray(cuts.at(-1) ?? 0);
+      });
+    // A failure is raised by the next `cut` (or `settle`); until then it must not go unhandled.
+    cutting.catch(() => {});
+    this.previous = cutting;
+    if (final) await cutting;
+  }
+
+  /** Waits for the segment in progress, whatever its outcome (before leases are given back). */
+  async settle(): Promise<void> {
+    await this.previous.catch(() => {});
   }
 }
 
