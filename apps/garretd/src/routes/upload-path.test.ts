@@ -7,7 +7,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { brotliDecompressSync } from "node:zlib";
 import { fingerprint, parseNarInfo, verifySignature } from "@garret/nix";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
 import { expectSameBytes } from "../../../../test/support/bytes.ts";
 import {
@@ -105,6 +105,40 @@ describeEachDb("attic upload API", (getDb, kind) => {
   }
 
   describe("upload-path", () => {
+    it("answers 404 NoSuchCache when the cache is destroyed while the upload streams", async () => {
+      await t.createCache("doomed");
+      // More than an ingest segment arrives first: its chunks are stored (so the request is past
+      // authorization and well into the upload) while the rest is held back.
+      const nar = makeNar({ type: "regular", contents: lcgBytes(6_000_000, 31) });
+      const first = 5_000_000;
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(nar.subarray(0, first));
+          await held;
+          controller.enqueue(nar.subarray(first));
+          controller.close();
+        },
+      });
+      const filesBefore = await storedFiles();
+      const answer = upload({ cache: "doomed", nar, body: body as unknown as Buffer });
+      await vi.waitFor(async () => expect(await storedFiles()).toBeGreaterThan(filesBefore), {
+        timeout: 60_000,
+        interval: 50,
+      });
+      const destroyed = await t.request("/_api/v1/cache-config/doomed", {
+        method: "DELETE",
+        token: t.rootToken,
+      });
+      expect(destroyed.status).toBe(200);
+      release();
+      const { res, json } = await answer;
+      expect({ status: res.status, error: json.error }).toEqual({ status: 404, error: "NoSuchCache" });
+    });
+
     it("stores a small NAR whole and serves atticd's exact narinfo, signed", async () => {
       const nar = narOfFile("Hi! I have no dependencies.\n");
       const ref = `${randomStorePathHash()}-dep`;

@@ -238,6 +238,18 @@ export async function getMissingPaths(
  * are cleared.
  */
 export async function upsertObject(db: Executor, input: UpsertObject): Promise<ObjectRow> {
+  try {
+    return await upsertObjectRow(db, input);
+  } catch (err) {
+    if (isSqlite(db) && isForeignKeyFailure(err)) {
+      const [cache] = await sqliteRows(db, "SELECT 1 AS one FROM cache WHERE id = ?1", [input.cacheId]);
+      if (!cache) throw cacheGoneError(err);
+    }
+    throw err;
+  }
+}
+
+async function upsertObjectRow(db: Executor, input: UpsertObject): Promise<ObjectRow> {
   const rows = await ormOf(db)
     .insert(object)
     .values({ ...input, system: null, createdAt: sql`now()`, lastAccessedAt: null })
@@ -260,6 +272,28 @@ export async function upsertObject(db: Executor, input: UpsertObject): Promise<O
   const row = rows[0];
   if (!row) throw new Error("upsertObject returned no row");
   return row;
+}
+
+/** SQLite's foreign key failure (SQLITE_CONSTRAINT_FOREIGNKEY), anywhere in the cause chain. */
+function isForeignKeyFailure(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if ((e as { errcode?: unknown }).errcode === 787) return true;
+  }
+  return false;
+}
+
+/**
+ * SQLite names no constraint when a foreign key fails: when the object's cache is gone (destroyed
+ * while the upload ran), the error says so as Postgres's does (23503 on fk_object_cache), so the
+ * caller sees one error for both engines.
+ */
+function cacheGoneError(cause: unknown): Error {
+  return Object.assign(
+    new Error('insert or update on table "object" violates foreign key constraint "fk_object_cache"', {
+      cause,
+    }),
+    { code: "23503", constraint: "fk_object_cache" },
+  );
 }
 
 /**
