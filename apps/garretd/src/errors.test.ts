@@ -1,4 +1,8 @@
 /** The error model: statuses, attic's discovery rewrite, and what never reaches a client. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { AtticError, classifyError } from "./errors.ts";
 
@@ -56,4 +60,34 @@ describe("classifyError", () => {
     });
     expect(classifyError(otherFk).status).toBe(500);
   });
+
+  it("answers 503 while another connection holds an SQLite file, and counts SQLite's errors as the database's", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "garret-errors-"));
+    const holder = new DatabaseSync(join(dir, "server.db"));
+    const waiter = new DatabaseSync(join(dir, "server.db"), { timeout: 10 });
+    try {
+      holder.exec("CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1)");
+      const busy = catchError(() => waiter.exec("BEGIN IMMEDIATE"));
+      expect(classifyError(new Error("Failed query", { cause: busy }))).toMatchObject({
+        status: 503,
+        body: { error: "ServiceUnavailable" },
+        source: "database",
+      });
+      const syntax = catchError(() => waiter.exec("SELEC 1"));
+      expect(classifyError(syntax)).toMatchObject({ status: 500, internal: true, source: "database" });
+    } finally {
+      holder.close();
+      waiter.close();
+      await rm(dir, { recursive: true });
+    }
+  });
 });
+
+function catchError(fn: () => void): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error("expected an error");
+}

@@ -57,6 +57,9 @@ const UNAVAILABLE_CODES = new Set([
 const DB_CONNECT_MESSAGE =
   /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i;
 const SQLSTATE = /^[0-9A-Z]{5}$/;
+/** node:sqlite's errors; SQLITE_BUSY and SQLITE_LOCKED mean another connection holds the file. */
+const SQLITE_ERROR = "ERR_SQLITE_ERROR";
+const SQLITE_BUSY_CODES = new Set([5, 6]);
 
 interface FailureTraits {
   /** The database or storage is unreachable: a 503 and a retry. */
@@ -67,7 +70,8 @@ interface FailureTraits {
    */
   cacheGone: boolean;
   /** Storage errors are `StorageError`s (the backends wrap everything they raise); database errors
-   * carry a SQLSTATE code, come wrapped by drizzle, or are the pool failing to connect. */
+   * carry a SQLSTATE code or node:sqlite's code, come wrapped by drizzle, or are the pool failing to
+   * connect. */
   source: ErrorSource;
 }
 
@@ -78,9 +82,10 @@ function traitsOf(err: unknown): FailureTraits {
   let storage = false;
   let database = false;
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const { code, constraint } = e as { code?: unknown; constraint?: unknown };
+    const { code, constraint, errcode } = e as { code?: unknown; constraint?: unknown; errcode?: unknown };
     if (e.name === "StorageError") storage = true;
     if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) unavailable = true;
+    if (code === SQLITE_ERROR && SQLITE_BUSY_CODES.has(errcode as number)) unavailable = true;
     if (DB_CONNECT_MESSAGE.test(e.message)) unavailable = true;
     if (code === "23503" && (constraint === "fk_object_cache" || e.message.includes("fk_object_cache"))) {
       cacheGone = true;
@@ -88,6 +93,7 @@ function traitsOf(err: unknown): FailureTraits {
     if (
       e.name === "DrizzleQueryError" ||
       (typeof code === "string" && SQLSTATE.test(code)) ||
+      code === SQLITE_ERROR ||
       DB_CONNECT_MESSAGE.test(e.message)
     ) {
       database = true;
