@@ -2,11 +2,16 @@
  * `npm run bench:read`: only the read rows of `npm run bench` (narinfo pass, NARs with 1/4/16
  * workers, garret and nginx interleaved in every repetition) on the closure-shaped corpus, for
  * iterating on the serve path in minutes instead of the full run's big uploads and load windows.
+ * Beside wall-time ratios it reports CPU time per lookup and per NAR-GiB of each server (garretd
+ * with its threads; nginx's master and workers, from /proc), which moves much less than wall time
+ * when neighbours load the machine.
  * With `--cpu-prof`, garretd is restarted under `node --cpu-prof` afterwards and the download and
  * narinfo passes are profiled (summaries on stdout, the .cpuprofile files kept in the printed dir).
  *
  *   npm run bench:read -- --configs embedded,postgres --reps 5 [--paths 150] [--cpu-prof]
  */
+
+import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,6 +28,23 @@ import { MiB, median, mibPerSecond } from "./stats.ts";
 
 const WORKERS = [1, 4, 16] as const;
 const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+
+/** CPU time (user + system, ms) of `pid` and, recursively, its child processes. */
+function cpuMs(pid: number): number {
+  let ms = 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ms = (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    for (const child of children ? children.split(" ") : []) ms += cpuMs(Number(child));
+  } catch {
+    // The process ended.
+  }
+  return ms;
+}
 
 function log(msg: string): void {
   process.stderr.write(`[bench:read] ${msg}\n`);
@@ -85,16 +107,33 @@ async function main(): Promise<void> {
     await downloadPass(garret, garretNars, 4);
     await downloadPass(nginx, nginxNars, 4);
     const samples = { narinfo: [] as number[][], dl: WORKERS.map(() => [] as number[][]) };
+    // CPU ms of [garret, nginx]: all narinfo passes; all NAR passes (and the NAR bytes they carried).
+    const cpu = {
+      narinfo: [0, 0] as [number, number],
+      lookups: 0,
+      nar: [0, 0] as [number, number],
+      narBytes: 0,
+    };
+    const pidOf = (t: CacheTarget) => (t === garret ? g.pid : nginxServer.pid);
+    const timed = async <T>(t: CacheTarget, kind: "narinfo" | "nar", run: () => Promise<T>): Promise<T> => {
+      const before = cpuMs(pidOf(t));
+      const out = await run();
+      (kind === "narinfo" ? cpu.narinfo : cpu.nar)[t === garret ? 0 : 1] += cpuMs(pidOf(t)) - before;
+      return out;
+    };
     for (let rep = 0; rep < reps; rep++) {
       const order = rep % 2 === 0 ? [garret, nginx] : [nginx, garret];
       const ni: number[] = [0, 0];
-      for (const t of order) ni[t === garret ? 0 : 1] = (await narinfoPass(t, hashes)).perLookupMs;
+      for (const t of order)
+        ni[t === garret ? 0 : 1] = (await timed(t, "narinfo", () => narinfoPass(t, hashes))).perLookupMs;
+      cpu.lookups += hashes.length;
       samples.narinfo.push(ni);
       for (const [i, w] of WORKERS.entries()) {
         const d: number[] = [0, 0];
         for (const t of order) {
           const nars: NarEntry[] = t === garret ? garretNars : nginxNars;
-          const r = await downloadPass(t, nars, w);
+          const r = await timed(t, "nar", () => downloadPass(t, nars, w));
+          if (t === garret) cpu.narBytes += r.narBytes;
           d[t === garret ? 0 : 1] = mibPerSecond(r.narBytes, r.ms);
         }
         samples.dl[i]?.push(d);
@@ -112,6 +151,15 @@ async function main(): Promise<void> {
         `NAR ${w} conn NAR-MiB/s: garret ${abs(s, 0).toFixed(0)} nginx ${abs(s, 1).toFixed(0)} ratio ${ratio(s).toFixed(2)}x\n`,
       );
     }
+    const [gNi, nNi] = cpu.narinfo;
+    const [gNar, nNar] = cpu.nar;
+    const gib = cpu.narBytes / 2 ** 30;
+    process.stdout.write(
+      `CPU per narinfo lookup (ms): garret ${(gNi / cpu.lookups).toFixed(3)} nginx ${(nNi / cpu.lookups).toFixed(3)} ratio ${(gNi / nNi).toFixed(2)}x\n`,
+    );
+    process.stdout.write(
+      `CPU per NAR-GiB, all NAR passes (s): garret ${(gNar / 1000 / gib).toFixed(2)} nginx ${(nNar / 1000 / gib).toFixed(2)} ratio ${(gNar / nNar).toFixed(2)}x\n`,
+    );
     if (values["cpu-prof"]) {
       for (const workload of ["download", "narinfo"] as const) {
         const dir = await tempDir(`read-prof-${workload}`);

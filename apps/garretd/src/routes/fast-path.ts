@@ -1,8 +1,8 @@
 /**
  * What every fast path of server.ts runs around its handler, so that a request answered from Node's
  * request object behaves as the Hono pipeline would: caller identification (`identifyCaller`),
- * error classification and logging (`reportRequestError`), the metrics (`recordRequest`, counted
- * once the response has finished, as the metrics middleware does) and the access log line.
+ * error classification and logging (`reportRequestError`), the metrics (`recordRequest`) and the
+ * access log line.
  *
  * The fast paths (narinfo-fast-path.ts, nar-fast-path.ts) exist because Nix's reads are many and
  * small: for a narinfo from the memo or a NAR of a few KiB, Hono's router, context, Request and
@@ -115,28 +115,15 @@ async function serve(
       res.end(body);
     }
   }
-  const finish = () =>
-    recordRequest(deps.metrics, {
-      route,
-      method: "GET",
-      status,
-      started,
-      bytesIn: 0,
-      bytesOut: socket.bytesWritten - written0,
-    });
-  // A streamed body is counted whole once the response has finished (or the client went away).
-  if (res.writableFinished || res.destroyed) finish();
-  else {
-    let done = false;
-    const once = () => {
-      if (done) return;
-      done = true;
-      res.off("finish", once);
-      res.off("close", once);
-      finish();
-    };
-    res.on("finish", once);
-    res.on("close", once);
-  }
+  // The handler has queued the whole response (a streamed NAR too: sendNar resolves once the last
+  // piece is queued), and bytesWritten counts queued bytes, so the request is counted now.
+  recordRequest(deps.metrics, {
+    route,
+    method: "GET",
+    status,
+    started,
+    bytesIn: 0,
+    bytesOut: socket.bytesWritten - written0,
+  });
   logRequest?.({ requestId, method: "GET", path: req.url, status, started, sub });
 }
