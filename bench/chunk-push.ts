@@ -11,12 +11,13 @@
  * from the other; the attic-API push still gains server-side chunk deduplication, but its bytes
  * cross the network whole.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { ApiClient, type NarStream } from "../apps/garret/src/api-client.ts";
 import { pushNarChunked } from "../apps/garret/src/chunk-push.ts";
 import { startBodyLimitProxy } from "../test/support/body-limit-proxy.ts";
-import { makeNar, randomStorePathHash } from "../test/support/nar.ts";
+import { makeNar } from "../test/support/nar.ts";
+import { narInfoForNar } from "../test/support/upload-info.ts";
 import { installSignalHandlers, runCleanups } from "./cleanup.ts";
 import { createCache, type DbKind, type StorageKind, startGarretd } from "./garretd.ts";
 
@@ -53,19 +54,7 @@ function source(nar: Buffer): () => NarStream {
 }
 
 function info(nar: Buffer, name: string) {
-  const hash = randomStorePathHash();
-  return {
-    cache: "bench",
-    store_path_hash: hash,
-    store_path: `/nix/store/${hash}-${name}`,
-    references: [],
-    system: null,
-    deriver: null,
-    sigs: [],
-    ca: null,
-    nar_hash: `sha256:${createHash("sha256").update(nar).digest("hex")}`,
-    nar_size: nar.length,
-  };
+  return narInfoForNar("bench", nar, { name });
 }
 
 async function main(): Promise<void> {

@@ -9,7 +9,7 @@ import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { normalizeSha256Hex } from "@garret/nix";
+import { narInfoForPath } from "../test/support/upload-info.ts";
 import { dumpNar, type PathInfo } from "./nix.ts";
 
 function baseName(path: string): string {
@@ -34,21 +34,7 @@ export async function uploadPath(
   info: PathInfo,
   narFile?: string,
 ): Promise<UploadResult> {
-  const base = baseName(info.path);
-  const json = Buffer.from(
-    JSON.stringify({
-      cache,
-      store_path_hash: base.slice(0, 32),
-      store_path: info.path,
-      references: info.references.map(baseName),
-      system: null,
-      deriver: info.deriver ? baseName(info.deriver) : null,
-      sigs: [],
-      ca: info.ca,
-      nar_hash: normalizeSha256Hex(info.narHash),
-      nar_size: info.narSize,
-    }),
-  );
+  const json = Buffer.from(JSON.stringify(narInfoForPath(cache, info)));
   const headers: Record<string, string> = {
     authorization: `bearer ${token}`,
     "content-type": "application/octet-stream",

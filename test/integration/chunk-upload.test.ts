@@ -26,6 +26,7 @@ import { createCacheOver } from "../support/cache-api.ts";
 import { type GarretdHandle, type StorageKind, startGarretd } from "../support/garretd.ts";
 import { makeNar, randomStorePathHash, sha256Hex } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
+import { narInfoForNar } from "../support/upload-info.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
 const MiB = 1024 * 1024;
@@ -33,19 +34,7 @@ const PROXY_LIMIT = 8 * MiB;
 const db = postgresTestUrl() ? "postgres" : "sqlite";
 
 function narInfo(cache: string, nar: Buffer, name = "chunk-push") {
-  const hash = randomStorePathHash();
-  return {
-    cache,
-    store_path_hash: hash,
-    store_path: `/nix/store/${hash}-${name}`,
-    references: [],
-    system: null,
-    deriver: null,
-    sigs: [],
-    ca: null,
-    nar_hash: sha256Hex(nar),
-    nar_size: nar.length,
-  };
+  return narInfoForNar(cache, nar, { name });
 }
 
 /** The NAR in 1 MiB pieces, as `nix-store --dump` would stream it. */

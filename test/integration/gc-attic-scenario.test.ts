@@ -9,8 +9,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storageFileNames } from "../support/cache-api.ts";
 import { type DbKind, GARRETD_BIN, type GarretdHandle, startGarretd } from "../support/garretd.ts";
-import { lcgBytes, makeNar, randomStorePathHash, sha256Hex } from "../support/nar.ts";
+import { lcgBytes, makeNar, randomStorePathHash } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
+import { narInfoForNar } from "../support/upload-info.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
 const dbs: DbKind[] = postgresTestUrl() ? ["sqlite", "postgres"] : ["sqlite"];
@@ -40,18 +41,7 @@ for (const db of dbs) {
         upstream_cache_key_names: ["cache.nixos.org-1"],
       });
     const upload = async (cache: string, hash: string, nar: Buffer) => {
-      const info = {
-        cache,
-        store_path_hash: hash,
-        store_path: `/nix/store/${hash}-gc-scenario`,
-        references: [],
-        system: null,
-        deriver: null,
-        sigs: [],
-        ca: null,
-        nar_hash: sha256Hex(nar),
-        nar_size: nar.length,
-      };
+      const info = narInfoForNar(cache, nar, { hash, name: "gc-scenario" });
       const res = await fetch(`${g.url}/_api/v1/upload-path`, {
         method: "PUT",
         headers: { authorization: `Bearer ${g.rootToken}`, "x-attic-nar-info": JSON.stringify(info) },

@@ -9,25 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectSameBytes } from "../support/bytes.ts";
 import { storageFileNames } from "../support/cache-api.ts";
 import { type DbKind, type GarretdHandle, startGarretd } from "../support/garretd.ts";
-import { lcgBytes, makeNar, randomStorePathHash, sha256Hex } from "../support/nar.ts";
+import { lcgBytes, makeNar, randomStorePathHash } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
+import { narInfoForNar } from "../support/upload-info.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
 const dbs: DbKind[] = postgresTestUrl() ? ["sqlite", "postgres"] : ["sqlite"];
 
 function narInfoFor(cache: string, hash: string, nar: Buffer) {
-  return {
-    cache,
-    store_path_hash: hash,
-    store_path: `/nix/store/${hash}-fault-test`,
-    references: [],
-    system: null,
-    deriver: null,
-    sigs: [],
-    ca: null,
-    nar_hash: sha256Hex(nar),
-    nar_size: nar.length,
-  };
+  return narInfoForNar(cache, nar, { hash, name: "fault-test" });
 }
 
 describe.each(dbs)("upload faults (%s + local)", (db) => {

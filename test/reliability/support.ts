@@ -14,8 +14,10 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createDb, type Db } from "@garret/db";
 import { toNixBase32 } from "@garret/nix";
+import type { UploadPathNarInfo } from "@garret/protocol";
 import { expect } from "vitest";
 import { lcgBytes, makeNar } from "../support/nar.ts";
+import { narInfoForNar } from "../support/upload-info.ts";
 import { zstdDecompressSync } from "../support/zstd.ts";
 
 const NIX32 = "0123456789abcdfghijklmnpqrsvwxyz";
@@ -57,19 +59,8 @@ export function makePath(label: string, size: number, seed: number, shared?: num
   };
 }
 
-export function atticNarInfo(cache: string, p: TestPath): Record<string, unknown> {
-  return {
-    cache,
-    store_path_hash: p.hash,
-    store_path: p.storePath,
-    references: [],
-    system: null,
-    deriver: null,
-    sigs: [],
-    ca: null,
-    nar_hash: p.narHash,
-    nar_size: p.nar.length,
-  };
+export function atticNarInfo(cache: string, p: TestPath): UploadPathNarInfo {
+  return narInfoForNar(cache, p.nar, { hash: p.hash, store_path: p.storePath });
 }
 
 /** Uploads over the attic API; resolves to the status, or to null when the connection failed. */

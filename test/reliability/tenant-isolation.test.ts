@@ -28,6 +28,7 @@ import { type DbKind, type GarretdHandle, startGarretd } from "../support/garret
 import { grant } from "../support/grants.ts";
 import { narOfFile, randomStorePathHash, sha256Hex } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
+import { narInfoForNar } from "../support/upload-info.ts";
 
 const ALL = [...PERMISSION_LETTERS];
 
@@ -193,18 +194,8 @@ describe.each(dbs)("tenant isolation (%s)", (db) => {
         headers: { authorization: `Bearer ${g.rootToken}`, "x-attic-nar-info": JSON.stringify(info) },
         body: nar,
       });
-    const narInfoOf = (hash: string, nar: Buffer, storePath: string) => ({
-      cache,
-      store_path_hash: hash,
-      store_path: storePath,
-      references: [],
-      system: null,
-      deriver: null,
-      sigs: [],
-      ca: null,
-      nar_hash: sha256Hex(nar),
-      nar_size: nar.length,
-    });
+    const narInfoOf = (hash: string, nar: Buffer, storePath: string) =>
+      narInfoForNar(cache, nar, { hash, store_path: storePath });
 
     it("an uploaded store path outside the cache's store dir, or with line breaks, is refused", async () => {
       const nar = narOfFile("injected");

@@ -4,13 +4,9 @@
  * encoding), NAR info in `X-Attic-Nar-Info` or, when asked or large, as a body preamble.
  */
 import { Readable } from "node:stream";
-import { formatSha256Hex, parseSha256 } from "@garret/nix";
 import type { UploadPathResult } from "@garret/protocol";
 import { dumpNar, type PathInfo } from "./nix.ts";
-
-function baseName(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
-}
+import { narInfoForPath } from "./upload-info.ts";
 
 export async function atticUpload(opts: {
   url: string;
@@ -20,19 +16,7 @@ export async function atticUpload(opts: {
   preamble?: boolean;
 }): Promise<{ status: number; body: UploadPathResult | { error: string; message: string } }> {
   const { info } = opts;
-  const base = baseName(info.path);
-  const narInfo = {
-    cache: opts.cache,
-    store_path_hash: base.slice(0, 32),
-    store_path: info.path,
-    references: info.references.map(baseName),
-    system: null,
-    deriver: info.deriver ? baseName(info.deriver) : null,
-    sigs: info.signatures,
-    ca: info.ca ?? null,
-    nar_hash: formatSha256Hex(parseSha256(info.narHash)),
-    nar_size: info.narSize,
-  };
+  const narInfo = narInfoForPath(opts.cache, info);
   const json = Buffer.from(JSON.stringify(narInfo));
   const headers: Record<string, string> = {
     authorization: `bearer ${opts.token}`,

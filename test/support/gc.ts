@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { type GcOptions, type GcSummary, runGarbageCollection } from "../../apps/garretd/src/gc/run-gc.ts";
 import { silentLogger } from "../../apps/garretd/src/log.ts";
 import type { TestApp } from "./app.ts";
-import { makeNar, randomStorePathHash, sha256Hex } from "./nar.ts";
+import { makeNar } from "./nar.ts";
+import { narInfoForNar } from "./upload-info.ts";
 import { zstdDecompressSync } from "./zstd.ts";
 
 export interface Uploaded {
@@ -28,20 +29,13 @@ export interface UploadSpec {
 }
 
 export async function uploadNar(t: TestApp, u: UploadSpec): Promise<Uploaded & { status: number }> {
-  const hash = u.hash ?? randomStorePathHash();
-  const base = `${hash}-${u.name ?? "gc-test"}`;
-  const info = {
-    cache: u.cache,
-    store_path_hash: hash,
-    store_path: `/nix/store/${base}`,
+  const info = narInfoForNar(u.cache, u.nar, {
+    hash: u.hash,
+    name: u.name ?? "gc-test",
     references: u.references ?? [],
-    system: null,
-    deriver: null,
-    sigs: [],
-    ca: null,
-    nar_hash: sha256Hex(u.nar),
-    nar_size: u.nar.length,
-  };
+  });
+  const hash = info.store_path_hash;
+  const base = `${hash}-${u.name ?? "gc-test"}`;
   const res = await t.request("/_api/v1/upload-path", {
     method: "PUT",
     token: t.rootToken,

@@ -3,7 +3,8 @@
  * client frames them (NAR info in `X-Attic-Nar-Info`), with any request function: a TestApp's
  * `request` or `fetch` against a real garretd.
  */
-import { narOfFile, randomStorePathHash, sha256Hex } from "./nar.ts";
+import { narOfFile } from "./nar.ts";
+import { narInfoForNar } from "./upload-info.ts";
 
 export type RequestFn = (path: string, init: RequestInit) => Promise<Response>;
 
@@ -37,20 +38,8 @@ export async function pushNar(
   } = {},
 ): Promise<PushedPath> {
   const nar = opts.nar ?? narOfFile(opts.contents ?? `contents of ${opts.name ?? "a path"}`);
-  const hash = opts.hash ?? randomStorePathHash();
-  const storePath = `/nix/store/${hash}-${opts.name ?? "pushed-path"}`;
-  const info = {
-    cache,
-    store_path_hash: hash,
-    store_path: storePath,
-    references: [],
-    system: null,
-    deriver: null,
-    sigs: [],
-    ca: null,
-    nar_hash: sha256Hex(nar),
-    nar_size: nar.length,
-  };
+  const info = narInfoForNar(cache, nar, { hash: opts.hash, name: opts.name ?? "pushed-path" });
+  const { store_path_hash: hash, store_path: storePath } = info;
   const body = opts.stream
     ? new ReadableStream<Uint8Array>({
         start(controller) {
