@@ -6,6 +6,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { NGINX_BIN, nginxConfig } from "../test/support/nginx.ts";
 import { spawnTracked, tempDir } from "./cleanup.ts";
 import { aptInstall, commandWorks, exec } from "./exec.ts";
 import { freePort, waitForHttp } from "./ports.ts";
@@ -16,7 +17,7 @@ export interface NginxHandle {
   stop(): Promise<void>;
 }
 
-const NGINX = "/usr/sbin/nginx";
+const NGINX = NGINX_BIN;
 
 export async function ensureNginx(): Promise<void> {
   if (await commandWorks(NGINX, ["-v"])) return;
@@ -33,35 +34,7 @@ export async function nginxVersion(): Promise<string> {
 export async function startNginx(root: string): Promise<NginxHandle> {
   const dir = await tempDir("nginx");
   const port = await freePort();
-  // Workers run as root so that they can read the cache directory wherever it was made (mkdtemp is 0700).
-  const conf = `
-daemon off;
-master_process on;
-user root;
-worker_processes auto;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  types { text/x-nix-narinfo narinfo; }
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:${port};
-    root ${root};
-  }
-}
-`;
+  const conf = nginxConfig({ dir, port, root, workers: "auto" });
   const confPath = join(dir, "nginx.conf");
   await writeFile(confPath, conf);
   const { child, stop } = spawnTracked(NGINX, ["-c", confPath, "-p", dir, "-e", join(dir, "error.log")], {

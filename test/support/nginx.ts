@@ -19,22 +19,38 @@ export interface NginxServer {
   stop(): Promise<void>;
 }
 
-export async function startNginx(root: string): Promise<NginxServer> {
-  const dir = await mkdtemp(join(tmpdir(), "garret-nginx-"));
-  const port = await freePort();
-  const accessLog = join(dir, "access.log");
-  // Workers run as root so that they can read the served directory (mkdtemp makes it 0700).
-  const conf = `
+/**
+ * The one nginx configuration of tests and benchmarks: `root` served as a static binary cache on
+ * 127.0.0.1:`port`, pid file and temp paths in `dir`, tuned as cache-shootout's baseline (sendfile,
+ * long keep-alive). `accessLog`: a file of `METHOD URI STATUS` lines; none when omitted.
+ */
+export function nginxConfig(opts: {
+  dir: string;
+  port: number;
+  root: string;
+  workers: number | "auto";
+  accessLog?: string;
+}): string {
+  const { dir, port, root } = opts;
+  const log = opts.accessLog
+    ? `log_format requests '$request_method $uri $status';\n  access_log ${opts.accessLog} requests;`
+    : "access_log off;";
+  // Workers run as root so that they can read the served directory wherever it was made (mkdtemp is 0700).
+  return `
 daemon off;
 master_process on;
 user root;
-worker_processes 1;
+worker_processes ${opts.workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-events { worker_connections 256; }
+events { worker_connections 1024; }
 http {
-  log_format requests '$request_method $uri $status';
-  access_log ${accessLog} requests;
+  ${log}
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
@@ -48,6 +64,13 @@ http {
   }
 }
 `;
+}
+
+export async function startNginx(root: string): Promise<NginxServer> {
+  const dir = await mkdtemp(join(tmpdir(), "garret-nginx-"));
+  const port = await freePort();
+  const accessLog = join(dir, "access.log");
+  const conf = nginxConfig({ dir, port, root, workers: 1, accessLog });
   const confPath = join(dir, "nginx.conf");
   await writeFile(confPath, conf);
   await writeFile(accessLog, "");
