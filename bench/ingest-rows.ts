@@ -149,7 +149,10 @@ export async function ingestRows(
       const dir = await tempDir(`prof-ingest-${how}`);
       const r = await push(how, kind, opts, shared, dir);
       result.profiles[how] = {
-        main: await readProfile(dir, r.skipMs),
+        main: await readProfile(dir, r.skipMs).catch((err: unknown) => {
+          log(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+          return null;
+        }),
         workers: await readWorkerProfiles(dir),
       };
     }

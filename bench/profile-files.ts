@@ -15,8 +15,11 @@ const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "
  */
 export async function readProfile(dir: string, skipMs: number): Promise<ProfileSummary> {
   const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile"));
-  const file = files.find((f) => f.split(".")[4] === "0") ?? files[0];
-  if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
+  // With no worker files, whatever single profile there is; never a worker's for the main thread
+  // (a process killed before it exits writes no main-thread profile, while its workers that
+  // stopped when idle have written theirs).
+  const file = files.find((f) => f.split(".")[4] === "0") ?? (files.length === 1 ? files[0] : undefined);
+  if (!file) throw new Error(`no main-thread .cpuprofile written in ${dir}`);
   const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as CpuProfile;
   return summariseProfile(profile, { skipMs, repoRoot: REPO_ROOT, top: 20 });
 }

@@ -25,7 +25,10 @@ export interface IngestResult {
   baseline: { sha256Ms: number[]; zstdMs: number[]; cpuSeconds: number[] };
   nixCopy: { ms: number[]; cpuSeconds: number[] };
   fileCopy: { ms: number[] };
-  profiles?: Partial<Record<"attic" | "nix", { main: ProfileSummary; workers: ProfileSummary | null }>>;
+  /** `main` is null when garretd wrote no main-thread profile (it was killed before exiting). */
+  profiles?: Partial<
+    Record<"attic" | "nix", { main: ProfileSummary | null; workers: ProfileSummary | null }>
+  >;
 }
 
 export interface ConfigResult {
@@ -313,7 +316,8 @@ export function renderReport(result: BenchResult): string {
       for (const how of ["attic", "nix"] as const) {
         const p = r.ingest?.profiles?.[how];
         const what = how === "attic" ? "fresh attic push" : "nix copy --to";
-        if (p) out.push(renderProfile(p.main, `${title}: garretd CPU profile, ${what}, main thread`), "");
+        if (p?.main)
+          out.push(renderProfile(p.main, `${title}: garretd CPU profile, ${what}, main thread`), "");
         if (p?.workers)
           out.push(renderProfile(p.workers, `${title}: garretd CPU profile, ${what}, worker threads`), "");
       }
