@@ -126,7 +126,9 @@ export function compressRanges(task: CompressRangesTask): CompressRangesResult {
   const outs = task.ranges.map(([start, end]) =>
     compressWith({ type: task.type, level: task.level, data: task.source.subarray(start, end) }),
   );
-  const total = outs.reduce((sum, out) => sum + out.length, 0);
+  // Sizes are read before the outputs are freed: a freed (detached) output has length 0.
+  const sizes = outs.map((out) => out.length);
+  const total = sizes.reduce((sum, size) => sum + size, 0);
   const files = new Uint8Array(new SharedArrayBuffer(total));
   const fileHashes: string[] = [];
   let off = 0;
@@ -136,5 +138,5 @@ export function compressRanges(task: CompressRangesTask): CompressRangesResult {
     fileHashes.push(`sha256:${createHash("sha256").update(out).digest("hex")}`);
     freeNow(out); // copied into `files` (see compressChunk)
   }
-  return { files, sizes: outs.map((o) => o.length), fileHashes };
+  return { files, sizes, fileHashes };
 }
