@@ -1,12 +1,13 @@
 /** Tests for the worker-pool chunk compressor. */
 import { createHash } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { brotliDecompressSync, zstdDecompressSync as zstdDecompress } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { hasProgram, runProgram, runTransform, sampleData } from "../../../test/support/codecs.ts";
 import { type ChunkCompressor, createChunkCompressor, splitRanges } from "./chunk-compressor.ts";
 import type { CompressionType } from "./compression-type.ts";
 import { createDecompressStream } from "./decompress-stream.ts";
+import { BACKGROUND_NICE } from "./thread-priority.ts";
 
 function decompressOne(type: CompressionType, data: Uint8Array): Buffer {
   switch (type) {
@@ -153,6 +154,20 @@ describe("chunk compressor behaviour", () => {
     const out = await c.compress(sampleData(10_000, 6));
     expect(Buffer.compare(decompressOne("zstd", out), sampleData(10_000, 6))).toBe(0);
     expect(threads()).toBeGreaterThan(before);
+    await c.close();
+  });
+
+  it("runs its workers below the event loop's scheduling priority", async () => {
+    const niceOf = (tid: string) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    };
+    const before = new Set(readdirSync("/proc/self/task"));
+    const c = createChunkCompressor({ type: "zstd", threads: 1 });
+    await c.compress(sampleData(10_000, 6));
+    const added = readdirSync("/proc/self/task").filter((tid) => !before.has(tid));
+    expect(added.map(niceOf)).toContain(BACKGROUND_NICE);
+    expect(niceOf(String(process.pid))).toBe(0);
     await c.close();
   });
 

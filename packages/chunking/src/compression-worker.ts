@@ -16,6 +16,10 @@ import { move } from "piscina";
 import { ZSTD_OUTPUT_CHUNK } from "./compression-type.ts";
 import { type ChunkingParams, FastCdcChunker } from "./fastcdc.ts";
 import { freeNow, spansWholeBuffer } from "./owned-buffer.ts";
+import { lowerThisThreadPriority } from "./thread-priority.ts";
+
+// This worker's CPU goes to uploads; the event loop that serves requests comes first.
+lowerThisThreadPriority();
 
 export interface CompressTask {
   type: "zstd" | "brotli" | "xz";
