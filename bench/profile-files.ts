@@ -15,13 +15,19 @@ const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "
  */
 export async function readProfile(dir: string, skipMs: number): Promise<ProfileSummary> {
   const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile"));
-  // With no worker files, whatever single profile there is; never a worker's for the main thread
-  // (a process killed before it exits writes no main-thread profile, while its workers that
-  // stopped when idle have written theirs).
-  const file = files.find((f) => f.split(".")[4] === "0") ?? (files.length === 1 ? files[0] : undefined);
-  if (!file) throw new Error(`no main-thread .cpuprofile written in ${dir}`);
-  const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as CpuProfile;
-  return summariseProfile(profile, { skipMs, repoRoot: REPO_ROOT, top: 20 });
+  // Never a worker's profile for the main thread's (a process killed before it exits writes no
+  // main-thread profile, while its workers that stopped when idle have written theirs). garretd's
+  // launcher may replace its image (same pid): the short profile it leaves is not the server's,
+  // so the longest main-thread profile is taken.
+  const mains = files.filter((f) => f.split(".")[4] === "0");
+  const candidates = mains.length > 0 ? mains : files.length === 1 ? files : [];
+  let best: CpuProfile | undefined;
+  for (const f of candidates) {
+    const p = JSON.parse(await readFile(join(dir, f), "utf8")) as CpuProfile;
+    if (!best || p.endTime - p.startTime > best.endTime - best.startTime) best = p;
+  }
+  if (!best) throw new Error(`no main-thread .cpuprofile written in ${dir}`);
+  return summariseProfile(best, { skipMs, repoRoot: REPO_ROOT, top: 20 });
 }
 
 /**
