@@ -1,19 +1,8 @@
 /** Free loopback ports and waiting for a freshly started server to answer HTTP. */
 import type { ChildProcess } from "node:child_process";
 import { request } from "node:http";
-import { createServer } from "node:net";
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../test/support/ports.ts";
 
 function probe(url: string): Promise<boolean> {
   return new Promise((resolve) => {

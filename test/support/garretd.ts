@@ -6,15 +6,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PERMISSION_LETTERS } from "@garret/protocol";
 import { createTokenAuthority, type TokenAuthority } from "@garret/token";
 import { grant } from "./grants.ts";
+import { freePort } from "./ports.ts";
 import { createTestDatabase } from "./postgres.ts";
 import { type S3rverHandle, startS3rver } from "./s3rver.ts";
+
+export { freePort };
 
 export const GARRETD_BIN = fileURLToPath(new URL("../../apps/garretd/bin/garretd.js", import.meta.url));
 export const GARRETADM_BIN = fileURLToPath(new URL("../../apps/garretd/bin/garretadm.js", import.meta.url));
@@ -103,18 +105,6 @@ export function runGarretadm(
     ...process.env,
     GARRET_DATA_DIR: g.dataDir,
     HOME: g.dataDir,
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
   });
 }
 

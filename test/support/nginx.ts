@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./garretd.ts";
+import { freePort } from "./ports.ts";
 
 export const NGINX_BIN = "/usr/sbin/nginx";
 
