@@ -7,9 +7,8 @@
 import { createReadStream } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { narInfoForPath } from "../test/support/upload-info.ts";
+import { atticUploadRequest, narInfoForPath } from "../test/support/upload-info.ts";
 import { dumpNar, type PathInfo } from "./nix.ts";
 
 function baseName(path: string): string {
@@ -34,25 +33,11 @@ export async function uploadPath(
   info: PathInfo,
   narFile?: string,
 ): Promise<UploadResult> {
-  const json = Buffer.from(JSON.stringify(narInfoForPath(cache, info)));
-  const headers: Record<string, string> = {
-    authorization: `bearer ${token}`,
-    "content-type": "application/octet-stream",
-    "user-agent": "garret-bench (attic-compatible upload)",
-  };
   const nar = narFile === undefined ? dumpNar(info.path) : createReadStream(narFile);
-  let body: Readable = nar;
-  if (json.length >= 4096) {
-    headers["x-attic-nar-info-preamble-size"] = String(json.length);
-    body = Readable.from(
-      (async function* () {
-        yield json;
-        yield* nar;
-      })(),
-    );
-  } else {
-    headers["x-attic-nar-info"] = json.toString();
-  }
+  const { headers, body } = atticUploadRequest(narInfoForPath(cache, info), nar, {
+    token,
+    userAgent: "garret-bench (attic-compatible upload)",
+  });
   const started = performance.now();
   const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request(`${url}/_api/v1/upload-path`, { method: "PUT", agent, headers }, (res) => {

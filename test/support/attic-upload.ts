@@ -6,7 +6,7 @@
 import { Readable } from "node:stream";
 import type { UploadPathResult } from "@garret/protocol";
 import { dumpNar, type PathInfo } from "./nix.ts";
-import { narInfoForPath } from "./upload-info.ts";
+import { atticUploadRequest, narInfoForPath } from "./upload-info.ts";
 
 export async function atticUpload(opts: {
   url: string;
@@ -17,25 +17,11 @@ export async function atticUpload(opts: {
 }): Promise<{ status: number; body: UploadPathResult | { error: string; message: string } }> {
   const { info } = opts;
   const narInfo = narInfoForPath(opts.cache, info);
-  const json = Buffer.from(JSON.stringify(narInfo));
-  const headers: Record<string, string> = {
-    authorization: `bearer ${opts.token}`,
-    "content-type": "application/octet-stream",
-    "user-agent": "garret-tests (attic-compatible upload)",
-  };
-  const nar = dumpNar(info.path);
-  let body: Readable = nar;
-  if (opts.preamble || json.length >= 4096) {
-    headers["x-attic-nar-info-preamble-size"] = String(json.length);
-    body = Readable.from(
-      (async function* () {
-        yield json;
-        yield* nar;
-      })(),
-    );
-  } else {
-    headers["x-attic-nar-info"] = json.toString();
-  }
+  const { headers, body } = atticUploadRequest(narInfo, dumpNar(info.path), {
+    token: opts.token,
+    userAgent: "garret-tests (attic-compatible upload)",
+    preamble: opts.preamble,
+  });
   const res = await fetch(`${opts.url}/_api/v1/upload-path`, {
     method: "PUT",
     headers,

@@ -4,6 +4,7 @@
  * bytes (synthetic paths, no Nix) or from a real store path's info.
  */
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { formatSha256Hex, parseSha256 } from "@garret/nix";
 import type { UploadPathNarInfo } from "@garret/protocol";
 import { randomStorePathHash } from "./nar.ts";
@@ -58,4 +59,33 @@ export function narInfoForPath(cache: string, info: StorePathInfo): UploadPathNa
     nar_hash: formatSha256Hex(parseSha256(info.narHash)),
     nar_size: info.narSize,
   };
+}
+
+/**
+ * The headers and body of `PUT /_api/v1/upload-path` as the attic client frames them: the NAR info
+ * in `X-Attic-Nar-Info`, or as a preamble of the body when asked or when it is 4 KiB or more.
+ */
+export function atticUploadRequest(
+  narInfo: UploadPathNarInfo,
+  nar: Readable,
+  opts: { token: string; userAgent: string; preamble?: boolean },
+): { headers: Record<string, string>; body: Readable } {
+  const json = Buffer.from(JSON.stringify(narInfo));
+  const headers: Record<string, string> = {
+    authorization: `bearer ${opts.token}`,
+    "content-type": "application/octet-stream",
+    "user-agent": opts.userAgent,
+  };
+  if (!opts.preamble && json.length < 4096) {
+    headers["x-attic-nar-info"] = json.toString();
+    return { headers, body: nar };
+  }
+  headers["x-attic-nar-info-preamble-size"] = String(json.length);
+  const body = Readable.from(
+    (async function* () {
+      yield json;
+      yield* nar;
+    })(),
+  );
+  return { headers, body };
 }
