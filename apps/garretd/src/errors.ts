@@ -51,6 +51,9 @@ const UNAVAILABLE_CODES = new Set([
   "57P01",
   "57P03",
   "53300",
+  // A deadlock or serialization failure aborted the transaction; sending again succeeds.
+  "40P01",
+  "40001",
   "TimeoutError",
 ]);
 /** node-postgres failing to connect or losing its connection: the database is unreachable. */

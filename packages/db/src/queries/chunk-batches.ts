@@ -6,6 +6,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
+import { retryOnDeadlock } from "../deadlock-retry.ts";
 import { isSqlite, sqliteRows } from "../dialect.ts";
 import { chunk } from "../schema.ts";
 import type { NewPendingChunk } from "./chunks.ts";
@@ -25,7 +26,9 @@ export interface LeasedChunk {
  * Rows are locked in id order and waited for, not skipped: concurrent uploads of NARs that share
  * chunks (or a NAR repeating a chunk across batches) would otherwise miss each other's locked rows
  * and store duplicates, and one lock order for every multi-row lease statement (`releaseChunks`
- * too) rules out deadlocks between them. A row GC tombstoned meanwhile no longer matches
+ * too) rules out deadlocks between them. Leases take `FOR NO KEY UPDATE` (they change no key), which
+ * does not conflict with the `FOR KEY SHARE` a committing upload holds on its chunks (`lockValidChunks`,
+ * and the chunkref foreign-key checks): a stronger lock deadlocked against them. A row GC tombstoned meanwhile no longer matches
  * `state = 'V'` once the lock is granted (Postgres re-checks it), so it is never leased.
  */
 export async function findAndLockChunks(
@@ -39,7 +42,9 @@ export async function findAndLockChunks(
   type Row = { id: number | string; chunk_hash: string; file_size: number | string | null };
   const rows = isSqlite(db)
     ? await sqliteRows<Row>(db, SQLITE.findAndLock, [distinct, compression])
-    : await db.query<Row>(FIND_AND_LOCK_SQL, [distinct, compression], "garret_find_and_lock_chunks");
+    : await retryOnDeadlock(() =>
+        db.query<Row>(FIND_AND_LOCK_SQL, [distinct, compression], "garret_find_and_lock_chunks"),
+      );
   for (const row of rows) {
     found.set(row.chunk_hash, {
       id: Number(row.id),
@@ -60,7 +65,7 @@ const FIND_AND_LOCK_SQL = `
   ), picked AS (
     SELECT c.id FROM chunk c
     WHERE c.id IN (SELECT id FROM candidates) AND c.state = 'V'
-    ORDER BY c.id FOR UPDATE
+    ORDER BY c.id FOR NO KEY UPDATE
   )
   UPDATE chunk SET holders_count = chunk.holders_count + 1, leased_at = now()
   FROM picked WHERE chunk.id = picked.id

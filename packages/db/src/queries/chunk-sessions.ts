@@ -84,7 +84,7 @@ export const CHUNK_SESSION_SQL = {
     WITH ${USABLE_CHUNKS},
     picked AS (
       SELECT c.id FROM chunk c WHERE c.id IN (SELECT id FROM usable) AND c.state = 'V'
-      ORDER BY c.id FOR UPDATE)
+      ORDER BY c.id FOR NO KEY UPDATE)
     UPDATE chunk SET holders_count = chunk.holders_count + 1, leased_at = now()
     FROM picked WHERE chunk.id = picked.id
     RETURNING chunk.id AS id, chunk.chunk_hash AS chunk_hash, chunk.chunk_size AS chunk_size,

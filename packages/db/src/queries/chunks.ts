@@ -4,6 +4,7 @@
  * A chunk row is written as `P` before its file exists and becomes `V` once the file is complete.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { retryOnDeadlock } from "../deadlock-retry.ts";
 import { isSqlite, sqliteRows } from "../dialect.ts";
 import { type ChunkRow, chunk, chunkref } from "../schema.ts";
 import { type Executor, ormOf, rowsOf } from "./executor.ts";
@@ -111,11 +112,13 @@ export async function releaseChunks(db: Executor, ids: number[]): Promise<void> 
     );
     return;
   }
-  await ormOf(db).execute(sql`
+  await retryOnDeadlock(() =>
+    ormOf(db).execute(sql`
     UPDATE ${chunk} SET holders_count = GREATEST(${chunk.holdersCount} - r.n, 0)
     FROM (SELECT id, count(*) AS n FROM unnest(${sql.param(ids)}::bigint[]) AS u(id) GROUP BY id) AS r
     WHERE ${chunk.id} = r.id AND ${chunk.id} IN (
-      SELECT id FROM ${chunk} WHERE id = ANY(${sql.param(ids)}::bigint[]) ORDER BY id FOR UPDATE)`);
+      SELECT id FROM ${chunk} WHERE id = ANY(${sql.param(ids)}::bigint[]) ORDER BY id FOR NO KEY UPDATE)`),
+  );
 }
 
 /**
@@ -143,7 +146,8 @@ export async function deleteChunk(db: Executor, id: number): Promise<boolean> {
 /**
  * Of the given chunk ids, those that are no longer valid (tombstoned by GC or marked damaged, or
  * gone); the valid ones stay locked against GC until the transaction ends (GC skips locked rows).
- * Run in the transaction that inserts chunkrefs to them, before the insert.
+ * Run in the transaction that inserts chunkrefs to them, before the insert. Rows are locked in id
+ * order, like the lease statements, which take `FOR NO KEY UPDATE` so they never wait on this lock.
  */
 export async function lockValidChunks(tx: Executor, ids: readonly number[]): Promise<number[]> {
   const wanted = [...new Set(ids)];
@@ -156,7 +160,7 @@ export async function lockValidChunks(tx: Executor, ids: readonly number[]): Pro
       )
     : rowsOf<{ id: number | string }>(
         await ormOf(tx).execute(
-          sql`SELECT id FROM ${chunk} WHERE id = ANY(${sql.param(wanted)}::bigint[]) AND state = 'V' FOR KEY SHARE`,
+          sql`SELECT id FROM ${chunk} WHERE id = ANY(${sql.param(wanted)}::bigint[]) AND state = 'V' ORDER BY id FOR KEY SHARE`,
         ),
       );
   const valid = new Set(rows.map((r) => Number(r.id)));
