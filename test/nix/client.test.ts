@@ -369,8 +369,10 @@ describeWithNix(`garret client (attic's integration flow, ${db})`, () => {
       ]);
       expect(built.code, built.stderr).toBe(0);
       const path = built.stdout.trim();
+      // The server has the path once its commit is visible; the client says so only when the
+      // response reaches it, a moment later.
       await waitFor(
-        async () => (await missing("watched", [path])).length === 0,
+        async () => stderr.includes(`✅ ${path}`) && (await missing("watched", [path])).length === 0,
         60_000,
         () => stderr,
       );
