@@ -4,20 +4,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import type { S3rverHandle } from "../test/support/s3rver.ts";
 import { spawnTracked, tempDir } from "./cleanup.ts";
-
-export interface S3Handle {
-  endpoint: string;
-  region: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  stop(): Promise<void>;
-}
 
 const CHILD = fileURLToPath(new URL("./s3rver-process.ts", import.meta.url));
 
-export async function startS3rver(): Promise<S3Handle> {
+export async function startS3rver(): Promise<S3rverHandle> {
   const dir = await tempDir("s3rver");
   const bucket = `garret-bench-${randomBytes(4).toString("hex")}`;
   const { child, stop } = spawnTracked(process.execPath, [CHILD, dir, bucket], {
@@ -40,8 +32,7 @@ export async function startS3rver(): Promise<S3Handle> {
     region: "us-east-1",
     bucket,
     // s3rver only knows this key pair.
-    accessKeyId: "S3RVER",
-    secretAccessKey: "S3RVER",
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
     stop,
   };
 }

@@ -6,11 +6,17 @@
  * directory holding the PGlite database of garret before SQLite is refused, not hidden behind a new
  * empty database.
  */
-import { spawn } from "node:child_process";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { GARRETADM_BIN, GARRETD_BIN, type GarretdHandle, runNode, startGarretd } from "../support/garretd.ts";
+import {
+  GARRETADM_BIN,
+  GARRETD_BIN,
+  type GarretdHandle,
+  runGarretadm,
+  runNode,
+  startGarretd,
+} from "../support/garretd.ts";
 
 let g: GarretdHandle;
 beforeAll(async () => {
@@ -18,23 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => g?.stop());
 
-function garretadm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [GARRETADM_BIN, "-f", g.configPath, ...args], {
-      env: { ...process.env, GARRET_DATA_DIR: g.dataDir, HOME: g.dataDir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    proc.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const garretadm = (args: string[]) => runGarretadm(g, args);
 
 describe("the embedded database while garretd runs", () => {
   it("garretadm refuses database commands, naming garretd's process", async () => {

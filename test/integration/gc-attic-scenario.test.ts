@@ -4,11 +4,10 @@
  * chunk file, while a second cache holding the same NARs keeps them; `--dry-run` before that
  * reports what would go and deletes nothing.
  */
-import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storageFileNames } from "../support/cache-api.ts";
-import { type DbKind, GARRETD_BIN, type GarretdHandle, startGarretd } from "../support/garretd.ts";
+import { type DbKind, GARRETD_BIN, type GarretdHandle, runNode, startGarretd } from "../support/garretd.ts";
 import { lcgBytes, makeNar, randomStorePathHash } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 import { narInfoForNar } from "../support/upload-info.ts";
@@ -60,21 +59,7 @@ for (const db of dbs) {
       }
     };
     const runGarretd = (args: string[]) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        const proc = spawn(process.execPath, [GARRETD_BIN, ...args], {
-          env: { ...process.env, GARRET_DATA_DIR: g.dataDir },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        proc.stdout.on("data", (d: Buffer) => {
-          stdout += d.toString();
-        });
-        proc.stderr.on("data", (d: Buffer) => {
-          stderr += d.toString();
-        });
-        proc.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      });
+      runNode([GARRETD_BIN, ...args], { ...process.env, GARRET_DATA_DIR: g.dataDir });
 
     it("retention 1 s: narinfo gone, no chunk files left; a cache sharing the NARs keeps them", async () => {
       expect((await createCache("test")).status).toBe(200);

@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storageFileNames } from "../support/cache-api.ts";
 import { freePort, GARRETD_BIN, type GarretdHandle, startGarretd } from "../support/garretd.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 import {
@@ -17,7 +18,6 @@ import {
   pool,
   putPath,
   servedState,
-  storageFiles,
   storeState,
 } from "./support.ts";
 
@@ -60,7 +60,7 @@ describe(`20 clients, one path (${db} + local storage)`, () => {
     const handle = await openHandleDb(g);
     try {
       const state = await storeState(handle);
-      expectConsistent(state, await storageFiles(g.storageDir as string));
+      expectConsistent(state, await storageFileNames(g.storageDir as string));
       const [row] = await handle.withSession((s) =>
         s.query<{ n: number }>("SELECT count(*)::int AS n FROM object WHERE store_path_hash = $1", [p.hash]),
       );
@@ -159,11 +159,11 @@ describe.runIf(postgresTestUrl())("two garretd processes on one database and one
 
     const handle = await openHandleDb(g);
     try {
-      expectConsistent(await storeState(handle), await storageFiles(g.storageDir as string));
+      expectConsistent(await storeState(handle), await storageFileNames(g.storageDir as string));
       await new Promise((r) => setTimeout(r, 1100));
       const gc = await g.runMode("garbage-collector-once");
       expect(gc.code, gc.stderr).toBe(0);
-      expectFullyCollected(await storeState(handle), await storageFiles(g.storageDir as string));
+      expectFullyCollected(await storeState(handle), await storageFileNames(g.storageDir as string));
     } finally {
       await handle.close();
     }

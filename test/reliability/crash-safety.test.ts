@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storageFileNames } from "../support/cache-api.ts";
 import { GARRETD_BIN, type GarretdHandle, startGarretd } from "../support/garretd.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
 import {
@@ -21,7 +22,6 @@ import {
   putPath,
   putPathNixCopy,
   servedState,
-  storageFiles,
   storeState,
   type TestPath,
 } from "./support.ts";
@@ -92,7 +92,7 @@ describe(`SIGKILL during uploads and GC (${db} + local storage)`, () => {
 
     // What the killed process left behind, before anything else touches it.
     const left = await withDb(g, (s) => s);
-    expectConsistent(left, await storageFiles(g.storageDir as string));
+    expectConsistent(left, await storageFileNames(g.storageDir as string));
 
     await g.startProcess();
     for (const p of acked) expect(await servedState(g.url, "crash", p), p.storePath).toBe("ok");
@@ -112,7 +112,7 @@ describe(`SIGKILL during uploads and GC (${db} + local storage)`, () => {
     await g.stopProcess();
     await collect(g);
     const after = await withDb(g, (s) => s);
-    expectFullyCollected(after, await storageFiles(g.storageDir as string));
+    expectFullyCollected(after, await storageFileNames(g.storageDir as string));
     await g.startProcess();
     for (const p of acked) expect(await servedState(g.url, "crash", p), p.storePath).toBe("ok");
   });
@@ -143,7 +143,7 @@ describe(`SIGKILL during uploads and GC (${db} + local storage)`, () => {
     const nixCut = paths.filter((_, i) => statuses[i] !== 200);
     expect(nixAcked.length).toBeGreaterThanOrEqual(8);
     expect(nixCut.length).toBeGreaterThan(0);
-    expectConsistent(await withDb(g, (s) => s), await storageFiles(g.storageDir as string));
+    expectConsistent(await withDb(g, (s) => s), await storageFileNames(g.storageDir as string));
 
     await g.startProcess();
     for (const p of nixAcked) expect(await servedState(g.url, "nixcopy", p), p.storePath).toBe("ok");
@@ -152,7 +152,7 @@ describe(`SIGKILL during uploads and GC (${db} + local storage)`, () => {
     }
     await g.stopProcess();
     await collect(g);
-    expectFullyCollected(await withDb(g, (s) => s), await storageFiles(g.storageDir as string));
+    expectFullyCollected(await withDb(g, (s) => s), await storageFileNames(g.storageDir as string));
     await g.startProcess();
     for (const p of nixAcked) expect(await servedState(g.url, "nixcopy", p), p.storePath).toBe("ok");
   });
@@ -198,10 +198,10 @@ describe(`SIGKILL during uploads and GC (${db} + local storage)`, () => {
       setTimeout(() => child.kill("SIGKILL"), delayMs);
       await exited;
       const state = await withDb(g, (s) => s);
-      expectConsistent(state, await storageFiles(g.storageDir as string));
+      expectConsistent(state, await storageFileNames(g.storageDir as string));
     }
     await collect(g);
-    expectFullyCollected(await withDb(g, (s) => s), await storageFiles(g.storageDir as string));
+    expectFullyCollected(await withDb(g, (s) => s), await storageFileNames(g.storageDir as string));
     await g.startProcess();
     for (const p of acked) expect(await servedState(g.url, "crash", p), p.storePath).toBe("ok");
     for (const p of doomed.slice(0, 3)) {

@@ -13,8 +13,9 @@ import fc from "fast-check";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../support/app.ts";
+import { storageFileNames } from "../support/cache-api.ts";
 import { makeNar } from "../support/nar.ts";
-import { storageFiles, storePathHash } from "./support.ts";
+import { storePathHash } from "./support.ts";
 
 const SEED = Number(process.env.GARRET_FUZZ_SEED ?? 20_260_921);
 const RUNS = Number(process.env.GARRET_FUZZ_RUNS ?? 600);
@@ -38,7 +39,7 @@ async function rowCounts(): Promise<string> {
 
 async function expectNothingWritten(): Promise<void> {
   expect(await rowCounts()).toBe(baseline.rows);
-  expect(await storageFiles(t.storageDir)).toEqual(baseline.files);
+  expect(await storageFileNames(t.storageDir)).toEqual(baseline.files);
 }
 
 /**
@@ -224,7 +225,7 @@ beforeAll(async () => {
     },
   });
   await t.createCache("fuzz", { isPublic: false });
-  baseline = { rows: await rowCounts(), files: await storageFiles(t.storageDir) };
+  baseline = { rows: await rowCounts(), files: await storageFileNames(t.storageDir) };
 });
 afterAll(async () => {
   await t?.close();

@@ -10,7 +10,6 @@
  *     file without a chunk row (what is stored is exactly what is reclaimable).
  */
 import { createHash } from "node:crypto";
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createDb, type Db } from "@garret/db";
 import { toNixBase32 } from "@garret/nix";
@@ -165,19 +164,6 @@ export async function servedState(url: string, cache: string, p: TestPath, token
   const plain = /^Compression: zstd$/m.test(text) ? zstdDecompressSync(body) : body;
   const got = `sha256:${createHash("sha256").update(plain).digest("hex")}`;
   return got === p.narHash ? "ok" : `nar hash ${got}, expected ${p.narHash}`;
-}
-
-/** Chunk files in a local storage directory (VERSION excluded), by file name. */
-export async function storageFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name !== "VERSION") out.push(e.name);
-    }
-  };
-  await walk(dir);
-  return out.sort();
 }
 
 /** Opens the database of a garretd handle (the embedded SQLite file only while its process is stopped). */
