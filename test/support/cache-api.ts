@@ -3,7 +3,7 @@
  * with atticd's API and read its public key, and list the chunk files of a local storage directory.
  */
 import { readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { expect } from "vitest";
 
 /** Creates a cache (generated key) and returns its public key. */
@@ -30,15 +30,20 @@ export async function createCacheOver(
   return ((await cfg.json()) as { public_key: string }).public_key;
 }
 
-/** Files in a local storage directory, VERSION excluded, sorted by name. */
-export async function storageFileNames(dir: string): Promise<string[]> {
+/** Paths of the files in a local storage directory, VERSION excluded, sorted. */
+export async function storageFilePaths(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true })) {
       if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name !== "VERSION") out.push(e.name);
+      else if (e.name !== "VERSION") out.push(join(d, e.name));
     }
   };
   await walk(dir);
   return out.sort();
+}
+
+/** Files in a local storage directory, VERSION excluded, sorted by name. */
+export async function storageFileNames(dir: string): Promise<string[]> {
+  return (await storageFilePaths(dir)).map((p) => basename(p)).sort();
 }
