@@ -7,8 +7,11 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, GARRETADM_BIN, GARRETD_BIN } from "../support/garretd.ts";
+
+const RECORD_MODULE_LOADS = fileURLToPath(new URL("../support/record-module-loads.mjs", import.meta.url));
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -21,11 +24,13 @@ afterAll(async () => {
 async function startFresh(
   home: string,
   port: number,
+  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ child: ChildProcess; stderr: () => string }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HOME: home,
     PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
+    ...opts.env,
   };
   for (const k of [
     "XDG_CONFIG_HOME",
@@ -36,10 +41,14 @@ async function startFresh(
   ]) {
     delete env[k];
   }
-  const child = spawn(process.execPath, [GARRETD_BIN, "--listen", `127.0.0.1:${port}`], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), GARRETD_BIN, "--listen", `127.0.0.1:${port}`],
+    {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   children.push(child);
   let out = "";
   let err = "";
@@ -129,5 +138,40 @@ describe("first start without any configuration", () => {
     });
     expect(listed).toContain(`${jti}  root`);
     expect(listed).toContain("origin=first-start");
+  }, 240_000);
+
+  it("an embedded server loads neither the Postgres driver nor the S3 SDK, on a first start or a restart", async () => {
+    const home = await mkdtemp(join(tmpdir(), "garret-first-start-"));
+    dirs.push(home);
+    const port = await freePort();
+    for (const start of ["first", "restart"]) {
+      const log = join(home, `modules-${start}.txt`);
+      const { child } = await startFresh(home, port, {
+        nodeArgs: ["--import", RECORD_MODULE_LOADS],
+        env: { GARRET_TEST_MODULE_LOG: log },
+      });
+      const answer = await fetch(`http://127.0.0.1:${port}/none/00000000000000000000000000000000.narinfo`);
+      // A cache that does not exist is, to an anonymous caller, one it may not see (atticd's answer).
+      expect(answer.status).toBe(401);
+      await stopChild(child);
+      const loaded = (await readFile(log, "utf8")).split("\n");
+      // The recording sees what the server did load: its SQLite client and drizzle.
+      expect(
+        loaded.some((m) => m.endsWith("/packages/db/src/sqlite-client.ts")),
+        start,
+      ).toBe(true);
+      expect(
+        loaded.some((m) => m.includes("/node_modules/drizzle-orm/")),
+        start,
+      ).toBe(true);
+      expect(
+        loaded.filter((m) => /\/node_modules\/(pg|pg-[a-z]+|@aws-sdk\/[^/]+|@smithy\/[^/]+)\//.test(m)),
+        start,
+      ).toEqual([]);
+      expect(
+        loaded.filter((m) => m.endsWith("/packages/db/src/postgres-client.ts")),
+        start,
+      ).toEqual([]);
+    }
   }, 240_000);
 });
