@@ -19,7 +19,8 @@ COPY packages/storage/package.json packages/storage/
 COPY packages/chunking/package.json packages/chunking/
 COPY apps/garretd/package.json apps/garretd/
 COPY apps/garret/package.json apps/garret/
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: the root `prepare` script (filling the compile cache) needs the sources, not here yet.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM node:24-slim
 ENV NODE_ENV=production \

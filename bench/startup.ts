@@ -128,8 +128,9 @@ async function measureServerStart(
 
 /**
  * The embedded configuration as a new user meets it: garretd with no configuration in an empty
- * HOME (first start: writes server.toml with a new 4096-bit RS256 key, creates the SQLite database,
- * Node's compile cache still empty), then a restart on the same HOME. Each: exec → first HTTP
+ * HOME (first start: writes server.toml with a new 4096-bit RS256 key, creates the SQLite database;
+ * nothing in the HOME's compile cache, only what `npm ci` put in the installation's), then a
+ * restart on the same HOME. Each: exec → first HTTP
  * answer, and VmRSS 3 s after one narinfo request (a miss: there is no cache yet).
  */
 async function measureEmbeddedStarts(): Promise<

@@ -1,28 +1,51 @@
 /**
  * Node's compile cache for garret's processes: the JavaScript Node strips from our TypeScript and the
- * bytecode V8 compiles are kept on disk, so every start after the first skips both (garretd's start
- * needs ~40% less CPU, and the type stripper's WebAssembly, ~30 MB resident, never loads). Plain
- * JavaScript, because the launchers load it before any TypeScript.
+ * bytecode V8 compiles are kept on disk, so a start that finds them skips both (garretd's start
+ * needs ~40% less CPU, and the type stripper's WebAssembly, ~25 MB resident, never loads).
  *
- * Code runs from the cache as it is, so it must be private: `$XDG_CACHE_HOME/garret/node-compile-cache`
- * (or `~/.cache/...`), created 0700, used only when this user owns it and nobody else may write it;
- * never Node's default under the shared /tmp. `NODE_COMPILE_CACHE` (Node's own variable) wins when
- * set; `GARRET_COMPILE_CACHE=0` turns the cache off. Any failure just means no cache.
+ * Code runs from the cache as it is, so it must be as trusted as the code itself:
+ * - the installation's own cache, `node_modules/.cache/garret/node-compile-cache` beside the
+ *   sources, when it is a directory this user owns that nobody else may write. `npm ci` fills it
+ *   (the `prepare` script, fill-compile-cache.js) with what a first garretd start loads, so even the
+ *   very first start, in a fresh HOME, finds its modules stripped and compiled;
+ * - otherwise a private one, `$XDG_CACHE_HOME/garret/node-compile-cache` (or `~/.cache/...`),
+ *   created 0700, under the same rule; never Node's default under the shared /tmp.
+ * `NODE_COMPILE_CACHE` (Node's own variable) wins when set; `GARRET_COMPILE_CACHE=0` turns the
+ * cache off. Any failure just means no cache. Plain JavaScript, because the launchers load it
+ * before any TypeScript.
  */
 import { lstatSync, mkdirSync } from "node:fs";
 import { enableCompileCache } from "node:module";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const INSTALLATION_COMPILE_CACHE = fileURLToPath(
+  new URL("../../node_modules/.cache/garret/node-compile-cache", import.meta.url),
+);
+
+/** @param {string} dir */
+function ownedAndPrivate(dir) {
+  const info = lstatSync(dir);
+  return info.isDirectory() && info.uid === process.getuid?.() && (info.mode & 0o022) === 0;
+}
 
 /** @param {NodeJS.ProcessEnv} env */
 export function enablePrivateCompileCache(env = process.env) {
   if (env.GARRET_COMPILE_CACHE === "0" || env.NODE_COMPILE_CACHE || env.NODE_DISABLE_COMPILE_CACHE) return;
+  try {
+    if (ownedAndPrivate(INSTALLATION_COMPILE_CACHE)) {
+      enableCompileCache(INSTALLATION_COMPILE_CACHE);
+      return;
+    }
+  } catch {
+    // Not filled (`npm ci --ignore-scripts`, a copied tree) or not ours: the private cache below.
+  }
   const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, ".cache") : undefined);
   if (!base?.startsWith("/")) return;
   const dir = join(base, "garret", "node-compile-cache");
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const info = lstatSync(dir);
-    if (!info.isDirectory() || info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) return;
+    if (!ownedAndPrivate(dir)) return;
     enableCompileCache(dir);
   } catch {
     // An unwritable HOME (a sandboxed service) runs without the cache.

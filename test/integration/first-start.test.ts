@@ -9,9 +9,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, GARRETADM_BIN, GARRETD_BIN } from "../support/garretd.ts";
+import { freePort, GARRETADM_BIN, GARRETD_BIN, runNode } from "../support/garretd.ts";
 
 const RECORD_MODULE_LOADS = fileURLToPath(new URL("../support/record-module-loads.mjs", import.meta.url));
+const FILL_COMPILE_CACHE = fileURLToPath(
+  new URL("../../apps/garretd/bin/fill-compile-cache.js", import.meta.url),
+);
+const SQLITE_CLIENT = new URL("../../packages/db/src/sqlite-client.ts", import.meta.url).href;
+const POSTGRES_CLIENT = new URL("../../packages/db/src/postgres-client.ts", import.meta.url).href;
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -140,7 +145,11 @@ describe("first start without any configuration", () => {
     expect(listed).toContain("origin=first-start");
   }, 240_000);
 
-  it("an embedded server loads neither the Postgres driver nor the S3 SDK, on a first start or a restart", async () => {
+  it("a first start in a fresh HOME and a restart load neither the type stripper, the Postgres driver nor the S3 SDK", async () => {
+    // What `npm ci` runs (the root `prepare` script): garretd's modules into the installation's cache.
+    const filled = await runNode([FILL_COMPILE_CACHE]);
+    expect(filled.code, filled.stderr).toBe(0);
+    expect(filled.stderr).not.toContain("not filled");
     const home = await mkdtemp(join(tmpdir(), "garret-first-start-"));
     dirs.push(home);
     const port = await freePort();
@@ -148,30 +157,36 @@ describe("first start without any configuration", () => {
       const log = join(home, `modules-${start}.txt`);
       const { child } = await startFresh(home, port, {
         nodeArgs: ["--import", RECORD_MODULE_LOADS],
-        env: { GARRET_TEST_MODULE_LOG: log },
+        env: {
+          GARRET_TEST_MODULE_LOG: log,
+          NODE_COMPILE_CACHE: undefined,
+          GARRET_COMPILE_CACHE: undefined,
+          XDG_CACHE_HOME: undefined,
+        },
       });
       const answer = await fetch(`http://127.0.0.1:${port}/none/00000000000000000000000000000000.narinfo`);
       // A cache that does not exist is, to an anonymous caller, one it may not see (atticd's answer).
       expect(answer.status).toBe(401);
       await stopChild(child);
       const loaded = (await readFile(log, "utf8")).split("\n");
-      // The recording sees what the server did load: its SQLite client and drizzle.
-      expect(
-        loaded.some((m) => m.endsWith("/packages/db/src/sqlite-client.ts")),
-        start,
-      ).toBe(true);
+      // The recording sees what the server did load: its SQLite client, drizzle, Node's built-ins.
+      expect(loaded, start).toContain(SQLITE_CLIENT);
       expect(
         loaded.some((m) => m.includes("/node_modules/drizzle-orm/")),
         start,
       ).toBe(true);
+      expect(loaded, start).toContain("NativeModule internal/modules/esm/loader");
       expect(
         loaded.filter((m) => /\/node_modules\/(pg|pg-[a-z]+|@aws-sdk\/[^/]+|@smithy\/[^/]+)\//.test(m)),
         start,
       ).toEqual([]);
+      expect(loaded, start).not.toContain(POSTGRES_CLIENT);
+      // Every module came stripped and compiled from the installation's cache, none from the HOME's.
       expect(
-        loaded.filter((m) => m.endsWith("/packages/db/src/postgres-client.ts")),
+        loaded.filter((m) => m.includes("amaro")),
         start,
       ).toEqual([]);
+      await expect(stat(join(home, ".cache", "garret")), start).rejects.toThrow(/ENOENT/);
     }
   }, 240_000);
 });

@@ -165,6 +165,9 @@ export async function main(
         if (args.dryRun) process.stdout.write(formatDryRun(summary));
         return 0;
       }
+      // Listened for before serving starts: a stop asked for while the listeners open (or while the
+      // compile cache is written, below) waits for that to finish instead of killing the process.
+      const signalled = waitForSignal(log);
       const stopGc =
         args.mode === "monolithic" || args.mode === "garbage-collector"
           ? startGcLoop(gcOnce, config.garbageCollection.intervalSeconds, log)
@@ -186,7 +189,7 @@ export async function main(
       // Everything a serving process loads is loaded: write the compile cache now (Node would only at
       // exit), so a start after a crash is as quick as after a clean stop.
       flushCompileCache();
-      await waitForSignal(log);
+      await signalled;
       stopGc();
       if (metricsServer) await closeServer(metricsServer, log);
       if (server) await closeServer(server, log);
