@@ -12,7 +12,7 @@ import { createTokenAuthority } from "@garret/token";
 import fc from "fast-check";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../support/app.ts";
+import { createTestApp, SMALL_CHUNKING, type TestApp } from "../support/app.ts";
 import { storageFileNames } from "../support/cache-api.ts";
 import { makeNar } from "../support/nar.ts";
 import { storePathHash } from "./support.ts";
@@ -221,7 +221,7 @@ beforeAll(async () => {
     tokens,
     settings: {
       allowedHosts: ["cache.test"],
-      chunking: { narSizeThreshold: 1024, minSize: 1024, avgSize: 4096, maxSize: 16_384 },
+      chunking: SMALL_CHUNKING,
     },
   });
   await t.createCache("fuzz", { isPublic: false });

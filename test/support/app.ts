@@ -24,6 +24,14 @@ import { grant } from "./grants.ts";
 import { httpFetch } from "./http-request.ts";
 import { openTestDb, type TestDbKind } from "./postgres.ts";
 
+/** Chunking small enough that a NAR of a few KiB is cut into several chunks. */
+export const SMALL_CHUNKING: ServerSettings["chunking"] = {
+  narSizeThreshold: 1024,
+  minSize: 1024,
+  avgSize: 4096,
+  maxSize: 16_384,
+};
+
 export interface TestApp {
   app: Hono<AppEnv>;
   /** The server's address: the same listener as garretd's (fast paths, then Hono) on a loopback port. */

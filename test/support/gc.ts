@@ -4,12 +4,33 @@
  */
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import type { Db } from "@garret/db";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { type GcOptions, type GcSummary, runGarbageCollection } from "../../apps/garretd/src/gc/run-gc.ts";
 import { silentLogger } from "../../apps/garretd/src/log.ts";
-import type { TestApp } from "./app.ts";
+import { createTestApp, SMALL_CHUNKING, type TestApp } from "./app.ts";
 import { makeNar } from "./nar.ts";
 import { narInfoForNar } from "./upload-info.ts";
 import { zstdDecompressSync } from "./zstd.ts";
+
+/**
+ * The GC suites' app: in-process garretd on the suite's database with SMALL_CHUNKING, emptied
+ * before each test and holding caches `a` and `b` (hooks registered in the calling describe block).
+ */
+export function useGcApp(getDb: () => Db): () => TestApp {
+  let t: TestApp | undefined;
+  beforeAll(async () => {
+    t = await createTestApp({ db: getDb(), settings: { chunking: SMALL_CHUNKING } });
+  });
+  afterAll(() => t?.close());
+  beforeEach(async () => {
+    const app = t as TestApp;
+    await resetData(app);
+    await app.createCache("a");
+    await app.createCache("b");
+  });
+  return () => t as TestApp;
+}
 
 export interface Uploaded {
   cache: string;

@@ -4,8 +4,8 @@
  * references it dropped. Caches without garret's setting row (adopted from atticd) expire by age only.
  * Runs on every database kind.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { TestApp } from "../../../../test/support/app.ts";
 import {
   age,
   DAY,
@@ -13,28 +13,20 @@ import {
   gc,
   narinfoStatus,
   narOf,
-  resetData,
   setRetention,
   type Uploaded,
   uploadNar,
+  useGcApp,
 } from "../../../../test/support/gc.ts";
 import { lcgBytes } from "../../../../test/support/nar.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
 
 describeEachDb("closure-aware retention", (getDb) => {
   let t: TestApp;
+  const app = useGcApp(getDb);
 
-  beforeAll(async () => {
-    t = await createTestApp({
-      db: getDb(),
-      settings: { chunking: { narSizeThreshold: 1024, minSize: 1024, avgSize: 4096, maxSize: 16_384 } },
-    });
-  });
-  afterAll(() => t.close());
   beforeEach(async () => {
-    await resetData(t);
-    await t.createCache("a");
-    await t.createCache("b");
+    t = app();
     await setRetention(t, "a", DAY);
     await setRetention(t, "b", DAY);
   });

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import type { Db } from "@garret/db";
 import type { StorageBackend } from "@garret/storage";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import { createTestApp, SMALL_CHUNKING, type TestApp } from "../../../../test/support/app.ts";
 import { downloadNar, gc, narOf, setRetention, storedFiles, uploadNar } from "../../../../test/support/gc.ts";
 import { lcgBytes, randomStorePathHash } from "../../../../test/support/nar.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
@@ -36,7 +36,7 @@ describeEachDb("GC concurrent with uploads", (getDb) => {
   beforeAll(async () => {
     t = await createTestApp({
       db: getDb(),
-      settings: { chunking: { narSizeThreshold: 1024, minSize: 1024, avgSize: 4096, maxSize: 16_384 } },
+      settings: { chunking: SMALL_CHUNKING },
     });
     for (const name of ["keep", "keep2", "short"]) await t.createCache(name);
     await setRetention(t, "keep", 0);

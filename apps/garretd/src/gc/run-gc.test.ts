@@ -4,8 +4,8 @@
  * needs any more, leases, stale pending rows, retried storage deletions and dry runs.
  */
 import type { parseRemoteFile, StorageBackend } from "@garret/storage";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { TestApp } from "../../../../test/support/app.ts";
 import {
   age,
   count,
@@ -14,11 +14,11 @@ import {
   gc,
   narinfoStatus,
   narOf,
-  resetData,
   secondsAgo,
   setRetention,
   storedFiles,
   uploadNar,
+  useGcApp,
 } from "../../../../test/support/gc.ts";
 import { lcgBytes } from "../../../../test/support/nar.ts";
 import { describeEachDb } from "../../../../test/support/postgres.ts";
@@ -27,19 +27,11 @@ import { runGarbageCollection } from "./run-gc.ts";
 
 describeEachDb("one GC run", (getDb) => {
   let t: TestApp;
+  const app = useGcApp(getDb);
   const later = (seconds: number) => new Date(Date.now() + seconds * 1000);
 
-  beforeAll(async () => {
-    t = await createTestApp({
-      db: getDb(),
-      settings: { chunking: { narSizeThreshold: 1024, minSize: 1024, avgSize: 4096, maxSize: 16_384 } },
-    });
-  });
-  afterAll(() => t.close());
   beforeEach(async () => {
-    await resetData(t);
-    await t.createCache("a");
-    await t.createCache("b");
+    t = app();
   });
 
   describe("retention (atticd's rules)", () => {

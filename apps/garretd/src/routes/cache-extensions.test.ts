@@ -3,7 +3,7 @@
  * `garret_closure_retention` field of cache-config, with their permission checks, on every database kind.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import { createTestApp, SMALL_CHUNKING, type TestApp } from "../../../../test/support/app.ts";
 import {
   downloadNar,
   gc,
@@ -23,7 +23,7 @@ describeEachDb("garret's cache extensions", (getDb) => {
   beforeAll(async () => {
     t = await createTestApp({
       db: getDb(),
-      settings: { chunking: { narSizeThreshold: 1024, minSize: 1024, avgSize: 4096, maxSize: 16_384 } },
+      settings: { chunking: SMALL_CHUNKING },
     });
     await t.createCache("ext");
     await t.createCache("ext2");

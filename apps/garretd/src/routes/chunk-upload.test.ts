@@ -7,14 +7,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { FastCdcChunker } from "@garret/chunking";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import { createTestApp, SMALL_CHUNKING, type TestApp } from "../../../../test/support/app.ts";
 import { makeNar, randomStorePathHash, sha256Hex } from "../../../../test/support/nar.ts";
 import { openTestDb, testDbKinds } from "../../../../test/support/postgres.ts";
 import { chunkUploadOffer } from "../services/chunk-upload.ts";
 import { testSettings } from "../settings.ts";
 
 const BASE = "/_api/v1/garret/chunk-upload";
-const CHUNKING = { narSizeThreshold: 1024, minSize: 1024, avgSize: 4096, maxSize: 16_384 };
+const CHUNKING = SMALL_CHUNKING;
 
 const hex = (d: Uint8Array) => createHash("sha256").update(d).digest("hex");
 const frames = (chunks: Uint8Array[]) => {

@@ -4,7 +4,7 @@
  * named like these endpoints keep working.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../../../test/support/app.ts";
+import { createTestApp, SMALL_CHUNKING, type TestApp } from "../../../../test/support/app.ts";
 import { lcgBytes, makeNar, narOfFile } from "../../../../test/support/nar.ts";
 import { parsePrometheus } from "../../../../test/support/prometheus.ts";
 import { pushNar } from "../../../../test/support/push-nar.ts";
@@ -17,7 +17,7 @@ beforeAll(async () => {
     settings: {
       allowedHosts: ["cache.example"],
       readinessTimeoutMs: 300,
-      chunking: { narSizeThreshold: 1024, minSize: 1024, avgSize: 4096, maxSize: 16_384 },
+      chunking: SMALL_CHUNKING,
     },
   });
 });
