@@ -124,6 +124,8 @@ export {
   revokeSubject,
   revokeTokenRecord,
 } from "./queries/tokens.ts";
+export type { ReservedChunk, WholeChunk, WholeNar } from "./queries/whole-nars.ts";
+export { abandonPendingChunk, linkWholeChunk, reserveWholeChunk } from "./queries/whole-nars.ts";
 export type { CacheRow, ChunkRefRow, ChunkRow, ChunkState, NarRow, NarState, ObjectRow } from "./schema.ts";
 export * as schema from "./schema.ts";
 export { CHUNK_STATES, NAR_STATES } from "./schema.ts";

@@ -12,6 +12,7 @@ import { PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createCompressStream } from "@garret/chunking";
 import {
+  abandonPendingChunk,
   type ChunkRow,
   deleteChunk,
   deleteChunks,
@@ -19,8 +20,10 @@ import {
   insertPendingChunk,
   insertPendingChunks,
   releaseChunks,
+  reserveWholeChunk,
   validateChunk,
   validateChunks,
+  type WholeChunk,
 } from "@garret/db";
 import { type RemoteFile, serializeRemoteFile } from "@garret/storage";
 import type { Deps } from "../deps.ts";
@@ -133,6 +136,91 @@ export class WholeChunkWriter {
     await this.written.catch(() => {});
     await this.deps.storage.delete(this.remoteFile).catch(() => {});
     await deleteChunk(this.deps.db, this.row.id).catch(() => {});
+  }
+}
+
+/**
+ * The one chunk of a buffered NAR kept whole: a valid chunk with its hash is reused, or a pending
+ * row is reserved, the bytes compressed on a worker (started before the reservation answers) and
+ * written. Nothing is leased: the commit's transaction links it (`linkWholeChunk`, whole-nars.ts),
+ * and until then a new chunk is a pending row that GC reaps only once its `leased_at` is older than
+ * the grace period, which `pending` lets the upload's lease refresher keep current.
+ */
+export class WholeNarChunk {
+  /** The pending row while its file is written and until the commit, for lease refreshes. */
+  pending: number | null = null;
+  private stored: { link: WholeChunk; chunk: StoredChunk; remoteFile: RemoteFile | null } | null = null;
+  private readonly deps: Deps;
+  private readonly compression: string;
+
+  constructor(deps: Deps, compression: string) {
+    this.deps = deps;
+    this.compression = compression;
+  }
+
+  /** Stores `data` (SharedArrayBuffer-backed) as the chunk with hash `hash`, or finds it stored. */
+  async store(data: Uint8Array, hash: string): Promise<{ link: WholeChunk; chunk: StoredChunk }> {
+    const { deps } = this;
+    const name = `${randomUUID()}.chunk`;
+    const { remoteFile, remoteFileId } = deps.storage.locate(name);
+    const compressing = deps.compressor.compressRanges(data, [[0, data.length]]);
+    compressing.catch(() => {});
+    const reserved = await reserveWholeChunk(deps.db, {
+      chunkHash: hash,
+      chunkSize: data.length,
+      compression: this.compression,
+      remoteFile: serializeRemoteFile(remoteFile),
+      remoteFileId,
+    });
+    if (!reserved.fresh) {
+      const chunk = {
+        chunkId: reserved.id,
+        size: data.length,
+        fileSize: reserved.fileSize ?? 0,
+        deduplicated: true,
+      };
+      this.stored = { link: { id: reserved.id, fresh: false }, chunk, remoteFile: null };
+      return this.stored;
+    }
+    this.pending = reserved.id;
+    this.stored = {
+      link: { id: reserved.id, fresh: true, fileHash: "", fileSize: 0 },
+      chunk: { chunkId: reserved.id, size: data.length, fileSize: 0, deduplicated: false },
+      remoteFile,
+    };
+    const { files, fileHashes } = await compressing;
+    const file = files[0] as Uint8Array;
+    await deps.storage.put(name, file);
+    this.stored.link = {
+      id: reserved.id,
+      fresh: true,
+      fileHash: fileHashes[0] as string,
+      fileSize: file.length,
+    };
+    this.stored.chunk.fileSize = file.length;
+    return this.stored;
+  }
+
+  /**
+   * The commit did not happen: a new chunk's row is tombstoned, then its file and row removed (what a
+   * failure leaves half-way GC finishes). A reused chunk is left alone.
+   */
+  async discard(): Promise<void> {
+    const stored = this.stored;
+    this.stored = null;
+    this.pending = null;
+    if (!stored?.remoteFile) return;
+    const { db, storage } = this.deps;
+    const id = stored.link.id;
+    if (!(await abandonPendingChunk(db, id).catch(() => false))) return;
+    await storage.delete(stored.remoteFile);
+    await deleteChunk(db, id);
+  }
+
+  /** The commit happened: the chunk is referenced and needs nothing more. */
+  committed(): void {
+    this.stored = null;
+    this.pending = null;
   }
 }
 

@@ -11,7 +11,9 @@
  *    the NAR kept whole below it, and always whole when chunks cannot be concatenated (brotli)
  *    or chunking is off (threshold 0). Whole NARs are buffered up to 16 MiB, then streamed.
  * 4. Chunk storage (chunk-store.ts): dedup by hash and compression, compression off the main
- *    thread, leases on every chunk used.
+ *    thread, leases on every chunk used. A buffered NAR kept whole (most of a closure) takes no
+ *    lease: its one chunk is found or reserved as a pending row, and the commit links it
+ *    (whole-nars.ts in @garret/db): one statement before the file is written, one transaction after.
  * 5. One transaction: the NAR row (`V`, or `P` for a NAR waiting for its narinfo) and its chunk
  *    refs, plus whatever the caller's `commit` writes (the object, a pending upload).
  * 6. Leases are refreshed while the upload runs (upload-leases.ts), released at the end and, on
@@ -19,13 +21,26 @@
  */
 import { createHash } from "node:crypto";
 import { type ChunkingParams, nixCompressionName } from "@garret/chunking";
-import { type Executor, findAndLockNar, insertNar, refreshLeases, releaseNar } from "@garret/db";
+import {
+  type Executor,
+  findAndLockNar,
+  insertNar,
+  linkWholeChunk,
+  refreshLeases,
+  releaseNar,
+} from "@garret/db";
 import { NarValidator, NixFormatError } from "@garret/nix";
 import type { Deps } from "../deps.ts";
 import { AtticError, requestError } from "../errors.ts";
 import type { ServerSettings } from "../settings.ts";
-import { ChunkUploads, type StoredChunk, sharedConcat, WholeChunkWriter } from "./chunk-store.ts";
-import { LeaseRefresher, linkChunks } from "./upload-leases.ts";
+import {
+  ChunkUploads,
+  type StoredChunk,
+  sharedConcat,
+  WholeChunkWriter,
+  WholeNarChunk,
+} from "./chunk-store.ts";
+import { chunksGone, LeaseRefresher, linkChunks } from "./upload-leases.ts";
 
 /** Whole NARs up to this size are buffered and stored as one chunk in one write; larger ones stream. */
 const WHOLE_NAR_BUFFER_LIMIT = 16 * 1024 * 1024;
@@ -153,8 +168,15 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
   let buffered: Uint8Array[] = [];
   let bufferedSize = 0;
   let committed = false;
+  let single: WholeNarChunk | null = null;
   const lease = new LeaseRefresher(deps, () =>
-    refreshLeases(deps.db, { chunks: [...chunks.leased(), ...(stream ? [stream.chunkId] : [])] }),
+    refreshLeases(deps.db, {
+      chunks: [
+        ...chunks.leased(),
+        ...(stream ? [stream.chunkId] : []),
+        ...(single?.pending ? [single.pending] : []),
+      ],
+    }),
   );
   try {
     for await (const piece of request.nar) {
@@ -184,6 +206,17 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
       bufferedSize = 0;
     }
     const { narHash, narSize } = check.finish();
+
+    if (!stream && !segments && bufferedSize > 0) {
+      // A NAR kept whole and buffered: one chunk, linked in the commit's transaction (whole-nars.ts).
+      const data = sharedConcat(buffered, bufferedSize);
+      buffered = [];
+      single = new WholeNarChunk(deps, compression);
+      const nar = await commitWholeNar(deps, request, single, data, { narHash, narSize }, compression);
+      committed = true;
+      if (request.state === "V") deps.state.objectsChanged();
+      return nar;
+    }
 
     let stored: StoredChunk[];
     if (stream) {
@@ -229,6 +262,53 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
     await lease.stop();
     await chunks.release();
     if (stream) await (committed ? stream.release() : stream.abort());
+    if (single && !committed) {
+      await single
+        .discard()
+        .catch((err: unknown) => deps.log.warn("failed to remove an uncommitted chunk", { err }));
+    }
+  }
+}
+
+/**
+ * The commit of a NAR kept whole: its chunk stored (or found), then one transaction makes it valid
+ * (or checks it still is) and writes the NAR row, its chunkref and the caller's rows. A reused chunk
+ * that GC collected in between is stored afresh, once; a new chunk's pending row reaped meanwhile (an
+ * upload slower than GC's grace period) fails the upload with a 503 to send it again.
+ */
+async function commitWholeNar(
+  deps: Deps,
+  request: IngestRequest,
+  whole: WholeNarChunk,
+  data: Uint8Array,
+  { narHash, narSize }: NarClaim,
+  compression: string,
+): Promise<IngestedNar> {
+  for (let attempt = 1; ; attempt++) {
+    const { link, chunk } = await whole.store(data, narHash);
+    const nar = await deps.db.transaction(async (tx) => {
+      const narId = await linkWholeChunk(tx, link, { state: request.state, narHash, narSize, compression });
+      if (narId === null) return null;
+      const ingested: IngestedNar = {
+        narId,
+        narHash,
+        narSize,
+        numChunks: 1,
+        deduplicatedChunks: chunk.deduplicated ? 1 : 0,
+        deduplicatedBytes: chunk.deduplicated ? chunk.size : 0,
+        fileSize: chunk.fileSize,
+        whole: true,
+        reused: false,
+      };
+      await request.commit(tx, ingested);
+      return ingested;
+    });
+    if (nar) {
+      whole.committed();
+      return nar;
+    }
+    await whole.discard();
+    if (link.fresh || attempt >= 2) throw chunksGone(1);
   }
 }
 

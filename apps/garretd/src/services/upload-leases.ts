@@ -46,10 +46,13 @@ export async function linkChunks(tx: Executor, narId: number, refs: ChunkRefInpu
     tx,
     refs.map((r) => r.chunkId),
   );
-  if (gone.length > 0) {
-    throw new AtticError("ServiceUnavailable", {
-      detail: `${gone.length} of the NAR's chunks were collected or found damaged while it was uploaded; send it again`,
-    });
-  }
+  if (gone.length > 0) throw chunksGone(gone.length);
   await insertChunkRefs(tx, narId, refs);
+}
+
+/** The 503 for a NAR whose chunks went while it was uploaded: the client sends it again. */
+export function chunksGone(count: number): AtticError {
+  return new AtticError("ServiceUnavailable", {
+    detail: `${count} of the NAR's chunks were collected or found damaged while it was uploaded; send it again`,
+  });
 }
