@@ -3,11 +3,12 @@
  * `NarGuard`, which gives the lease back when an upload ends). A held NAR is never reaped by GC, which
  * protects it between dedup and the commit of the object that references it.
  */
-import { and, eq, inArray, isNull, ne, notExists, or, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { isSqlite } from "../dialect.ts";
-import { chunk, chunkref, type NarRow, type NarState, nar } from "../schema.ts";
-import { type Executor, ormOf } from "./executor.ts";
+import { type NarRow, type NarState, nar } from "../schema.ts";
+import { toDate, toDateOrNull } from "../sqlite-values.ts";
+import { type Executor, ormOf, rawRows } from "./executor.ts";
 
 export interface NewNar {
   state: NarState;
@@ -21,37 +22,56 @@ export interface NewNar {
 /**
  * Takes a lease on one valid, complete NAR with this hash (`sha256:<hex>`), or returns null.
  * Rows another transaction is locking right now are skipped rather than waited for; the caller then
- * uploads its own copy, which atticd tolerates by design.
+ * uploads its own copy, which atticd tolerates by design. Every attic upload runs it first, so it is
+ * a plain statement (`rawRows`), not built through the ORM.
  */
 export async function findAndLockNar(db: Executor, narHash: string): Promise<NarRow | null> {
-  const orm = ormOf(db);
-  // Complete = no chunkref lost its chunk (chunk deleted → chunk_id SET NULL) or points at one that
-  // is no longer valid (tombstoned by GC, or found damaged on a read: markChunksDamaged).
-  const candidate = orm
-    .select({ id: nar.id })
-    .from(nar)
-    .where(
-      and(
-        eq(nar.narHash, narHash),
-        eq(nar.state, "V"),
-        notExists(
-          orm
-            .select({ one: sql`1` })
-            .from(chunkref)
-            .leftJoin(chunk, eq(chunk.id, chunkref.chunkId))
-            .where(and(eq(chunkref.narId, nar.id), or(isNull(chunkref.chunkId), ne(chunk.state, "V")))),
-        ),
-      ),
-    )
-    .limit(1);
-  // SQLite has one writer at a time: the update below is the lock.
-  if (!isSqlite(db)) candidate.for("update", { skipLocked: true });
-  const rows = await orm
-    .update(nar)
-    .set({ holdersCount: sql`${nar.holdersCount} + 1`, leasedAt: sql`now()` })
-    .where(inArray(nar.id, candidate))
-    .returning();
-  return rows[0] ?? null;
+  const [row] = isSqlite(db)
+    ? await rawRows<NarRowText>(db, FIND_AND_LOCK_NAR_SQLITE, [narHash])
+    : await rawRows<NarRowText>(db, FIND_AND_LOCK_NAR_SQL, [narHash], "garret_find_and_lock_nar");
+  return row === undefined ? null : narRowOf(row);
+}
+
+// Complete = no chunkref lost its chunk (chunk deleted → chunk_id SET NULL) or points at one that is
+// no longer valid (tombstoned by GC, or found damaged on a read: markChunksDamaged). SQLite has one
+// writer at a time: the update is the lock there.
+const FIND_AND_LOCK_NAR_SQL = `
+  UPDATE nar SET holders_count = holders_count + 1, leased_at = now()
+  WHERE id IN (
+    SELECT n.id FROM nar n
+    WHERE n.nar_hash = $1 AND n.state = 'V'
+      AND NOT EXISTS (
+        SELECT 1 FROM chunkref r LEFT JOIN chunk c ON c.id = r.chunk_id
+        WHERE r.nar_id = n.id AND (r.chunk_id IS NULL OR c.state <> 'V'))
+    LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING id, state, nar_hash, nar_size, compression, holders_count, created_at, num_chunks, leased_at`;
+
+const FIND_AND_LOCK_NAR_SQLITE = FIND_AND_LOCK_NAR_SQL.replace(" FOR UPDATE SKIP LOCKED", "");
+
+interface NarRowText extends Record<string, unknown> {
+  id: number | string;
+  state: NarState;
+  nar_hash: string;
+  nar_size: number | string;
+  compression: string;
+  holders_count: number | string;
+  created_at: Date | string;
+  num_chunks: number | string;
+  leased_at: Date | string | null;
+}
+
+function narRowOf(r: NarRowText): NarRow {
+  return {
+    id: Number(r.id),
+    state: r.state,
+    narHash: r.nar_hash,
+    narSize: Number(r.nar_size),
+    compression: r.compression,
+    holdersCount: Number(r.holders_count),
+    createdAt: toDate(r.created_at),
+    numChunks: Number(r.num_chunks),
+    leasedAt: toDateOrNull(r.leased_at),
+  };
 }
 
 /** Gives back one lease; never goes below zero. */

@@ -15,11 +15,10 @@
  * checks it still is), so GC, which only collects valid unheld chunks without chunkrefs, never sees
  * it unreferenced, and a crash leaves at most a pending row and its file, which GC reaps.
  */
-import { sql } from "drizzle-orm";
 import { isSqlite, sqliteRows } from "../dialect.ts";
 import type { NarState } from "../schema.ts";
 import type { NewPendingChunk } from "./chunks.ts";
-import { type Executor, ormOf, rowsOf } from "./executor.ts";
+import { type Executor, rawRows } from "./executor.ts";
 
 /** What `reserveWholeChunk` found or made. */
 export type ReservedChunk =
@@ -115,10 +114,7 @@ export async function reserveWholeChunk(db: Executor, input: NewPendingChunk): P
     return existing(found);
   }
   const params = [input.chunkHash, input.chunkSize, input.compression, input.remoteFile, input.remoteFileId];
-  const [row] =
-    "orm" in db
-      ? await db.query<Row>(RESERVE_SQL, params, "garret_reserve_whole_chunk")
-      : rowsOf<Row>(await ormOf(db).execute(withParams(RESERVE_SQL, params)));
+  const [row] = await rawRows<Row>(db, RESERVE_SQL, params, "garret_reserve_whole_chunk");
   if (!row) throw new Error("reserveWholeChunk returned no row");
   return row.fresh ? { id: Number(row.id), fresh: true } : existing(row);
 }
@@ -155,7 +151,7 @@ export async function linkWholeChunk(tx: Executor, chunk: WholeChunk, nar: Whole
   const params: unknown[] = [chunk.id, nar.state, nar.narHash, nar.narSize, nar.compression];
   if (chunk.fresh) params.push(chunk.fileHash, chunk.fileSize);
   const text = chunk.fresh ? LINK_FRESH_SQL : LINK_EXISTING_SQL;
-  const [row] = rowsOf<{ id: number | string }>(await ormOf(tx).execute(withParams(text, params)));
+  const [row] = await rawRows<{ id: number | string }>(tx, text, params);
   return row ? Number(row.id) : null;
 }
 
@@ -166,25 +162,8 @@ export async function linkWholeChunk(tx: Executor, chunk: WholeChunk, nar: Whole
  * the caller's to remove.
  */
 export async function abandonPendingChunk(db: Executor, id: number): Promise<boolean> {
-  const text = "UPDATE chunk SET state = 'D' WHERE id = $1 AND state = 'P' RETURNING id";
-  const rows = isSqlite(db)
-    ? await sqliteRows(db, text.replace("$1", "?1"), [id])
-    : rowsOf(await ormOf(db).execute(withParams(text, [id])));
+  const rows = await rawRows(db, "UPDATE chunk SET state = 'D' WHERE id = $1 AND state = 'P' RETURNING id", [
+    id,
+  ]);
   return rows.length > 0;
-}
-
-const splitTexts = new Map<string, string[]>();
-
-/** A `$n` text with its parameters as a drizzle query, for statements run inside a transaction. */
-function withParams(text: string, params: readonly unknown[]) {
-  let parts = splitTexts.get(text);
-  if (!parts) {
-    parts = text.split(/\$(\d+)/);
-    splitTexts.set(text, parts);
-  }
-  const query = sql.empty();
-  parts.forEach((part, i) => {
-    query.append(i % 2 === 0 ? sql.raw(part) : sql`${params[Number(part) - 1]}`);
-  });
-  return query;
 }
