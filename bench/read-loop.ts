@@ -124,9 +124,13 @@ async function main(): Promise<void> {
     for (let rep = 0; rep < reps; rep++) {
       const order = rep % 2 === 0 ? [garret, nginx] : [nginx, garret];
       const ni: number[] = [0, 0];
-      for (const t of order)
-        ni[t === garret ? 0 : 1] = (await timed(t, "narinfo", () => narinfoPass(t, hashes))).perLookupMs;
-      cpu.lookups += hashes.length;
+      let lookups = 0;
+      for (const t of order) {
+        const pass = await timed(t, "narinfo", () => narinfoPass(t, hashes));
+        ni[t === garret ? 0 : 1] = pass.perLookupMs;
+        lookups = pass.lookups;
+      }
+      cpu.lookups += lookups;
       samples.narinfo.push(ni);
       for (const [i, w] of WORKERS.entries()) {
         const d: number[] = [0, 0];
