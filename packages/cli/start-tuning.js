@@ -8,14 +8,16 @@
  * - `--max-semi-space-size=4`: V8 grows the young generation to 2 × 64 MB on this machine under
  *   allocation bursts (uploads, module loading) and never gives it back; 4 MB semi-spaces keep it
  *   at 8 MB. Upload CPU per MiB did not change measurably.
- * The launcher calls `relaunchTuned()` first: when either is missing it re-executes the same
+ * - `--expose-gc`: for the one compacting collection garretd runs once it has started and gone
+ *   quiet (apps/garretd/src/ops/settle-memory.ts): idle RSS ~106 → ~89 MB. Nothing else calls it.
+ * The launcher calls `relaunchTuned()` first: when any is missing it re-executes the same
  * command with both (`process.execve`: the same pid, nothing of the first image stays; ~30 ms of
- * CPU). An operator's own values win; a service that sets both (deploy/garretd.service) skips the
- * re-exec. Plain JavaScript, because it runs before any TypeScript is loaded.
+ * CPU). An operator's own values win; a service that sets all three (deploy/garretd.service) skips
+ * the re-exec. Plain JavaScript, because it runs before any TypeScript is loaded.
  */
 
 export const TUNED_ENV = { MALLOC_ARENA_MAX: "2" };
-export const TUNED_NODE_FLAGS = ["--max-semi-space-size=4"];
+export const TUNED_NODE_FLAGS = ["--max-semi-space-size=4", "--expose-gc"];
 
 /**
  * What to add to the command line and the environment; null when nothing is missing.

@@ -1,7 +1,7 @@
 /**
  * garretd's launcher starts the server with the memory settings only a process start can take
- * (packages/cli/start-tuning.js): glibc's MALLOC_ARENA_MAX and V8's --max-semi-space-size, by
- * re-executing itself in place (same pid). An operator's own values are kept as given.
+ * (packages/cli/start-tuning.js): glibc's MALLOC_ARENA_MAX, V8's --max-semi-space-size and
+ * --expose-gc (for the collection once start-up settles), by re-executing itself in place (same pid). An operator's own values are kept as given.
  */
 import { readFile } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
@@ -27,41 +27,48 @@ afterEach(async () => {
 });
 
 describe("garretd start tuning", () => {
-  it("re-executes itself once with MALLOC_ARENA_MAX=2 and 4 MB semi-spaces, keeping its pid and arguments", async () => {
+  it("re-executes itself once with MALLOC_ARENA_MAX=2, 4 MB semi-spaces and gc exposed, keeping its pid and arguments", async () => {
     g = await startGarretd({ env: { NODE_OPTIONS: "" } });
     const res = await fetch(`${g.url}/healthz`);
     expect(res.status).toBe(200);
     const { args, env } = await processStart(g.pid as number);
     expect(env.get("MALLOC_ARENA_MAX")).toBe("2");
     expect(args).toContain("--max-semi-space-size=4");
-    // The same command follows the added flag: launcher, config, listen address.
-    expect(args.slice(args.indexOf("--max-semi-space-size=4") + 1)[0]).toMatch(/garretd\.js$/);
+    expect(args).toContain("--expose-gc");
+    // The same command follows the added flags: launcher, config, listen address.
+    expect(args.slice(args.indexOf("--expose-gc") + 1)[0]).toMatch(/garretd\.js$/);
     expect(args).toContain(g.configPath);
   });
 
   it("keeps an operator's own values and then does not re-execute", async () => {
-    g = await startGarretd({ env: { MALLOC_ARENA_MAX: "8", NODE_OPTIONS: "--max-semi-space-size=16" } });
+    g = await startGarretd({
+      env: { MALLOC_ARENA_MAX: "8", NODE_OPTIONS: "--max-semi-space-size=16 --expose-gc" },
+    });
     const { args, env } = await processStart(g.pid as number);
     expect(env.get("MALLOC_ARENA_MAX")).toBe("8");
     expect(args.some((a) => a.startsWith("--max-semi-space-size"))).toBe(false);
+    expect(args).not.toContain("--expose-gc");
   });
 });
 
 describe("missingTuning", () => {
   it("names only what is missing, from the command line or NODE_OPTIONS", () => {
     expect(missingTuning([], {})).toEqual({
-      flags: ["--max-semi-space-size=4"],
+      flags: ["--max-semi-space-size=4", "--expose-gc"],
       env: { MALLOC_ARENA_MAX: "2" },
     });
     expect(missingTuning(["--max-semi-space-size=8"], {})).toEqual({
-      flags: [],
+      flags: ["--expose-gc"],
       env: { MALLOC_ARENA_MAX: "2" },
     });
     expect(
-      missingTuning([], { NODE_OPTIONS: "--foo --max-semi-space-size=1", MALLOC_ARENA_MAX: "4" }),
+      missingTuning(["--expose-gc"], {
+        NODE_OPTIONS: "--foo --max-semi-space-size=1",
+        MALLOC_ARENA_MAX: "4",
+      }),
     ).toBeNull();
     expect(missingTuning(["--cpu-prof"], { MALLOC_ARENA_MAX: "1" })).toEqual({
-      flags: ["--max-semi-space-size=4"],
+      flags: ["--max-semi-space-size=4", "--expose-gc"],
       env: {},
     });
   });

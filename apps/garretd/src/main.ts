@@ -25,6 +25,7 @@ import { createLogger, type Logger, parseLogLevel } from "./log.ts";
 import { runConfiguredGc } from "./ops/configured-gc.ts";
 import { checkListenAddress, ListenError } from "./ops/listen-check.ts";
 import { PrivateDirError, privateRoots, securePrivateRoots } from "./ops/private-dirs.ts";
+import { settleMemoryAfterStart } from "./ops/settle-memory.ts";
 import { warnIfStorageWithoutIndex } from "./ops/storage-without-index.ts";
 import { createOpsApp } from "./routes/ops.ts";
 import { type ConnectionBounds, createGarretServer, listen } from "./server.ts";
@@ -189,7 +190,9 @@ export async function main(
       // Everything a serving process loads is loaded: write the compile cache now (Node would only at
       // exit), so a start after a crash is as quick as after a clean stop.
       flushCompileCache();
+      const stopSettling = settleMemoryAfterStart();
       await signalled;
+      stopSettling();
       stopGc();
       if (metricsServer) await closeServer(metricsServer, log);
       if (server) await closeServer(server, log);
