@@ -25,3 +25,4 @@ export {
   FastCdcChunker,
   validateChunkingParams,
 } from "./fastcdc.ts";
+export { isZstdFramesOnly } from "./zstd-frames.ts";

@@ -495,6 +495,72 @@ describeEachDb("nix copy --to", (getDb, kind) => {
     });
   });
 
+  describe("a NAR kept whole that arrives in zstd", () => {
+    async function served(app: TestApp, cache: string, hash: string): Promise<Buffer> {
+      const res = await app.request(`/${cache}/nar/${hash}.nar`, { token: app.rootToken });
+      expect(res.status).toBe(200);
+      return Buffer.from(await res.arrayBuffer());
+    }
+
+    it("is stored and served as the client's file, not compressed again", async () => {
+      const p = nixPath(narOfFile("kept as the client compressed it\n".repeat(8)), { compression: "zstd" });
+      expect(p.nar.length).toBeLessThan(CHUNKING.narSizeThreshold);
+      const r = await push("nc", p);
+      expect(r.nar.status, await r.nar.clone().text()).toBe(200);
+      expect(((await r.nar.json()) as { file_size: number }).file_size).toBe(p.file.length);
+      expect(r.narinfo.status, await r.narinfo.clone().text()).toBe(200);
+      const body = await served(t, "nc", p.hash);
+      expect(body.equals(p.file)).toBe(true);
+      expect(zstdDecompressSync(body)).toEqual(p.nar);
+      const rows = await t.db.withSession((s) =>
+        s.query<{ file_hash: string; file_size: number | string }>(
+          `SELECT c.file_hash, c.file_size FROM object o JOIN chunkref r ON r.nar_id = o.nar_id
+           JOIN chunk c ON c.id = r.chunk_id WHERE o.store_path_hash = '${p.hash}'`,
+        ),
+      );
+      expect(rows.map((c) => [c.file_hash, Number(c.file_size)])).toEqual([
+        [sha256Hex(p.file), p.file.length],
+      ]);
+    });
+
+    it("is compressed again when the file has bytes after its zstd frames", async () => {
+      const nar = narOfFile("followed by junk\n");
+      const file = Buffer.concat([run("zstd", ["-c", "-q"], nar), Buffer.from("not zstd")]);
+      const hash = randomStorePathHash();
+      const fileHash = nix32Sha256(file);
+      const text = formatNarInfo({
+        ...nixPath(nar, { compression: "zstd" }).narinfo,
+        storePath: `/nix/store/${hash}-junk`,
+        url: `nar/${fileHash}.nar.zst`,
+        fileHash: `sha256:${fileHash}`,
+        fileSize: file.length,
+      });
+      expect((await put("nc", `nar/${fileHash}.nar.zst`, file)).status).toBe(200);
+      expect((await put("nc", `${hash}.narinfo`, text)).status).toBe(200);
+      const body = await served(t, "nc", hash);
+      expect(body.includes(Buffer.from("not zstd"))).toBe(false);
+      expect(zstdDecompressSync(body)).toEqual(nar);
+    });
+
+    it("is compressed again when the server stores another compression", async () => {
+      const app = await createTestApp({
+        dbKind: kind,
+        settings: { chunking: CHUNKING, compression: { type: "brotli" } },
+      });
+      try {
+        await app.createCache("br");
+        const p = nixPath(narOfFile("zstd into a brotli cache\n"), { compression: "zstd" });
+        const send = (path: string, body: Uint8Array | string) =>
+          app.request(`/br/${path}`, { method: "PUT", token: app.rootToken, body });
+        expect((await send(p.url, p.file)).status).toBe(200);
+        expect((await send(`${p.hash}.narinfo`, p.text)).status).toBe(200);
+        expect(brotliDecompressSync(await served(app, "br", p.hash))).toEqual(p.nar);
+      } finally {
+        await app.close();
+      }
+    });
+  });
+
   describe("NARs kept whole under the same chunking policy as the attic API", () => {
     it.each([
       [

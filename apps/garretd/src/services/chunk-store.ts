@@ -140,11 +140,19 @@ export class WholeChunkWriter {
 }
 
 /**
+ * A buffered NAR kept whole: its bytes (SharedArrayBuffer-backed) to be compressed, or its size and
+ * the file a sender already compressed it into in the chunk compression (checked by the caller to
+ * decode to exactly those bytes), which is then stored as is.
+ */
+export type WholeNarContent = { bytes: Uint8Array } | { size: number; file: Uint8Array };
+
+/**
  * The one chunk of a buffered NAR kept whole: a valid chunk with its hash is reused, or a pending
- * row is reserved, the bytes compressed on a worker (started before the reservation answers) and
- * written. Nothing is leased: the commit's transaction links it (`linkWholeChunk`, whole-nars.ts),
- * and until then a new chunk is a pending row that GC reaps only once its `leased_at` is older than
- * the grace period, which `pending` lets the upload's lease refresher keep current.
+ * row is reserved, the bytes compressed on a worker (started before the reservation answers) unless
+ * they came compressed, and written. Nothing is leased: the commit's transaction links it
+ * (`linkWholeChunk`, whole-nars.ts), and until then a new chunk is a pending row that GC reaps only
+ * once its `leased_at` is older than the grace period, which `pending` lets the upload's lease
+ * refresher keep current.
  */
 export class WholeNarChunk {
   /** The pending row while its file is written and until the commit, for lease refreshes. */
@@ -158,16 +166,23 @@ export class WholeNarChunk {
     this.compression = compression;
   }
 
-  /** Stores `data` (SharedArrayBuffer-backed) as the chunk with hash `hash`, or finds it stored. */
-  async store(data: Uint8Array, hash: string): Promise<{ link: WholeChunk; chunk: StoredChunk }> {
+  /** Stores `content` as the chunk with hash `hash`, or finds it stored. */
+  async store(content: WholeNarContent, hash: string): Promise<{ link: WholeChunk; chunk: StoredChunk }> {
     const { deps } = this;
     const name = `${randomUUID()}.chunk`;
     const { remoteFile, remoteFileId } = deps.storage.locate(name);
-    const compressing = deps.compressor.compressRanges(data, [[0, data.length]]);
+    const size = "bytes" in content ? content.bytes.length : content.size;
+    const compressing =
+      "bytes" in content
+        ? deps.compressor.compressRanges(content.bytes, [[0, size]])
+        : Promise.resolve({
+            files: [content.file],
+            fileHashes: [`sha256:${createHash("sha256").update(content.file).digest("hex")}`],
+          });
     compressing.catch(() => {});
     const reserved = await reserveWholeChunk(deps.db, {
       chunkHash: hash,
-      chunkSize: data.length,
+      chunkSize: size,
       compression: this.compression,
       remoteFile: serializeRemoteFile(remoteFile),
       remoteFileId,
@@ -175,7 +190,7 @@ export class WholeNarChunk {
     if (!reserved.fresh) {
       const chunk = {
         chunkId: reserved.id,
-        size: data.length,
+        size,
         fileSize: reserved.fileSize ?? 0,
         deduplicated: true,
       };
@@ -185,7 +200,7 @@ export class WholeNarChunk {
     this.pending = reserved.id;
     this.stored = {
       link: { id: reserved.id, fresh: true, fileHash: "", fileSize: 0 },
-      chunk: { chunkId: reserved.id, size: data.length, fileSize: 0, deduplicated: false },
+      chunk: { chunkId: reserved.id, size, fileSize: 0, deduplicated: false },
       remoteFile,
     };
     const { files, fileHashes } = await compressing;

@@ -117,7 +117,7 @@ describeEachDb("ingest of a NAR kept whole", (getDb, kind) => {
     // A process that dies between writing the chunk and the commit leaves a pending row and its file.
     const other = narOf(lcgBytes(7_000, 4));
     await new WholeNarChunk(t.deps, "zstd").store(
-      sharedConcat([other], other.length),
+      { bytes: sharedConcat([other], other.length) },
       `sha256:${sha256Hex(other)}`,
     );
     expect((await storedFiles(t.storageDir)).length).toBe(files.length + 1);

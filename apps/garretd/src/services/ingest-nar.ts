@@ -14,13 +14,15 @@
  *    thread, leases on every chunk used. A buffered NAR kept whole (most of a closure) takes no
  *    lease: its one chunk is found or reserved as a pending row, and the commit links it
  *    (whole-nars.ts in @garret/db): one statement before the file is written, one transaction after.
+ *    When its sender already compressed it as garret would (zstd; `senderFileFor`), the sender's
+ *    file is that chunk's file: it is not compressed again.
  * 5. One transaction: the NAR row (`V`, or `P` for a NAR waiting for its narinfo) and its chunk
  *    refs, plus whatever the caller's `commit` writes (the object, a pending upload).
  * 6. Leases are refreshed while the upload runs (upload-leases.ts), released at the end and, on
  *    failure, what was written is removed (or left to GC).
  */
 import { createHash } from "node:crypto";
-import { type ChunkingParams, nixCompressionName } from "@garret/chunking";
+import { type ChunkingParams, isZstdFramesOnly, nixCompressionName } from "@garret/chunking";
 import {
   type Executor,
   findAndLockNar,
@@ -39,7 +41,9 @@ import {
   sharedConcat,
   WholeChunkWriter,
   WholeNarChunk,
+  type WholeNarContent,
 } from "./chunk-store.ts";
+import { SenderFile } from "./sender-file.ts";
 import { chunksGone, LeaseRefresher, linkChunks } from "./upload-leases.ts";
 
 /** Whole NARs up to this size are buffered and stored as one chunk in one write; larger ones stream. */
@@ -81,6 +85,8 @@ export interface IngestRequest {
   reuseExistingNar?: boolean;
   /** Largest uncompressed NAR accepted. */
   maxNarSize?: number;
+  /** The sender's compressed file as it arrives (from `senderFileFor`), stored as is when it can be. */
+  senderFile?: SenderFile | null;
   /** Runs in the transaction that records the NAR: point objects at it, record a pending upload. */
   commit(tx: Executor, nar: IngestedNar): Promise<unknown>;
 }
@@ -100,6 +106,34 @@ export function narChunking(settings: Pick<ServerSettings, "chunking" | "compres
   // several brotli chunks cannot be decoded by Nix. atticd chunks it anyway.
   const chunk = narSizeThreshold > 0 && settings.compression.type !== "brotli";
   return { chunk, threshold: narSizeThreshold, params: { minSize, avgSize, maxSize } };
+}
+
+/** NARs below this many bytes are kept whole in memory (the rest are chunked or streamed). */
+function wholeBufferLimit(policy: NarChunking): number {
+  return policy.chunk ? policy.threshold : WHOLE_NAR_BUFFER_LIMIT;
+}
+
+/**
+ * What a sender's file in `compression` (Nix's name) is collected in, for `ingestNar` to store as
+ * the chunk of a NAR kept whole; null when it could not be stored as is. Only zstd: its frames
+ * concatenate (a NAR's chunks are served one after the other) and a file can be checked to be
+ * nothing but frames, which Node's decoder (ignoring trailing bytes) does not do.
+ */
+export function senderFileFor(
+  settings: Pick<ServerSettings, "chunking" | "compression">,
+  compression: string,
+): SenderFile | null {
+  if (compression !== "zstd" || nixCompressionName(settings.compression.type) !== "zstd") return null;
+  // A compressed file may be a little larger than its NAR (incompressible data plus headers).
+  const limit = wholeBufferLimit(narChunking(settings));
+  return new SenderFile(compression, limit + Math.ceil(limit / 64) + 1024);
+}
+
+/** The sender's file when it can be the chunk of the NAR it decoded to: all of it, and only frames. */
+function storableSenderFile(file: SenderFile | null | undefined, compression: string): Uint8Array | null {
+  if (!file || file.compression !== compression) return null;
+  const bytes = file.bytes();
+  return bytes && isZstdFramesOnly(bytes) ? bytes : null;
 }
 
 export async function ingestNar(deps: Deps, request: IngestRequest): Promise<IngestedNar> {
@@ -162,7 +196,7 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
   const compression = nixCompressionName(deps.settings.compression.type);
   const check = new NarCheck(claim, request.maxNarSize, true);
   const chunks = new ChunkUploads(deps, compression);
-  const bufferLimit = policy.chunk ? policy.threshold : WHOLE_NAR_BUFFER_LIMIT;
+  const bufferLimit = wholeBufferLimit(policy);
   let segments: SegmentCutter | null = null;
   let stream: WholeChunkWriter | null = null;
   let buffered: Uint8Array[] = [];
@@ -209,10 +243,13 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
 
     if (!stream && !segments && bufferedSize > 0) {
       // A NAR kept whole and buffered: one chunk, linked in the commit's transaction (whole-nars.ts).
-      const data = sharedConcat(buffered, bufferedSize);
+      const file = storableSenderFile(request.senderFile, compression);
+      const content: WholeNarContent = file
+        ? { size: bufferedSize, file }
+        : { bytes: sharedConcat(buffered, bufferedSize) };
       buffered = [];
       single = new WholeNarChunk(deps, compression);
-      const nar = await commitWholeNar(deps, request, single, data, { narHash, narSize }, compression);
+      const nar = await commitWholeNar(deps, request, single, content, { narHash, narSize }, compression);
       committed = true;
       if (request.state === "V") deps.state.objectsChanged();
       return nar;
@@ -280,12 +317,12 @@ async function commitWholeNar(
   deps: Deps,
   request: IngestRequest,
   whole: WholeNarChunk,
-  data: Uint8Array,
+  content: WholeNarContent,
   { narHash, narSize }: NarClaim,
   compression: string,
 ): Promise<IngestedNar> {
   for (let attempt = 1; ; attempt++) {
-    const { link, chunk } = await whole.store(data, narHash);
+    const { link, chunk } = await whole.store(content, narHash);
     const nar = await deps.db.transaction(async (tx) => {
       const narId = await linkWholeChunk(tx, link, { state: request.state, narHash, narSize, compression });
       if (narId === null) return null;

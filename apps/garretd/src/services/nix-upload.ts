@@ -1,7 +1,8 @@
 /**
  * Uploads from plain `nix copy --to http://host/CACHE` (Nix's HttpBinaryCacheStore), treated like
  * attic uploads: decompressed, hashed, cut into content-defined chunks, deduplicated, recompressed
- * with the server's compression, and later served in garret's own narinfo signed by the cache key.
+ * with the server's compression (a NAR kept whole that arrives in it is stored as sent), and later
+ * served in garret's own narinfo signed by the cache key.
  *
  * What Nix 2.8 sends per store path, dependencies first (nix `binary-cache-store.cc`
  * `addToStoreCommon`, `http-binary-cache-store.cc`):
@@ -54,7 +55,7 @@ import type { AtticToken } from "@garret/token";
 import type { Deps } from "../deps.ts";
 import { AtticError, requestError } from "../errors.ts";
 import { authorizeCache } from "./authorize-cache.ts";
-import { ingestNar } from "./ingest-nar.ts";
+import { ingestNar, senderFileFor } from "./ingest-nar.ts";
 
 /** Largest compressed NAR accepted in one PUT (Nix sends Content-Length). */
 export const MAX_NIX_NAR_FILE_SIZE = 16 * 1024 ** 3;
@@ -193,10 +194,17 @@ export async function receiveNixNar(
     }
     throw err;
   }
+  const senderFile = senderFileFor(deps.settings, compressionReceived);
   const replayed = Readable.from(
     (async function* () {
-      yield* head;
-      yield* source;
+      for (const piece of head) {
+        senderFile?.add(piece);
+        yield piece;
+      }
+      for await (const piece of source) {
+        senderFile?.add(piece);
+        yield piece;
+      }
     })(),
     { objectMode: false },
   );
@@ -222,6 +230,7 @@ export async function receiveNixNar(
       claim: null,
       state: "P",
       maxNarSize: MAX_NIX_NAR_SIZE,
+      senderFile,
       commit: (tx, ingested) =>
         insertPendingUpload(tx, {
           cacheId: cache.id,
