@@ -145,7 +145,7 @@ describe("first start without any configuration", () => {
     expect(listed).toContain("origin=first-start");
   }, 240_000);
 
-  it("a first start in a fresh HOME and a restart load neither the type stripper, the Postgres driver nor the S3 SDK", async () => {
+  it("a first start in a fresh HOME and a restart load neither the type stripper, the Postgres driver nor the S3 SDK (nor jose, until a token is used)", async () => {
     // What `npm ci` runs (the root `prepare` script): garretd's modules into the installation's cache.
     const filled = await runNode([FILL_COMPILE_CACHE]);
     expect(filled.code, filled.stderr).toBe(0);
@@ -181,6 +181,12 @@ describe("first start without any configuration", () => {
         start,
       ).toEqual([]);
       expect(loaded, start).not.toContain(POSTGRES_CLIENT);
+      // jose loads with the first token verified or signed: a first start signs the root token, an
+      // anonymous request on a restart verifies none.
+      expect(
+        loaded.some((m) => m.includes("/node_modules/jose/")),
+        start,
+      ).toBe(start === "first");
       // Every module came stripped and compiled from the installation's cache, none from the HOME's.
       expect(
         loaded.filter((m) => m.includes("amaro")),

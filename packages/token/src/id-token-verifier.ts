@@ -15,16 +15,10 @@
  * tolerance. Failures throw IdTokenError with a reason that is
  * safe to show to the presenting client.
  */
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeJwt,
-  errors,
-  type JSONWebKeySet,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from "jose";
+import type { JSONWebKeySet, JWTPayload } from "jose";
+import { loadJose } from "./jose.ts";
+
+type JoseErrors = Awaited<ReturnType<typeof loadJose>>["errors"];
 
 export type IdTokenKeySource = { jwksUrl: string; timeoutMs?: number } | { jwks: JSONWebKeySet };
 
@@ -49,8 +43,9 @@ export class IdTokenError extends Error {
 
 const ALGORITHMS = ["RS256", "ES256"];
 
-export function createIdTokenVerifier(opts: IdTokenVerifierOptions): IdTokenVerifier {
-  const keys: JWTVerifyGetKey =
+export async function createIdTokenVerifier(opts: IdTokenVerifierOptions): Promise<IdTokenVerifier> {
+  const { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify } = await loadJose();
+  const keys =
     "jwksUrl" in opts.keys
       ? createRemoteJWKSet(new URL(opts.keys.jwksUrl), { timeoutDuration: opts.keys.timeoutMs ?? 5000 })
       : createLocalJWKSet(opts.keys.jwks);
@@ -69,14 +64,15 @@ export function createIdTokenVerifier(opts: IdTokenVerifierOptions): IdTokenVeri
         });
         return payload as Record<string, unknown>;
       } catch (err) {
-        throw new IdTokenError(describeFailure(err), { cause: err });
+        throw new IdTokenError(describeFailure(err, errors), { cause: err });
       }
     },
   };
 }
 
 /** The unverified issuer of a token, to pick the trust policies to try; null if unreadable. */
-export function peekIssuer(idToken: string): string | null {
+export async function peekIssuer(idToken: string): Promise<string | null> {
+  const { decodeJwt } = await loadJose();
   try {
     const payload: JWTPayload = decodeJwt(idToken);
     return typeof payload.iss === "string" ? payload.iss : null;
@@ -85,7 +81,7 @@ export function peekIssuer(idToken: string): string | null {
   }
 }
 
-function describeFailure(err: unknown): string {
+function describeFailure(err: unknown, errors: JoseErrors): string {
   if (err instanceof errors.JWTExpired) return "the identity token has expired";
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.claim === "aud") return "the identity token's audience is not accepted";

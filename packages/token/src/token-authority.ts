@@ -3,9 +3,9 @@
  * request carries one) and mints new ones for `garretadm make-token`.
  */
 
-import { CompactSign } from "jose";
 import type { AtticToken } from "./attic-token.ts";
 import { type MintOptions, serializeClaims } from "./claims.ts";
+import { loadJose } from "./jose.ts";
 import { loadTokenKeys, type TokenAlgorithm, type TokenKeyConfig } from "./keys.ts";
 import { LruCache } from "./lru-cache.ts";
 import { TokenError } from "./token-error.ts";
@@ -102,6 +102,7 @@ export async function createTokenAuthority(
           ? { audiences: frozenBounds.audiences }
           : {}),
       });
+      const { CompactSign } = await loadJose();
       return new CompactSign(new TextEncoder().encode(claims))
         .setProtectedHeader({ alg, typ: "JWT" })
         .sign(signKey);

@@ -10,10 +10,10 @@
  */
 
 import type { webcrypto } from "node:crypto";
-import { compactVerify } from "jose";
 import { type AtticToken, createAtticToken } from "./attic-token.ts";
 import { parseAtticClaim } from "./claims.ts";
 import { deepFreeze } from "./deep-freeze.ts";
+import { loadJose } from "./jose.ts";
 import type { TokenAlgorithm } from "./keys.ts";
 
 export interface TokenBounds {
@@ -59,6 +59,7 @@ export async function verifyJwt(jwt: string, ctx: VerifyContext): Promise<Verify
   if (header.b64 !== undefined && header.b64 !== true) return fail("unencoded payloads are not accepted");
 
   let payloadBytes: Uint8Array;
+  const { compactVerify } = await loadJose();
   try {
     ({ payload: payloadBytes } = await compactVerify(jwt, ctx.key, { algorithms: [ctx.alg] }));
   } catch {

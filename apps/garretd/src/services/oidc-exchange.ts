@@ -46,7 +46,7 @@ export async function exchangeIdToken(
 ): Promise<MintedToken & { policy: string }> {
   const policies = deps.settings.oidcPolicies ?? [];
   if (policies.length === 0) throw rejected("this server has no OIDC trust policies");
-  const issuer = peekIssuer(idToken);
+  const issuer = await peekIssuer(idToken);
   if (issuer === null) throw rejected("the identity token is malformed or has no issuer");
   const candidates = policies.filter((p) => p.issuer === issuer);
   if (candidates.length === 0) throw rejected(`no trust policy for issuer ${JSON.stringify(issuer)}`);
