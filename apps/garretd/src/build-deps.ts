@@ -19,6 +19,7 @@ import { instrumentStorage } from "./metrics/instrument-storage.ts";
 import { startStoreGauges } from "./metrics/store-gauges.ts";
 import { createAccessRecorder } from "./services/access-recorder.ts";
 import { startChangeFeed } from "./services/change-feed.ts";
+import { createIngestMemory } from "./services/ingest-memory.ts";
 import { createProcessState } from "./services/process-state.ts";
 import { createPullThrough } from "./services/upstream/pull-through.ts";
 import type { ServerSettings } from "./settings.ts";
@@ -36,6 +37,7 @@ export function settingsFromConfig(config: Config): ServerSettings {
     s3Redirect: true,
     chunkUploadMaxRequestBytes: config.garret.chunkUploadMaxRequestBytes,
     uploadConcurrency: 8,
+    uploadMemory: { bytes: config.garret.uploadMemoryBytes, waitMs: config.garret.uploadMemoryWaitMs },
     downloadPrefetch: 8,
     leaseRefreshMs: config.garret.gcPendingGraceSeconds * 250,
     oidcPolicies: config.garret.oidc,
@@ -145,6 +147,16 @@ export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> 
     storage: instrumentStorage(parts.storage, metrics),
     tokens: parts.tokens,
     compressor,
+    ingestMemory: createIngestMemory({
+      bytes: settings.uploadMemory.bytes,
+      waitMs: settings.uploadMemory.waitMs,
+      maxChunkSize: settings.chunking.maxSize,
+      observe(usage) {
+        metrics.uploadMemoryBytes.set(usage.bytes);
+        metrics.uploadMemoryHolders.set(usage.held);
+        metrics.uploadMemoryWaiting.set(usage.waiting);
+      },
+    }),
     log,
     clock: () => new Date(),
     state,

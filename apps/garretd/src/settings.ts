@@ -3,7 +3,7 @@
  * `Config`; tests build it directly with `testSettings()`.
  */
 import type { CompressionType } from "@garret/chunking";
-import type { OidcPolicy, UpstreamPolicy } from "./config/garret-config.ts";
+import { GARRET_DEFAULTS, type OidcPolicy, type UpstreamPolicy } from "./config/garret-config.ts";
 
 export interface ServerSettings {
   allowedHosts: string[];
@@ -20,6 +20,8 @@ export interface ServerSettings {
   chunkUploadMaxRequestBytes: number;
   /** Chunk uploads (compress + store) in flight per upload request. */
   uploadConcurrency: number;
+  /** `[garret] upload-memory` (bytes) and `upload-memory-wait` (how long an upload waits for it before a 503). */
+  uploadMemory: { bytes: number; waitMs: number };
   /** Chunks fetched ahead while streaming a NAR download. */
   downloadPrefetch: number;
   /** How often an upload receiving bytes refreshes its leases: a quarter of `gc-pending-grace`. */
@@ -45,6 +47,7 @@ export function testSettings(overrides: Partial<ServerSettings> = {}): ServerSet
     s3Redirect: true,
     chunkUploadMaxRequestBytes: 32 * 1024 * 1024,
     uploadConcurrency: 8,
+    uploadMemory: { bytes: GARRET_DEFAULTS.uploadMemoryBytes, waitMs: GARRET_DEFAULTS.uploadMemoryWaitMs },
     downloadPrefetch: 8,
     leaseRefreshMs: 6 * 3600 * 250,
     ...overrides,

@@ -66,6 +66,32 @@ describe.each(["zstd", "brotli", "xz"] as const)("%s chunk compressor", (type) =
     }
   });
 
+  it("writes the compressed ranges into the caller's buffer when they fit, and elsewhere when not", async () => {
+    const source = new Uint8Array(new SharedArrayBuffer(input.length));
+    source.set(input);
+    const ranges: Array<[number, number]> = [
+      [0, 300_000],
+      [300_000, 700_000],
+      [700_000, 1_200_000],
+    ];
+    const out = new Uint8Array(new SharedArrayBuffer(input.length));
+    const c = compressor(type);
+    const fits = await c.compressRanges(source, ranges, out);
+    const tiny = new Uint8Array(new SharedArrayBuffer(16));
+    const spills = await c.compressRanges(source, ranges, tiny);
+    for (const [i, [start, end]] of ranges.entries()) {
+      // Back on this thread, the files are views of the same memory as `out` (another wrapper).
+      const inOut = fits.files[i] as Uint8Array;
+      expect(inOut.buffer.byteLength).toBe(out.length);
+      expect(Buffer.compare(out.subarray(inOut.byteOffset, inOut.byteOffset + inOut.length), inOut)).toBe(0);
+      expect(Buffer.compare(decompressOne(type, inOut), input.subarray(start, end))).toBe(0);
+      const elsewhere = spills.files[i] as Uint8Array;
+      expect(elsewhere.buffer.byteLength).toBeGreaterThan(tiny.length);
+      expect(Buffer.compare(elsewhere, inOut)).toBe(0);
+      expect(spills.fileHashes[i]).toBe(fits.fileHashes[i]);
+    }
+  });
+
   it("handles multi-MiB inputs and leaves the input usable", async () => {
     const big = sampleData(6 * 1024 * 1024, 3);
     const before = Buffer.from(big);

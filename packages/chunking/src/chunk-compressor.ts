@@ -55,10 +55,16 @@ export interface ChunkCompressor {
    */
   cutSegment(segment: Uint8Array, params: ChunkingParams, final: boolean): Promise<CutResult>;
   /**
-   * Compresses the chunks at `ranges` of `source` (a view of a SharedArrayBuffer) on one worker,
-   * with the SHA-256 of each compressed file.
+   * Compresses the chunks at `ranges` of `source` (a view of a SharedArrayBuffer) on the workers,
+   * with the SHA-256 of each compressed file. With `out` (a view of a SharedArrayBuffer the caller
+   * reuses), the files are written there when they fit (each worker into its share, in proportion
+   * to its input bytes); `files` are then views of `out`, valid until the caller reuses it.
    */
-  compressRanges(source: Uint8Array, ranges: Array<[number, number]>): Promise<CompressRangesResult>;
+  compressRanges(
+    source: Uint8Array,
+    ranges: Array<[number, number]>,
+    out?: Uint8Array,
+  ): Promise<CompressRangesResult>;
   /** Waits for queued work, then stops the workers. */
   close(): Promise<void>;
 }
@@ -102,15 +108,16 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
     type,
     cutSegment: (segment, params, final) =>
       run({ segment, params, final } satisfies CutTask, "cutSegment") as Promise<CutResult>,
-    async compressRanges(source, ranges) {
+    async compressRanges(source, ranges, out) {
       if (type === "none") return storedRanges(source, ranges);
       // A batch's chunks are spread over the workers, so one upload alone uses every core.
       const groups = splitRanges(ranges, threads);
+      const shares = out ? outputShares(out, groups) : [];
       const results = await Promise.all(
         groups.map(
-          (group) =>
+          (group, i) =>
             run(
-              { type, level, source, ranges: group } satisfies CompressRangesTask,
+              { type, level, source, ranges: group, out: shares[i] } satisfies CompressRangesTask,
               "compressRanges",
             ) as Promise<CompressRangesOutput>,
         ),
@@ -144,6 +151,20 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
       await (await pool)?.close();
     },
   };
+}
+
+/** `out` cut into one consecutive share per group, sized in proportion to the group's input bytes. */
+function outputShares(out: Uint8Array, groups: Array<Array<[number, number]>>): Uint8Array[] {
+  const bytes = groups.map((g) => g.reduce((sum, [start, end]) => sum + end - start, 0));
+  const total = bytes.reduce((sum, b) => sum + b, 0);
+  const shares: Uint8Array[] = [];
+  let start = 0;
+  for (const b of bytes) {
+    const end = total === 0 ? start : Math.min(out.length, start + Math.floor((out.length * b) / total));
+    shares.push(out.subarray(start, end));
+    start = end;
+  }
+  return shares;
 }
 
 /** `compressRanges` without compression: the chunks as they are. */

@@ -114,10 +114,15 @@ export interface CompressRangesTask {
   source: Uint8Array;
   /** [start, end) of each chunk in `source`. */
   ranges: Array<[number, number]>;
+  /**
+   * Where to write the compressed chunks (a view of a SharedArrayBuffer the caller reuses); when
+   * they do not fit, or it is absent, they go to a new SharedArrayBuffer.
+   */
+  out?: Uint8Array;
 }
 
 export interface CompressRangesResult {
-  /** Every compressed chunk, one after the other, in a SharedArrayBuffer (shared, not copied). */
+  /** Every compressed chunk, one after the other, in `out` or a new SharedArrayBuffer (shared, not copied). */
   files: Uint8Array;
   /** Compressed size of each chunk. */
   sizes: number[];
@@ -133,7 +138,10 @@ export function compressRanges(task: CompressRangesTask): CompressRangesResult {
   // Sizes are read before the outputs are freed: a freed (detached) output has length 0.
   const sizes = outs.map((out) => out.length);
   const total = sizes.reduce((sum, size) => sum + size, 0);
-  const files = new Uint8Array(new SharedArrayBuffer(total));
+  const files =
+    task.out && total <= task.out.length
+      ? task.out.subarray(0, total)
+      : new Uint8Array(new SharedArrayBuffer(total));
   const fileHashes: string[] = [];
   let off = 0;
   for (const out of outs) {

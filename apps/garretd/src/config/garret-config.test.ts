@@ -36,6 +36,8 @@ describe("[garret] in server.toml", () => {
       requestHeaderTimeoutMs: 30_000,
       requestIdleTimeoutMs: 60_000,
       maxConnections: 1024,
+      uploadMemoryBytes: 64 * 1024 * 1024,
+      uploadMemoryWaitMs: 20_000,
       oidc: [],
       upstream: {
         defaults: [],
@@ -86,6 +88,13 @@ trusted-keys = ["not-a-key"]
     ).garret;
     expect([g.requestHeaderTimeoutMs, g.requestIdleTimeoutMs, g.maxConnections]).toEqual([5000, 1500, 64]);
     expect(problemsOf(`[garret]\nmax-connections = 0\n`).join("\n")).toMatch(/max-connections/);
+  });
+
+  it("reads the upload memory cap and wait, with defaults", () => {
+    const g = parse(`[garret]\nupload-memory = 33554432\nupload-memory-wait = "2s"\n`).garret;
+    expect([g.uploadMemoryBytes, g.uploadMemoryWaitMs]).toEqual([33554432, 2000]);
+    expect(problemsOf(`[garret]\nupload-memory = 0\n`).join("\n")).toMatch(/upload-memory/);
+    expect(problemsOf(`[garret]\nupload-memory-wait = "0s"\n`).join("\n")).toMatch(/upload-memory-wait/);
   });
 
   it("reads the log level, the metrics listen address and the store-metrics refresh interval", () => {

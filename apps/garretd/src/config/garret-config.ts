@@ -15,6 +15,9 @@
  *     request-idle-timeout = "60s"           # a connection with no byte in or out for this long is cut
  *                                            # (a stalled upload body, a client that stopped reading)
  *     max-connections = 1024                 # connections over this are refused at accept
+ *     upload-memory = 67108864               # cap on the NAR segments and compressed chunks uploads
+ *                                            # hold, bytes (~6.9 MiB per upload being chunked)
+ *     upload-memory-wait = "20s"             # an upload waits this long for its share, then gets a 503
  *
  *     [garret.tokens]
  *     revocation-refresh-interval = "5s"    # how often each replica reloads revocations
@@ -99,6 +102,10 @@ export interface GarretConfig {
   requestIdleTimeoutMs: number;
   /** Open connections per listener; more are refused at accept. */
   maxConnections: number;
+  /** Cap on the memory uploads are chunked and compressed in (services/ingest-memory.ts). */
+  uploadMemoryBytes: number;
+  /** Milliseconds an upload waits for that memory before it is refused with a 503. */
+  uploadMemoryWaitMs: number;
 }
 
 export const GARRET_DEFAULTS = {
@@ -118,6 +125,8 @@ export const GARRET_DEFAULTS = {
   requestHeaderTimeoutMs: 30_000,
   requestIdleTimeoutMs: 60_000,
   maxConnections: 1024,
+  uploadMemoryBytes: 64 * 1024 * 1024,
+  uploadMemoryWaitMs: 20_000,
 } as const;
 
 const duration = z.string().transform((text, ctx) => {
@@ -226,6 +235,8 @@ export const garretTomlSchema = z.strictObject({
   "request-header-timeout": duration.optional(),
   "request-idle-timeout": duration.optional(),
   "max-connections": z.number().int().min(1).optional(),
+  "upload-memory": z.number().int().min(1).optional(),
+  "upload-memory-wait": positiveDuration.optional(),
   tokens: z.strictObject({ "revocation-refresh-interval": duration.optional() }).optional(),
   oidc: z.array(oidcPolicy).optional(),
 });
@@ -269,6 +280,8 @@ export function resolveGarretConfig(toml: GarretToml | undefined): GarretConfig 
     ),
     requestIdleTimeoutMs: positiveMs(toml?.["request-idle-timeout"], GARRET_DEFAULTS.requestIdleTimeoutMs),
     maxConnections: toml?.["max-connections"] ?? GARRET_DEFAULTS.maxConnections,
+    uploadMemoryBytes: toml?.["upload-memory"] ?? GARRET_DEFAULTS.uploadMemoryBytes,
+    uploadMemoryWaitMs: positiveMs(toml?.["upload-memory-wait"], GARRET_DEFAULTS.uploadMemoryWaitMs),
     revocationRefreshMs:
       refresh === undefined ? GARRET_DEFAULTS.revocationRefreshMs : Math.round(refresh * 1000),
     oidc: (toml?.oidc ?? []).map((p, i) => ({

@@ -49,6 +49,18 @@ export function createGarretMetrics() {
       "garret_uploads_in_progress",
       "NAR uploads being received now (attic upload-path and nix copy PUTs): the upload queue depth.",
     ),
+    uploadMemoryBytes: registry.gauge(
+      "garret_upload_memory_bytes",
+      "Bytes of the upload memory pool allocated now (at most [garret] upload-memory; none while idle).",
+    ),
+    uploadMemoryHolders: registry.gauge(
+      "garret_upload_memory_uploads",
+      "Uploads holding a share of the upload memory now (NARs being chunked).",
+    ),
+    uploadMemoryWaiting: registry.gauge(
+      "garret_upload_memory_waiting",
+      "Uploads waiting for a share of the upload memory now (refused with 503 after upload-memory-wait).",
+    ),
     uploadReceivedBytes: registry.counter(
       "garret_upload_received_bytes_total",
       "Bytes received in NAR upload request bodies.",

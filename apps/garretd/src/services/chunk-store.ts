@@ -27,6 +27,7 @@ import {
 } from "@garret/db";
 import { type RemoteFile, serializeRemoteFile } from "@garret/storage";
 import type { Deps } from "../deps.ts";
+import type { IngestLane } from "./ingest-memory.ts";
 
 export interface StoredChunk {
   chunkId: number;
@@ -242,8 +243,11 @@ export class WholeNarChunk {
 /** Chunks per batch, and bytes per batch: one round of database statements covers a batch. */
 const BATCH_CHUNKS = 64;
 const BATCH_BYTES = 4 * 1024 * 1024;
-/** Batches in flight: one being read and cut from the client while others compress and store. */
-const BATCHES_IN_FLIGHT = 2;
+/**
+ * Batches in flight without a lane (the chunk-upload API): one being received while others
+ * compress and store. With a lane, its output buffers set this (ingest-memory.ts).
+ */
+const UNPOOLED_BATCHES_IN_FLIGHT = 2;
 
 /** Chunks in sequence order, as ranges of one SharedArrayBuffer-backed source. */
 interface Batch {
@@ -251,6 +255,8 @@ interface Batch {
   ranges: Array<[number, number]>;
   hashes: string[];
   firstSeq: number;
+  /** Called once the batch no longer reads `source`, whatever its outcome. */
+  done?: () => void;
 }
 
 /** Chunks handed to `add` one by one, waiting to become a batch. */
@@ -276,10 +282,11 @@ export function sharedConcat(parts: readonly Uint8Array[], bytes: number): Uint8
  * chunks that already exist, one inserts the new ones as pending, one marks them valid after their
  * files are written. A batch is a segment already cut (`addSegment`: a worker found the cut points
  * and hashes) or chunks added one by one (`add`). Compression of a batch's new chunks, and the
- * SHA-256 of each compressed file, run on one worker in one task.
- * `add`/`addSegment` wait while `BATCHES_IN_FLIGHT` batches are in progress, which is what slows
- * reading from the client down; memory stays bounded by that many batches. The first failure is
- * raised by the next `add` or by `finish`.
+ * SHA-256 of each compressed file, run on the workers.
+ * `add`/`addSegment` wait while a lane's worth of batches (one per output buffer; without a lane
+ * `UNPOOLED_BATCHES_IN_FLIGHT`) are in progress, which is what slows reading from the client down;
+ * with a lane the compressed files are written into its output buffers, so memory stays within
+ * the lane. The first failure is raised by the next `add` or by `finish`.
  */
 export class ChunkUploads {
   readonly held: number[] = [];
@@ -292,10 +299,14 @@ export class ChunkUploads {
   private nextSeq = 0;
   private readonly deps: Deps;
   private readonly compression: string;
+  private readonly lane: IngestLane | null;
+  private readonly inFlight: number;
 
-  constructor(deps: Deps, compression: string) {
+  constructor(deps: Deps, compression: string, lane: IngestLane | null = null) {
     this.deps = deps;
     this.compression = compression;
+    this.lane = lane;
+    this.inFlight = lane ? lane.shape.outputs : UNPOOLED_BATCHES_IN_FLIGHT;
   }
 
   /** One chunk; `hash` (`sha256:<hex>`) when the caller already knows it. */
@@ -309,19 +320,33 @@ export class ChunkUploads {
 
   /**
    * The chunks of a segment (a SharedArrayBuffer-backed view) that end at `cuts`, with their
-   * hashes, as `ChunkCompressor.cutSegment` returned them.
+   * hashes, as `ChunkCompressor.cutSegment` returned them. `done` is called once nothing reads
+   * `segment` any more (also when this throws).
    */
-  async addSegment(segment: Uint8Array, cuts: readonly number[], hashes: string[]): Promise<void> {
-    if (this.failure) throw this.failure;
-    await this.flushLoose();
-    if (cuts.length === 0) return;
+  async addSegment(
+    segment: Uint8Array,
+    cuts: readonly number[],
+    hashes: string[],
+    done: () => void = () => {},
+  ): Promise<void> {
+    try {
+      if (this.failure) throw this.failure;
+      await this.flushLoose();
+    } catch (err) {
+      done();
+      throw err;
+    }
+    if (cuts.length === 0) {
+      done();
+      return;
+    }
     const ranges: Array<[number, number]> = [];
     let start = 0;
     for (const cut of cuts) {
       ranges.push([start, cut]);
       start = cut;
     }
-    await this.enqueue({ source: segment, ranges, hashes, firstSeq: this.take(cuts.length) });
+    await this.enqueue({ source: segment, ranges, hashes, firstSeq: this.take(cuts.length), done });
   }
 
   /** The rows this upload holds or is writing, for lease refreshes. */
@@ -376,13 +401,21 @@ export class ChunkUploads {
   }
 
   private async enqueue(batch: Batch): Promise<void> {
-    while (this.tasks.size >= BATCHES_IN_FLIGHT) await Promise.race(this.tasks);
-    if (this.failure) throw this.failure;
+    try {
+      while (this.tasks.size >= this.inFlight) await Promise.race(this.tasks);
+      if (this.failure) throw this.failure;
+    } catch (err) {
+      batch.done?.();
+      throw err;
+    }
     const task: Promise<void> = this.storeBatch(batch)
       .catch((err: unknown) => {
         this.failure ??= err;
       })
-      .finally(() => this.tasks.delete(task));
+      .finally(() => {
+        this.tasks.delete(task);
+        batch.done?.();
+      });
     this.tasks.add(task);
   }
 
@@ -430,13 +463,31 @@ export class ChunkUploads {
   /** Compresses, records as pending, writes and validates the batch's new chunks. */
   private async storeFresh(source: Uint8Array, fresh: Map<string, FreshChunk>): Promise<void> {
     const deps = this.deps;
-    const compression = this.compression;
     const entries = [...fresh.entries()];
+    const out = this.lane ? await this.lane.outputs.take() : undefined;
     const compressing = deps.compressor.compressRanges(
       source,
       entries.map(([, c]) => c.range),
+      out,
     );
     compressing.catch(() => {});
+    try {
+      await this.storeCompressed(entries, compressing);
+    } finally {
+      // The workers may still be writing into `out` when storing failed early.
+      if (out && this.lane) {
+        await compressing.catch(() => {});
+        this.lane.outputs.give(out);
+      }
+    }
+  }
+
+  private async storeCompressed(
+    entries: Array<[string, FreshChunk]>,
+    compressing: Promise<{ files: Uint8Array[]; fileHashes: string[] }>,
+  ): Promise<void> {
+    const deps = this.deps;
+    const compression = this.compression;
     const located = entries.map(([hash, c]) => {
       const { remoteFile, remoteFileId } = deps.storage.locate(c.name);
       return { hash, c, remoteFile, remoteFileId };
@@ -458,18 +509,27 @@ export class ChunkUploads {
     try {
       const { files, fileHashes } = await compressing;
       let next = 0;
+      let failed = false;
       const writer = async () => {
-        while (next < located.length) {
+        while (next < located.length && !failed) {
           const i = next++;
           const l = located[i] as (typeof located)[number];
           const file = files[i] as Uint8Array;
           l.c.fileSize = file.length;
-          await deps.storage.put(l.c.name, file);
+          try {
+            await deps.storage.put(l.c.name, file);
+          } catch (err) {
+            failed = true;
+            throw err;
+          }
         }
       };
-      await Promise.all(
+      // Every write has ended before this returns: the files are views of buffers used again next.
+      const writes = await Promise.allSettled(
         Array.from({ length: Math.min(deps.settings.uploadConcurrency, located.length) }, writer),
       );
+      const rejected = writes.find((w) => w.status === "rejected");
+      if (rejected) throw rejected.reason;
       await validateChunks(
         deps.db,
         located.map((l, i) => ({

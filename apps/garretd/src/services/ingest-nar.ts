@@ -16,6 +16,8 @@
  *    (whole-nars.ts in @garret/db): one statement before the file is written, one transaction after.
  *    When its sender already compressed it as garret would (zstd; `senderFileFor`), the sender's
  *    file is that chunk's file: it is not compressed again.
+ *    A NAR being chunked holds a lane of the process's upload memory (ingest-memory.ts) from its
+ *    first segment to its end, or gets a 503 when none frees up.
  * 5. One transaction: the NAR row (`V`, or `P` for a NAR waiting for its narinfo) and its chunk
  *    refs, plus whatever the caller's `commit` writes (the object, a pending upload).
  * 6. Leases are refreshed while the upload runs (upload-leases.ts), released at the end and, on
@@ -43,6 +45,7 @@ import {
   WholeNarChunk,
   type WholeNarContent,
 } from "./chunk-store.ts";
+import type { IngestLane } from "./ingest-memory.ts";
 import { SenderFile } from "./sender-file.ts";
 import { chunksGone, LeaseRefresher, linkChunks } from "./upload-leases.ts";
 
@@ -183,19 +186,13 @@ async function reuseNar(deps: Deps, request: IngestRequest, claim: NarClaim): Pr
   }
 }
 
-/**
- * Bytes of NAR cut per worker task: the main thread collects this much (after the previous
- * segment's uncut rest), a worker finds the cut points and hashes the chunks, and the segment is
- * then one batch of chunk storage.
- */
-const SEGMENT_BYTES = 4 * 1024 * 1024;
-
 async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar> {
   const { claim } = request;
   const policy = narChunking(deps.settings);
   const compression = nixCompressionName(deps.settings.compression.type);
   const check = new NarCheck(claim, request.maxNarSize, true);
-  const chunks = new ChunkUploads(deps, compression);
+  let chunks = new ChunkUploads(deps, compression);
+  let lane: IngestLane | null = null;
   const bufferLimit = wholeBufferLimit(policy);
   let segments: SegmentCutter | null = null;
   let stream: WholeChunkWriter | null = null;
@@ -219,19 +216,20 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
         await stream.write(piece);
         continue;
       }
-      buffered.push(piece);
-      bufferedSize += piece.length;
       if (segments) {
-        if (bufferedSize >= SEGMENT_BYTES) {
-          await segments.cut(buffered, bufferedSize, false);
-          buffered = [];
-          bufferedSize = 0;
-        }
+        await segments.write(piece);
         continue;
       }
+      buffered.push(piece);
+      bufferedSize += piece.length;
       if (bufferedSize < bufferLimit) continue;
       if (policy.chunk) {
-        segments = new SegmentCutter(deps, policy, chunks);
+        lane = await deps.ingestMemory.acquire();
+        chunks = new ChunkUploads(deps, compression, lane);
+        segments = new SegmentCutter(deps, policy, chunks, lane);
+        for (const part of buffered) await segments.write(part);
+        buffered = [];
+        bufferedSize = 0;
         continue;
       }
       stream = await WholeChunkWriter.start(deps, compression, claim?.narHash ?? null);
@@ -259,7 +257,7 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
     if (stream) {
       stored = [await stream.finish(narHash, narSize)];
     } else {
-      if (segments) await segments.cut(buffered, bufferedSize, true);
+      if (segments) await segments.end();
       // A NAR kept whole is one chunk whose hash is the NAR hash.
       else if (bufferedSize > 0) await chunks.add(sharedConcat(buffered, bufferedSize), narHash);
       buffered = [];
@@ -298,6 +296,8 @@ async function storeNar(deps: Deps, request: IngestRequest): Promise<IngestedNar
     await segments?.settle();
     await lease.stop();
     await chunks.release();
+    // Nothing reads or writes the lane's buffers any more: the cuts and batches have settled.
+    lane?.release();
     if (stream) await (committed ? stream.release() : stream.abort());
     if (single && !committed) {
       await single
@@ -350,33 +350,90 @@ async function commitWholeNar(
 }
 
 /**
- * Content-defined chunking off the main thread: each segment (the previous segment's uncut rest,
- * then the new bytes) is copied once into a SharedArrayBuffer, a worker returns its cut points and
- * chunk hashes, and the complete chunks go to storage as one batch. A segment is cut while the next
- * one fills (reading waits only when that one is full too): at most two segments are held here.
+ * Content-defined chunking off the main thread, in the segment buffers of the upload's lane: NAR
+ * bytes are copied into a segment as they arrive, behind room for the previous segment's uncut
+ * rest; a full segment gets that rest copied in front, a worker returns its cut points and chunk
+ * hashes, and its complete chunks go to storage as one batch. A segment buffer is free again once
+ * its batch is stored and its own rest was copied into the next one; while none is free, reading
+ * from the client waits.
  */
 class SegmentCutter {
   private previous: Promise<Uint8Array> = Promise.resolve(new Uint8Array(0));
+  /** The previous segment's buffer, given back once its rest is copied (and its batch is done). */
+  private releasePrevious: () => void = () => {};
+  private filling: Uint8Array | null = null;
+  private filled = 0;
   private readonly deps: Deps;
   private readonly policy: NarChunking;
   private readonly chunks: ChunkUploads;
+  private readonly lane: IngestLane;
 
-  constructor(deps: Deps, policy: NarChunking, chunks: ChunkUploads) {
+  constructor(deps: Deps, policy: NarChunking, chunks: ChunkUploads, lane: IngestLane) {
     this.deps = deps;
     this.policy = policy;
     this.chunks = chunks;
+    this.lane = lane;
   }
 
-  /** Starts cutting `parts` after waiting for the previous segment; `final` also waits for this one. */
-  async cut(parts: readonly Uint8Array[], bytes: number, final: boolean): Promise<void> {
-    const rest = await this.previous;
-    const segment = sharedConcat([rest, ...parts], rest.length + bytes);
-    const cutting = this.deps.compressor
-      .cutSegment(segment, this.policy.params, final)
-      .then(async ({ cuts, hashes }) => {
-        await this.chunks.addSegment(segment, cuts, hashes);
+  /** Copies `piece` into segments, starting to cut each one that fills up. */
+  async write(piece: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < piece.length) {
+      if (!this.filling) {
+        this.filling = await this.lane.segments.take();
+        this.filled = this.lane.shape.headroom;
+      }
+      const n = Math.min(piece.length - off, this.filling.length - this.filled);
+      this.filling.set(piece.subarray(off, off + n), this.filled);
+      this.filled += n;
+      off += n;
+      if (this.filled === this.filling.length) await this.cut(false);
+    }
+  }
+
+  /** Cuts the last segment and waits until all of the NAR's chunks are on their way to storage. */
+  async end(): Promise<void> {
+    if (!this.filling) {
+      // The NAR ended with a full segment: its rest is the last chunk.
+      this.filling = await this.lane.segments.take();
+      this.filled = this.lane.shape.headroom;
+    }
+    await this.cut(true);
+  }
+
+  /** Starts cutting the filling segment after waiting for the previous one's rest. */
+  private async cut(final: boolean): Promise<void> {
+    const buffer = this.filling as Uint8Array;
+    this.filling = null;
+    const { headroom } = this.lane.shape;
+    let rest: Uint8Array;
+    try {
+      rest = await this.previous;
+    } catch (err) {
+      this.lane.segments.give(buffer);
+      throw err;
+    }
+    // The rest is shorter than a largest chunk, which is the headroom (fastcdc.ts cutPoints).
+    const start = headroom - rest.length;
+    buffer.set(rest, start);
+    this.releasePrevious();
+    const segment = buffer.subarray(start, this.filled);
+    // Held by the batch and, unless this is the last segment, until the next one copied its rest.
+    let holders = final ? 1 : 2;
+    const drop = () => {
+      if (--holders === 0) this.lane.segments.give(buffer);
+    };
+    this.releasePrevious = final ? () => {} : drop;
+    const cutting = this.deps.compressor.cutSegment(segment, this.policy.params, final).then(
+      async ({ cuts, hashes }) => {
+        await this.chunks.addSegment(segment, cuts, hashes, drop);
         return segment.subarray(cuts.at(-1) ?? 0);
-      });
+      },
+      (err: unknown) => {
+        drop();
+        throw err;
+      },
+    );
     // A failure is raised by the next `cut` (or `settle`); until then it must not go unhandled.
     cutting.catch(() => {});
     this.previous = cutting;
