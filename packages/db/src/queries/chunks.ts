@@ -6,8 +6,8 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { retryOnDeadlock } from "../deadlock-retry.ts";
 import { isSqlite, sqliteRows } from "../dialect.ts";
-import { type ChunkRow, chunk, chunkref } from "../schema.ts";
-import { type Executor, ormOf, rowsOf } from "./executor.ts";
+import { type ChunkRow, chunk } from "../schema.ts";
+import { type Executor, ormOf, rawRows, rowsOf } from "./executor.ts";
 
 export interface NewPendingChunk {
   /** `sha256:<hex>` of the uncompressed chunk. */
@@ -24,8 +24,6 @@ export interface ChunkRefInput {
   seq: number;
   chunkId: number;
 }
-
-const CHUNKREF_BATCH = 1000;
 
 /** Whether the database records any chunk at all (garretd's start-up check against its storage). */
 export async function hasAnyChunk(db: Executor): Promise<boolean> {
@@ -167,11 +165,26 @@ export async function lockValidChunks(tx: Executor, ids: readonly number[]): Pro
   return wanted.filter((id) => !valid.has(id));
 }
 
-/** Links chunks to a NAR, 1000 rows per statement (keeps each statement under the bind limit). */
+/**
+ * Links chunks to a NAR in one statement, the refs as arrays (Postgres) or JSON (SQLite): a 1 GiB
+ * NAR has ~16,000, and ORM-built inserts of them held the main thread for most of its commit.
+ */
 export async function insertChunkRefs(db: Executor, narId: number, refs: ChunkRefInput[]): Promise<void> {
-  const orm = ormOf(db);
-  for (let i = 0; i < refs.length; i += CHUNKREF_BATCH) {
-    const batch = refs.slice(i, i + CHUNKREF_BATCH);
-    await orm.insert(chunkref).values(batch.map((r) => ({ narId, seq: r.seq, chunkId: r.chunkId })));
+  if (refs.length === 0) return;
+  if (isSqlite(db)) {
+    await sqliteRows(
+      db,
+      `INSERT INTO chunkref (nar_id, seq, chunk_id)
+       SELECT ?1, r.value ->> '$[0]', r.value ->> '$[1]' FROM json_each(?2) r`,
+      [narId, JSON.stringify(refs.map((r) => [r.seq, r.chunkId]))],
+    );
+    return;
   }
+  await rawRows(
+    db,
+    `INSERT INTO chunkref (nar_id, seq, chunk_id)
+     SELECT $1::bigint, u.seq, u.chunk_id FROM unnest($2::int[], $3::bigint[]) AS u(seq, chunk_id)`,
+    [narId, refs.map((r) => r.seq), refs.map((r) => r.chunkId)],
+    "garret_insert_chunkrefs",
+  );
 }

@@ -43,7 +43,7 @@ export async function rawRows<T extends Record<string, unknown>>(
 
 const splitTexts = new Map<string, string[]>();
 
-/** A `$n` text with its parameters as a drizzle query (drizzle numbers them again in order). */
+/** A `$n` text with its parameters as a drizzle query (drizzle numbers them again in order; an array stays one parameter). */
 function withParams(text: string, params: readonly unknown[]) {
   let parts = splitTexts.get(text);
   if (!parts) {
@@ -52,7 +52,7 @@ function withParams(text: string, params: readonly unknown[]) {
   }
   const query = sql.empty();
   parts.forEach((part, i) => {
-    query.append(i % 2 === 0 ? sql.raw(part) : sql`${params[Number(part) - 1]}`);
+    query.append(i % 2 === 0 ? sql.raw(part) : sql`${sql.param(params[Number(part) - 1])}`);
   });
   return query;
 }
