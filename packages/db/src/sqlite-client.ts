@@ -27,6 +27,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
 import type { ChangeHandlers, Db, DbTx, Orm, SqlSession, Tables } from "./client.ts";
 import { registerSqliteRunner, type SqliteRunner } from "./dialect.ts";
+import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { formatSqliteTimestamp, toSqliteValue } from "./sqlite-values.ts";
 
 export interface SqliteConfig {
@@ -40,6 +41,8 @@ export interface SqliteConfig {
 const STATEMENT_CACHE_LIMIT = 500;
 const PLACEHOLDER = /\$(\d+)/g;
 const INSERT_DEFAULT = /([(,] ?)default(?=[,)])/g;
+/** Statements that cannot write (the checkpointer need not start for them). */
+const READ_ONLY = /^\s*select\b/i;
 /** How often another process's commits are looked for (`PRAGMA data_version`). */
 const FOREIGN_WRITE_POLL_MS = 1_000;
 
@@ -54,6 +57,14 @@ export function createSqliteDb(config: SqliteConfig, tables: Tables): Db {
     PRAGMA temp_store = memory;
     PRAGMA mmap_size = 30000000000;
     PRAGMA foreign_keys = ON;`);
+  // A file's WAL is checkpointed by a worker thread, never by the main thread's commits.
+  const checkpointer =
+    config.path === ":memory:"
+      ? null
+      : new SqliteCheckpointer(config.path, () => {
+          if (conn.isOpen) conn.exec("PRAGMA wal_autocheckpoint = 1000");
+        });
+  if (checkpointer) conn.exec("PRAGMA wal_autocheckpoint = 0");
   conn.function("now", { deterministic: false }, () => formatSqliteTimestamp(new Date()));
   conn.function("greatest", { varargs: true, deterministic: true }, (...values) => {
     let max: SQLInputValue = null;
@@ -86,6 +97,7 @@ export function createSqliteDb(config: SqliteConfig, tables: Tables): Db {
     const stmt = prepare(text.replace(PLACEHOLDER, "?$1"), arrays);
     const rows = stmt.all(...(params ?? []).map(toSqliteValue)) as T[];
     if (!conn.isTransaction) settle();
+    if (checkpointer && !READ_ONLY.test(text)) checkpointer.wrote();
     return rows;
   };
 
@@ -130,6 +142,7 @@ export function createSqliteDb(config: SqliteConfig, tables: Tables): Db {
       const result = await fn();
       conn.exec("COMMIT");
       settle();
+      checkpointer?.wrote();
       return result;
     } catch (err) {
       if (conn.isTransaction) conn.exec("ROLLBACK");
@@ -197,6 +210,7 @@ export function createSqliteDb(config: SqliteConfig, tables: Tables): Db {
     },
     async close() {
       if (closed) return;
+      await checkpointer?.stop();
       await exclusive(async () => {
         closed = true;
         statements.clear();
