@@ -13,9 +13,15 @@
  * `NODE_COMPILE_CACHE` (Node's own variable) wins when set; `GARRET_COMPILE_CACHE=0` turns the
  * cache off. Any failure just means no cache. Plain JavaScript, because the launchers load it
  * before any TypeScript.
+ *
+ * `enableCompileCache` covers this thread only; worker threads (garretd's compression workers load
+ * TypeScript too) enable the cache from `NODE_COMPILE_CACHE` in their environment, a copy of
+ * `process.env`. So the chosen directory is also put there: without it every compression worker
+ * loaded the type stripper, ~12 MB resident per worker, and stripped its modules again at each
+ * start (docs/performance.md).
  */
 import { lstatSync, mkdirSync } from "node:fs";
-import { enableCompileCache } from "node:module";
+import { constants, enableCompileCache } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -29,12 +35,27 @@ function ownedAndPrivate(dir) {
   return info.isDirectory() && info.uid === process.getuid?.() && (info.mode & 0o022) === 0;
 }
 
+/**
+ * Enables the cache in `dir` here and, through `env`, in the worker threads started later.
+ * @param {string} dir
+ * @param {NodeJS.ProcessEnv} env
+ */
+function enableIn(dir, env) {
+  const { status } = enableCompileCache(dir);
+  if (
+    status === constants.compileCacheStatus.ENABLED ||
+    status === constants.compileCacheStatus.ALREADY_ENABLED
+  ) {
+    env.NODE_COMPILE_CACHE = dir;
+  }
+}
+
 /** @param {NodeJS.ProcessEnv} env */
 export function enablePrivateCompileCache(env = process.env) {
   if (env.GARRET_COMPILE_CACHE === "0" || env.NODE_COMPILE_CACHE || env.NODE_DISABLE_COMPILE_CACHE) return;
   try {
     if (ownedAndPrivate(INSTALLATION_COMPILE_CACHE)) {
-      enableCompileCache(INSTALLATION_COMPILE_CACHE);
+      enableIn(INSTALLATION_COMPILE_CACHE, env);
       return;
     }
   } catch {
@@ -46,7 +67,7 @@ export function enablePrivateCompileCache(env = process.env) {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!ownedAndPrivate(dir)) return;
-    enableCompileCache(dir);
+    enableIn(dir, env);
   } catch {
     // An unwritable HOME (a sandboxed service) runs without the cache.
   }
