@@ -132,6 +132,8 @@ describe("parseConfig: a full atticd deployment", () => {
       garret: {
         gcPendingGraceSeconds: 21600,
         storageRequestTimeoutMs: 60_000,
+        uploadMemoryBytes: 64 * 1024 * 1024,
+        uploadMemoryWaitMs: 20_000,
         revocationRefreshMs: 5000,
         metricsRefreshMs: 60_000,
         chunkUploadMaxRequestBytes: 33_554_432,
@@ -198,6 +200,8 @@ describe("parseConfig: defaults", () => {
       garret: {
         gcPendingGraceSeconds: 21600,
         storageRequestTimeoutMs: 60_000,
+        uploadMemoryBytes: 64 * 1024 * 1024,
+        uploadMemoryWaitMs: 20_000,
         revocationRefreshMs: 5000,
         metricsRefreshMs: 60_000,
         chunkUploadMaxRequestBytes: 33_554_432,
