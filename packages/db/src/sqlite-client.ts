@@ -39,6 +39,12 @@ export interface SqliteConfig {
 }
 
 const STATEMENT_CACHE_LIMIT = 500;
+/**
+ * Longer statements are prepared for each call and not kept: they are the ones with a list of
+ * values written into their text (a big NAR's chunk ids, its chunkrefs), different on every call,
+ * and 500 of them kept tens of MB of statement text and compiled programs for nothing.
+ */
+const CACHEABLE_STATEMENT_CHARS = 4096;
 const PLACEHOLDER = /\$(\d+)/g;
 const INSERT_DEFAULT = /([(,] ?)default(?=[,)])/g;
 /** Statements that cannot write (the checkpointer need not start for them). */
@@ -74,6 +80,11 @@ export function createSqliteDb(config: SqliteConfig, tables: Tables): Db {
 
   const statements = new Map<string, StatementSync>();
   const prepare = (text: string, arrays: boolean): StatementSync => {
+    if (text.length > CACHEABLE_STATEMENT_CHARS) {
+      const once = conn.prepare(text);
+      if (arrays) once.setReturnArrays(true);
+      return once;
+    }
     const key = arrays ? `a:${text}` : `o:${text}`;
     let stmt = statements.get(key);
     if (!stmt) {
