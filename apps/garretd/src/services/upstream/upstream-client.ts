@@ -60,7 +60,8 @@ async function readLimited(res: Response, limit: number): Promise<string> {
 
 /**
  * `GET <url>` of a (compressed) NAR: resolves once the upstream answered 200 within `headerMs`;
- * the body then fails with `UpstreamFailure` if it stalls for `stallMs`. `close()` aborts it.
+ * the body then fails with `UpstreamFailure` if the upstream sends nothing for `stallMs` while it is
+ * waited on. `close()` aborts it.
  */
 export async function openNar(
   url: string,
@@ -89,11 +90,14 @@ export async function openNar(
         opts.stallMs,
       );
     };
+    // Only time spent waiting on the upstream counts: while a piece is with the consumer (hashing,
+    // storing, a slow first client) the clock is stopped, or garret's own load would fail the fetch.
     arm();
     try {
       for await (const piece of stream) {
-        arm();
+        clearTimeout(timer);
         yield piece;
+        arm();
       }
     } catch (err) {
       throw err instanceof UpstreamFailure ? err : new UpstreamFailure(`NAR body failed: ${describe(err)}`);
