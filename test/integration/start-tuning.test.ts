@@ -27,12 +27,13 @@ afterEach(async () => {
 });
 
 describe("garretd start tuning", () => {
-  it("re-executes itself once with MALLOC_ARENA_MAX=2, 4 MB semi-spaces and gc exposed, keeping its pid and arguments", async () => {
+  it("re-executes itself once with MALLOC_ARENA_MAX=2, a fixed mmap threshold, 4 MB semi-spaces and gc exposed, keeping its pid and arguments", async () => {
     g = await startGarretd({ env: { NODE_OPTIONS: "" } });
     const res = await fetch(`${g.url}/healthz`);
     expect(res.status).toBe(200);
     const { args, env } = await processStart(g.pid as number);
     expect(env.get("MALLOC_ARENA_MAX")).toBe("2");
+    expect(env.get("MALLOC_MMAP_THRESHOLD_")).toBe("131072");
     expect(args).toContain("--max-semi-space-size=4");
     expect(args).toContain("--expose-gc");
     // The same command follows the added flags: launcher, config, listen address.
@@ -42,10 +43,15 @@ describe("garretd start tuning", () => {
 
   it("keeps an operator's own values and then does not re-execute", async () => {
     g = await startGarretd({
-      env: { MALLOC_ARENA_MAX: "8", NODE_OPTIONS: "--max-semi-space-size=16 --expose-gc" },
+      env: {
+        MALLOC_ARENA_MAX: "8",
+        MALLOC_MMAP_THRESHOLD_: "65536",
+        NODE_OPTIONS: "--max-semi-space-size=16 --expose-gc",
+      },
     });
     const { args, env } = await processStart(g.pid as number);
     expect(env.get("MALLOC_ARENA_MAX")).toBe("8");
+    expect(env.get("MALLOC_MMAP_THRESHOLD_")).toBe("65536");
     expect(args.some((a) => a.startsWith("--max-semi-space-size"))).toBe(false);
     expect(args).not.toContain("--expose-gc");
   });
@@ -55,9 +61,9 @@ describe("missingTuning", () => {
   it("names only what is missing, from the command line or NODE_OPTIONS", () => {
     expect(missingTuning([], {})).toEqual({
       flags: ["--max-semi-space-size=4", "--expose-gc"],
-      env: { MALLOC_ARENA_MAX: "2" },
+      env: { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" },
     });
-    expect(missingTuning(["--max-semi-space-size=8"], {})).toEqual({
+    expect(missingTuning(["--max-semi-space-size=8"], { MALLOC_MMAP_THRESHOLD_: "0" })).toEqual({
       flags: ["--expose-gc"],
       env: { MALLOC_ARENA_MAX: "2" },
     });
@@ -65,11 +71,12 @@ describe("missingTuning", () => {
       missingTuning(["--expose-gc"], {
         NODE_OPTIONS: "--foo --max-semi-space-size=1",
         MALLOC_ARENA_MAX: "4",
+        MALLOC_MMAP_THRESHOLD_: "262144",
       }),
     ).toBeNull();
     expect(missingTuning(["--cpu-prof"], { MALLOC_ARENA_MAX: "1" })).toEqual({
       flags: ["--max-semi-space-size=4", "--expose-gc"],
-      env: {},
+      env: { MALLOC_MMAP_THRESHOLD_: "131072" },
     });
   });
 });
