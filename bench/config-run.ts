@@ -26,6 +26,7 @@ import {
   discoverNars,
   downloadLoad,
   downloadPass,
+  NARINFO_PASS_LOOKUPS,
   type NarEntry,
   narinfoPass,
   narinfoProbe,
@@ -316,7 +317,7 @@ export async function runConfig(
       nginxMsPerLookup: [],
       garretP50Ms: [],
       nginxP50Ms: [],
-      lookups: hashes.length,
+      lookups: Math.ceil(NARINFO_PASS_LOOKUPS / hashes.length) * hashes.length,
     },
     downloads: WORKER_COUNTS.map((workers) => ({
       workers,
