@@ -7,7 +7,7 @@
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectSameBytes } from "../support/bytes.ts";
-import { storageFileNames } from "../support/cache-api.ts";
+import { createCacheOver, storageFileNames } from "../support/cache-api.ts";
 import { type DbKind, type GarretdHandle, startGarretd } from "../support/garretd.ts";
 import { lcgBytes, makeNar, randomStorePathHash } from "../support/nar.ts";
 import { postgresTestUrl } from "../support/postgres.ts";
@@ -24,18 +24,7 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
   let g: GarretdHandle;
   beforeAll(async () => {
     g = await startGarretd({ db, storage: "local" });
-    const res = await fetch(`${g.url}/_api/v1/cache-config/faults`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${g.rootToken}` },
-      body: JSON.stringify({
-        keypair: "Generate",
-        is_public: true,
-        store_dir: "/nix/store",
-        priority: 41,
-        upstream_cache_key_names: [],
-      }),
-    });
-    expect(res.status).toBe(200);
+    await createCacheOver(g.url, g.rootToken, "faults", { isPublic: true });
   });
   afterAll(() => g?.stop());
 
