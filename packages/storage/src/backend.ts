@@ -8,6 +8,15 @@
 import type { Readable } from "node:stream";
 import type { RemoteFile } from "./remote-file.ts";
 
+export interface BatchReadOptions {
+  /**
+   * Read on the calling thread even when larger than a small read (up to a limit): the caller has
+   * nothing to overlap the read with (its answer waits on all of it) and knows the files were read
+   * recently, so they are most likely in the page cache and the read will not block on the disk.
+   */
+  inline?: boolean;
+}
+
 export interface StorageBackend {
   readonly kind: "local" | "s3";
   /**
@@ -36,10 +45,10 @@ export interface StorageBackend {
   getBuffer(file: RemoteFile, expectedSize?: number): Promise<Buffer>;
   /**
    * Local only: several objects read whole and concatenated in order, in one batch off the main
-   * thread (NAR downloads), or on it when `expectedBytes` (their recorded sizes) is small. Any
-   * object missing fails the whole read (StorageError, `notFound`).
+   * thread (NAR downloads), or on it when `expectedBytes` (their recorded sizes) is small, or
+   * larger but asked `inline`. Any object missing fails the whole read (StorageError, `notFound`).
    */
-  readConcatenated?(files: RemoteFile[], expectedBytes?: number): Promise<Buffer>;
+  readConcatenated?(files: RemoteFile[], expectedBytes?: number, opts?: BatchReadOptions): Promise<Buffer>;
   /**
    * Local only: the caller is done with a buffer `readConcatenated` returned (its bytes were
    * written out), so its memory may be reused for the next read (read-pool.ts). Optional to call.

@@ -1,5 +1,11 @@
 /** @garret/storage: where chunk files live (local directory in atticd's layout, or S3). */
-export type { LocalStorageConfig, S3StorageConfig, StorageBackend, StorageConfig } from "./backend.ts";
+export type {
+  BatchReadOptions,
+  LocalStorageConfig,
+  S3StorageConfig,
+  StorageBackend,
+  StorageConfig,
+} from "./backend.ts";
 export { createStorage } from "./create-storage.ts";
 export { LocalStorage } from "./local.ts";
 export { objectNameProblem } from "./object-name.ts";

@@ -36,7 +36,7 @@ import {
 import { dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { LocalStorageConfig, StorageBackend } from "./backend.ts";
+import type { BatchReadOptions, LocalStorageConfig, StorageBackend } from "./backend.ts";
 import { BatchReadError, type BatchReader, createBatchReader } from "./batch-reader.ts";
 import { assertObjectName, objectNameProblem } from "./object-name.ts";
 import { type RemoteFile, remoteFileId } from "./remote-file.ts";
@@ -52,6 +52,13 @@ const LAYOUT_VERSION = "1";
  * workers, so one read never holds the event loop for long.
  */
 export const INLINE_READ_BYTES = 128 * 1024;
+/**
+ * A batch read with `inline` (BatchReadOptions) is read on the calling thread up to the read pool's
+ * largest slot: from the page cache that takes a few hundred µs, where the hand-off to a worker
+ * costs two thread wake-ups, which on a loaded machine were most of the response time of a NAR of
+ * 128 KiB-1.3 MiB on one connection (docs/performance.md, round 5).
+ */
+export const INLINE_REQUESTED_READ_BYTES = 1536 * 1024;
 const TEMP_PREFIX = ".tmp-";
 
 export class LocalStorage implements StorageBackend {
@@ -168,12 +175,17 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  async readConcatenated(files: RemoteFile[], expectedBytes?: number): Promise<Buffer> {
+  async readConcatenated(
+    files: RemoteFile[],
+    expectedBytes?: number,
+    opts?: BatchReadOptions,
+  ): Promise<Buffer> {
     const names = files.map((file) => this.nameOf("readConcatenated", file));
     const paths = names.map((name) => this.pathOf("readConcatenated", name));
     try {
       this.batchReader ??= createBatchReader();
-      if (expectedBytes !== undefined && expectedBytes <= INLINE_READ_BYTES) {
+      const inlineLimit = opts?.inline ? INLINE_REQUESTED_READ_BYTES : INLINE_READ_BYTES;
+      if (expectedBytes !== undefined && expectedBytes <= inlineLimit) {
         return this.batchReader.readHere(paths, expectedBytes);
       }
       return await this.batchReader.read(paths, expectedBytes);

@@ -5,7 +5,7 @@
  * adds one listener per stream and no copies.
  */
 import type { Readable } from "node:stream";
-import type { RemoteFile, StorageBackend } from "@garret/storage";
+import type { BatchReadOptions, RemoteFile, StorageBackend } from "@garret/storage";
 import type { GarretMetrics } from "./garret-metrics.ts";
 
 export function instrumentStorage(inner: StorageBackend, metrics: GarretMetrics): StorageBackend {
@@ -46,9 +46,9 @@ export function instrumentStorage(inner: StorageBackend, metrics: GarretMetrics)
         return buf;
       }),
     ...(inner.readConcatenated && {
-      readConcatenated: (files: RemoteFile[], expectedBytes?: number) =>
+      readConcatenated: (files: RemoteFile[], expectedBytes?: number, opts?: BatchReadOptions) =>
         track("readConcatenated", async () => {
-          const buf = (await inner.readConcatenated?.(files, expectedBytes)) as Buffer;
+          const buf = (await inner.readConcatenated?.(files, expectedBytes, opts)) as Buffer;
           metrics.storageReadBytes.inc(buf.length);
           return buf;
         }),

@@ -30,6 +30,8 @@ describe("NAR fast path", () => {
   let big: PushedPath;
   let damaged: PushedPath;
   let damagedFile: string;
+  let hot: PushedPath;
+  let hotFiles: string[];
 
   beforeAll(async () => {
     t = await createTestApp({ settings: { allowedHosts: ["cache.test"] } });
@@ -42,6 +44,12 @@ describe("NAR fast path", () => {
     const added = (await storageFilePaths(t.storageDir)).filter((f) => !before.has(f));
     expect(added).toHaveLength(1);
     damagedFile = added[0] as string;
+    // Incompressible, several chunks, one read batch above the small-read size: read by a worker
+    // at first, on the main thread once it has been read recently (BatchReadOptions.inline).
+    const beforeHot = new Set(await storageFilePaths(t.storageDir));
+    hot = await caches.push("pub", 400 * 1024, 5);
+    hotFiles = (await storageFilePaths(t.storageDir)).filter((f) => !beforeHot.has(f));
+    expect(hotFiles.length).toBeGreaterThan(1);
     servers = await compareWithHono(t, narFastPath(t.deps, fastRunner(t.deps)) ?? (() => false));
   });
 
@@ -88,6 +96,18 @@ describe("NAR fast path", () => {
     expect(servers.fastAnswers() - before).toBe(1);
     expect(hono.status).toBe(503);
     expect(JSON.parse(Buffer.from(hono.body, "base64").toString())).toMatchObject({ error: "IncompleteNar" });
+    expect(fast).toEqual({ ...hono, requestId: fast.requestId });
+  });
+
+  it("a NAR of one batch read on the main thread once hot: same bytes, and damage still fails closed", async () => {
+    for (let i = 0; i < 2; i++) {
+      const { hono, fast } = await servers.both(nar("pub", hot.hash), {});
+      expect(fast.status).toBe(200);
+      expect(fast).toEqual({ ...hono, requestId: fast.requestId });
+    }
+    await truncate(hotFiles[hotFiles.length - 1] as string, 100);
+    const { hono, fast } = await servers.both(nar("pub", hot.hash), {}, { fastFirst: true });
+    expect(hono.status).toBe(503);
     expect(fast).toEqual({ ...hono, requestId: fast.requestId });
   });
 

@@ -98,9 +98,13 @@ export async function getNarDownload(
     ? BATCHES_IN_FLIGHT
     : deps.settings.downloadPrefetch;
   // Storage that stopped answering must fail the request before the status line, even when the
-  // existence check was skipped (verified recently): the first read is awaited here.
+  // existence check was skipped (verified recently): the first read is awaited here. A NAR of one
+  // unit is that read whole, with nothing to overlap it: read on this thread if it is hot.
   const [firstUnit] = units;
-  const first = opts.head || !firstUnit ? undefined : await readUnit(chunkReader, firstUnit);
+  const first =
+    opts.head || !firstUnit
+      ? undefined
+      : await readUnit(chunkReader, firstUnit, units.length === 1 && readRecently(firstUnit));
   const storage = deps.storage;
   const recycle = storage.recycle && ((piece: Uint8Array) => storage.recycle?.(piece));
   if (units.length === 1 && Buffer.isBuffer(first)) {
@@ -229,6 +233,19 @@ interface ReadUnit {
   chunks: ServableChunk[];
   files: RemoteFile[];
   expected: number | null;
+  /** When this plan's unit was last read whole (Date.now()), for `readRecently`. */
+  readAt?: number;
+}
+
+/**
+ * A unit read within this long is taken to be in the page cache, so it may be read on the main
+ * thread (BatchReadOptions.inline) without blocking it on the disk. Only kept plans (narinfo memo)
+ * remember their reads, so only NARs downloaded again soon qualify.
+ */
+const RECENT_READ_MS = 60_000;
+
+function readRecently(unit: ReadUnit): boolean {
+  return unit.readAt !== undefined && Date.now() - unit.readAt < RECENT_READ_MS;
 }
 
 /**
@@ -277,8 +294,11 @@ function readUnits(storage: StorageBackend, chunks: ServableChunk[]): ReadUnit[]
   return units;
 }
 
-/** Reads a unit; bytes other than the recorded size mark its damaged chunks and fail the read. */
-async function readUnit(reader: ChunkReader, unit: ReadUnit): Promise<ChunkData> {
+/**
+ * Reads a unit; bytes other than the recorded size mark its damaged chunks and fail the read.
+ * `inline`: read on the calling thread (BatchReadOptions), for a hot unit the response waits on alone.
+ */
+async function readUnit(reader: ChunkReader, unit: ReadUnit, inline = false): Promise<ChunkData> {
   const { storage } = reader;
   const { expected, files } = unit;
   const [only] = unit.chunks;
@@ -294,9 +314,11 @@ async function readUnit(reader: ChunkReader, unit: ReadUnit): Promise<ChunkData>
     data = await (storage.readConcatenated as NonNullable<StorageBackend["readConcatenated"]>)(
       files,
       expected ?? undefined,
+      { inline },
     );
   }
   if (expected !== null && data.length !== expected) await failDamaged(reader, unit);
+  unit.readAt = Date.now();
   return data;
 }
 
