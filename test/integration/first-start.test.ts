@@ -2,24 +2,53 @@
  * The set-up contract: with no configuration at all, `garretd` writes one (SQLite, local storage, a
  * fresh RS256 key), prints a root token with the `attic login` line, and serves; the printed token
  * creates a cache whose `nix-cache-info` is then served. A second start reuses the written config.
+ *
+ * And what `npm ci` prepares for those starts, in this one file because it rebuilds the bundle and
+ * makes it stale for a moment (no other test depends on which of the two garretd runs): the bundle
+ * (apps/garretd/bin/build-bundle.js) is what starts run, not when stale, and it does the work whose
+ * code it locates through `import.meta.url`: migrations of a fresh database (`migrations/`), an
+ * upload compressed by the compression workers, a multi-megabyte NAR served through the read
+ * workers, WAL checkpoints by the SQLite checkpoint worker.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
-import { freePort, GARRETADM_BIN, GARRETD_BIN, runNode } from "../support/garretd.ts";
+import { currentBundle, manifestPath } from "@garret/cli/bundle";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectSameBytes } from "../support/bytes.ts";
+import { createCacheOver } from "../support/cache-api.ts";
+import {
+  freePort,
+  GARRETADM_BIN,
+  GARRETD_BIN,
+  type GarretdHandle,
+  runNode,
+  startGarretd,
+} from "../support/garretd.ts";
+import { lcgBytes, makeNar, randomStorePathHash } from "../support/nar.ts";
+import { narInfoForNar } from "../support/upload-info.ts";
+import { zstdDecompressSync } from "../support/zstd.ts";
 
 const RECORD_MODULE_LOADS = fileURLToPath(new URL("../support/record-module-loads.mjs", import.meta.url));
 const FILL_COMPILE_CACHE = fileURLToPath(
   new URL("../../apps/garretd/bin/fill-compile-cache.js", import.meta.url),
 );
+const BUILD_BUNDLE = fileURLToPath(new URL("../../apps/garretd/bin/build-bundle.js", import.meta.url));
+const SOURCES = new URL("../../", import.meta.url).href;
 const SQLITE_CLIENT = new URL("../../packages/db/src/sqlite-client.ts", import.meta.url).href;
 const POSTGRES_CLIENT = new URL("../../packages/db/src/postgres-client.ts", import.meta.url).href;
 
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
+
+beforeAll(async () => {
+  // What `npm ci` runs first (the root `prepare` script), so that a bundle of these sources runs.
+  const built = await runNode([BUILD_BUNDLE]);
+  expect(built.code, built.stderr).toBe(0);
+  expect(built.stderr).not.toContain("not built");
+}, 120_000);
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
@@ -145,15 +174,19 @@ describe("first start without any configuration", () => {
     expect(listed).toContain("origin=first-start");
   }, 240_000);
 
-  it("a first start in a fresh HOME and a restart load neither the type stripper, the Postgres driver nor the S3 SDK (nor jose, until a token is used)", async () => {
-    // What `npm ci` runs (the root `prepare` script): garretd's modules into the installation's cache.
+  it("a first start in a fresh HOME and a restart run the bundle and load neither the type stripper, the Postgres driver nor the S3 SDK (nor jose, until a token is used); a stale bundle is not run", async () => {
+    // What `npm ci` runs after the bundle: its modules into the installation's compile cache.
     const filled = await runNode([FILL_COMPILE_CACHE]);
     expect(filled.code, filled.stderr).toBe(0);
     expect(filled.stderr).not.toContain("not filled");
+    const bundle = currentBundle("garretd");
+    expect(bundle).not.toBeNull();
+    const chunk = (name: string) => new URL(`./${name}.mjs`, bundle as string).href;
+    const manifest = await readFile(manifestPath("garretd"), "utf8");
     const home = await mkdtemp(join(tmpdir(), "garret-first-start-"));
     dirs.push(home);
     const port = await freePort();
-    for (const start of ["first", "restart"]) {
+    const startAndRecord = async (start: string): Promise<string[]> => {
       const log = join(home, `modules-${start}.txt`);
       const { child } = await startFresh(home, port, {
         nodeArgs: ["--import", RECORD_MODULE_LOADS],
@@ -161,6 +194,7 @@ describe("first start without any configuration", () => {
           GARRET_TEST_MODULE_LOG: log,
           NODE_COMPILE_CACHE: undefined,
           GARRET_COMPILE_CACHE: undefined,
+          GARRET_BUNDLE: undefined,
           XDG_CACHE_HOME: undefined,
         },
       });
@@ -169,30 +203,109 @@ describe("first start without any configuration", () => {
       expect(answer.status).toBe(401);
       await stopChild(child);
       const loaded = (await readFile(log, "utf8")).split("\n");
-      // The recording sees what the server did load: its SQLite client, drizzle, Node's built-ins.
-      expect(loaded, start).toContain(SQLITE_CLIENT);
-      expect(
-        loaded.some((m) => m.includes("/node_modules/drizzle-orm/")),
-        start,
-      ).toBe(true);
       expect(loaded, start).toContain("NativeModule internal/modules/esm/loader");
       expect(
         loaded.filter((m) => /\/node_modules\/(pg|pg-[a-z]+|@aws-sdk\/[^/]+|@smithy\/[^/]+)\//.test(m)),
         start,
       ).toEqual([]);
-      expect(loaded, start).not.toContain(POSTGRES_CLIENT);
       // jose loads with the first token verified or signed: a first start signs the root token, an
       // anonymous request on a restart verifies none.
       expect(
         loaded.some((m) => m.includes("/node_modules/jose/")),
         start,
       ).toBe(start === "first");
-      // Every module came stripped and compiled from the installation's cache, none from the HOME's.
+      // Compiled from the installation's cache, none from the HOME's.
+      await expect(stat(join(home, ".cache", "garret")), start).rejects.toThrow(/ENOENT/);
+      return loaded;
+    };
+    for (const start of ["first", "restart"]) {
+      const loaded = await startAndRecord(start);
+      // The bundle, with its SQLite client and its own drizzle; none of garret's TypeScript sources.
+      expect(loaded, start).toContain(bundle);
+      expect(loaded, start).toContain(chunk("sqlite-client"));
+      expect(loaded, start).not.toContain(chunk("postgres-client"));
+      expect(
+        loaded.filter((m) => m.startsWith(SOURCES) && m.endsWith(".ts")),
+        start,
+      ).toEqual([]);
+      expect(
+        loaded.filter((m) => m.includes("/node_modules/drizzle-orm/")),
+        start,
+      ).toEqual([]);
+      // Nothing to strip: the type stripper (its WebAssembly, ~25 MB) never loads.
       expect(
         loaded.filter((m) => m.includes("amaro")),
         start,
       ).toEqual([]);
-      await expect(stat(join(home, ".cache", "garret")), start).rejects.toThrow(/ENOENT/);
     }
+    // An input that differs from the manifest (here the manifest's record of it, so that no source
+    // file changes under the other tests): the sources run.
+    const stale = JSON.parse(manifest) as { inputs: Array<[string, number, number]> };
+    const cli = stale.inputs.find(([path]) => path === "apps/garretd/src/cli.ts");
+    expect(cli).toBeDefined();
+    if (cli) cli[2] -= 1000;
+    const replace = async (text: string) => {
+      await writeFile(`${manifestPath("garretd")}.test`, text);
+      await rename(`${manifestPath("garretd")}.test`, manifestPath("garretd"));
+    };
+    await replace(JSON.stringify(stale));
+    try {
+      const loaded = await startAndRecord("stale");
+      expect(loaded).not.toContain(bundle);
+      expect(loaded).toContain(SQLITE_CLIENT);
+      expect(loaded).not.toContain(POSTGRES_CLIENT);
+      expect(loaded.some((m) => m.includes("/node_modules/drizzle-orm/"))).toBe(true);
+    } finally {
+      await replace(manifest);
+    }
+  }, 240_000);
+});
+
+describe("garretd from its bundle", () => {
+  let g: GarretdHandle;
+  let log = "";
+  beforeAll(async () => {
+    // A fresh database: the first start runs every migration.
+    g = await startGarretd({ db: "sqlite", storage: "local", compression: "zstd" });
+    log = join(g.dataDir, "modules.txt");
+    g.env.GARRET_TEST_MODULE_LOG = log;
+    await g.restart({ nodeArgs: ["--import", RECORD_MODULE_LOADS] });
+    await createCacheOver(g.url, g.rootToken, "bundled", { isPublic: true });
+  }, 120_000);
+  afterAll(() => g?.stop());
+
+  it("uploads, serves a large NAR, checkpoints the WAL, and ran the bundle", async () => {
+    const nar = makeNar({ type: "regular", contents: lcgBytes(6_000_000, 5) });
+    const hash = randomStorePathHash();
+    const put = await fetch(`${g.url}/_api/v1/upload-path`, {
+      method: "PUT",
+      headers: {
+        authorization: `Bearer ${g.rootToken}`,
+        "x-attic-nar-info": JSON.stringify(narInfoForNar("bundled", nar, { hash, name: "bundled" })),
+      },
+      body: nar,
+    });
+    expect(put.status, await put.clone().text()).toBe(200);
+    const got = await fetch(`${g.url}/bundled/nar/${hash}.nar`);
+    expect(got.status).toBe(200);
+    expectSameBytes(zstdDecompressSync(Buffer.from(await got.arrayBuffer())), nar);
+
+    // The checkpoint worker starts after 100 writes and copies the WAL into the database file. The
+    // main connection never checkpoints below 1,000 WAL pages (a few pages per cache created), so a
+    // database file that changes while garretd runs was written by the worker.
+    const dbFile = join(g.dataDir, "server.db");
+    const before = (await stat(dbFile)).mtimeMs;
+    for (let i = 0; i < 110; i++) await createCacheOver(g.url, g.rootToken, `c${i}`);
+    let after = before;
+    for (let waited = 0; after === before && waited < 20_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = (await stat(dbFile)).mtimeMs;
+    }
+    expect(after).toBeGreaterThan(before);
+
+    await g.stopProcess();
+    const loaded = (await readFile(log, "utf8")).split("\n");
+    expect(loaded).toContain(currentBundle("garretd"));
+    expect(loaded.filter((m) => m.startsWith(SOURCES) && m.endsWith(".ts"))).toEqual([]);
   }, 240_000);
 });

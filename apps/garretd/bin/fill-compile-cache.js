@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * Fills the installation's compile cache (@garret/cli/compile-cache.js) with what garretd loads, so
- * that the first start of a new installation, in a fresh HOME, neither strips TypeScript nor loads
- * the type stripper's WebAssembly. Run by `npm ci` (the root `prepare` script); `npm run
+ * Fills the installation's compile cache (@garret/cli/compile-cache.js) with what garretd loads
+ * (its bundle, which `npm ci` builds just before: build-bundle.js), so that the first start of a new
+ * installation, in a fresh HOME, neither strips TypeScript nor loads the type stripper's
+ * WebAssembly. Run by `npm ci` (the root `prepare` script); `npm run
  * fill-compile-cache` again after changing the sources is optional, as any start refills the cache.
  *
  * It starts garretd for real, through its launcher (so with the same Node flags, which V8's cache

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// garretd launcher: Node runs the TypeScript sources itself (type stripping); no loader, no build step.
+// garretd launcher: Node runs the TypeScript sources itself (type stripping), or the installation's
+// bundle of them while it is current (@garret/cli/bundle.js, built by `npm ci`).
 if (!process.features.typescript) {
   process.stderr.write(`garretd needs Node.js 24 or later (this is ${process.version}): see README.md\n`);
   process.exit(1);
@@ -8,5 +9,11 @@ const { relaunchTuned } = await import("@garret/cli/start-tuning");
 relaunchTuned();
 const { enablePrivateCompileCache } = await import("@garret/cli/compile-cache");
 enablePrivateCompileCache();
-await import("../src/drizzle-as-commonjs.ts");
-await import("../src/cli.ts");
+const { currentBundle } = await import("@garret/cli/bundle");
+const bundle = currentBundle("garretd");
+if (bundle) {
+  await import(bundle);
+} else {
+  await import("../src/drizzle-as-commonjs.ts");
+  await import("../src/cli.ts");
+}

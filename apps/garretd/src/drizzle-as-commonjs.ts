@@ -3,8 +3,9 @@
  * module it loads and, doing so, parses that package.json's `exports` again each time; drizzle-orm's
  * is 179 KB and garretd loads ~200 of its modules: ~0.45 s of CPU and ~80 MB of garbage that the heap
  * keeps at start. The CommonJS loader caches it. Registered by the garretd and garretadm launchers
- * before anything imports @garret/db; every drizzle-orm import resolves this way, so there is one
- * copy of drizzle in the process. (Tests load drizzle through vitest and do not need this.)
+ * before anything imports @garret/db when they run the sources; every drizzle-orm import resolves
+ * this way, so there is one copy of drizzle in the process. (garretd's bundle has drizzle's ES
+ * modules inlined, once, and loads none from node_modules; tests load drizzle through vitest.)
  */
 import { registerHooks } from "node:module";
 

@@ -11,11 +11,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { flushCompileCache } from "node:module";
-import { packageVersion } from "@garret/cli";
 import { type Db, insertTokenRecord, migrate, type NewTokenRecord } from "@garret/db";
 import { getRequestListener } from "@hono/node-server";
 import { buildDeps, openDatabase } from "./build-deps.ts";
-import { ArgsError, GARRETD_USAGE, parseGarretdArgs } from "./config/args.ts";
+import { ArgsError, helpOrVersion, parseGarretdArgs } from "./config/args.ts";
 import { type Config, ConfigError, loadConfig } from "./config/config.ts";
 import { LegacyEmbeddedDatabaseError } from "./config/embedded-database.ts";
 import { runFirstStart } from "./config/oobe.ts";
@@ -45,12 +44,9 @@ export async function main(
     }
     throw err;
   }
-  if (args.help) {
-    process.stdout.write(`${GARRETD_USAGE}\n`);
-    return 0;
-  }
-  if (args.version) {
-    process.stdout.write(`garretd ${packageVersion(new URL("../package.json", import.meta.url))}\n`);
+  const answer = helpOrVersion(args);
+  if (answer !== null) {
+    process.stdout.write(answer);
     return 0;
   }
   const levelOverride = args.logLevel ?? env.GARRET_LOG ?? env.ATTICD_LOG;

@@ -8,7 +8,7 @@
  * Without `-f`, the configuration is looked up as config.ts describes.
  */
 
-import { CliUsageError, didYouMean, type OptionSpecs, parseOptions } from "@garret/cli";
+import { CliUsageError, didYouMean, type OptionSpecs, packageVersion, parseOptions } from "@garret/cli";
 
 export const GARRETD_MODES = [
   "monolithic",
@@ -112,6 +112,16 @@ export function parseGarretdArgs(argv: readonly string[]): GarretdArgs {
     ...(values.listen !== undefined && { listen: values.listen }),
     ...(logLevel !== undefined && { logLevel }),
   };
+}
+
+/**
+ * What `--help` or `--version` prints, or null when `args` asks for neither. The CLI answers them
+ * with this before the server's code loads (cli.ts), so they stay fast.
+ */
+export function helpOrVersion(args: Pick<GarretdArgs, "help" | "version">): string | null {
+  if (args.help) return `${GARRETD_USAGE}\n`;
+  if (args.version) return `garretd ${packageVersion(new URL("../../package.json", import.meta.url))}\n`;
+  return null;
 }
 
 function isMode(s: string): s is GarretdMode {

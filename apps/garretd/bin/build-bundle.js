@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+/**
+ * Builds garretd's bundle (@garret/cli/bundle.js says when the launcher runs it) with rolldown: the
+ * TypeScript sources from apps/garretd/src/cli.ts and the dependencies they load, as ES modules in
+ * `node_modules/.cache/garret/bundle/`. Run by `npm ci` (the root `prepare` script, before the
+ * compile cache is filled) and by `npm run build-bundle`. Never fails the install: without
+ * rolldown (`npm ci --omit=dev`) or after an error, garretd runs from the sources.
+ *
+ * - Code a start does not need stays behind a dynamic import, each in a chunk of its own (the CLI
+ *   commands, the Postgres client, S3): no single file, or the externals those parts import would be
+ *   imported at start.
+ * - External, loaded from node_modules as before, only when used: `pg`, the AWS SDK and `jose` (not
+ *   loaded on an SQLite start, first-start.test.ts) and piscina (it starts its own worker file).
+ * - `import.meta.url` in garret's own modules becomes the source file's URL, so what it locates
+ *   (worker entry files, `migrations/`, package.json, the launchers) is found in the checkout as it
+ *   is when the sources run: the worker threads run their sources, beside the bundle.
+ */
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { BUNDLE_DIR, CHECKOUT, manifestOf, manifestPath } from "@garret/cli/bundle";
+
+const NAME = "garretd";
+const ENTRY = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
+const EXTERNAL = [
+  /^node:/,
+  /^pg($|\/)/,
+  /^pg-/,
+  /^@aws-sdk\//,
+  /^@smithy\//,
+  /^jose($|\/)/,
+  /^piscina($|\/)/,
+];
+/** Files besides the modules whose change makes a bundle stale: how the build resolves and builds. */
+const BUILD_INPUTS = [
+  fileURLToPath(import.meta.url),
+  fileURLToPath(new URL("../../../packages/cli/bundle.js", import.meta.url)),
+  join(CHECKOUT, "package-lock.json"),
+];
+
+function warn(why) {
+  process.stderr.write(`garret: bundle not built (${why}); garretd runs from its sources\n`);
+}
+
+/** Rolldown plugin: `import.meta.url` in garret's own modules is their source file's URL. */
+const sourceUrls = {
+  name: "garret-source-urls",
+  transform: {
+    filter: { id: { exclude: /\/node_modules\// }, code: { include: "import.meta.url" } },
+    handler(code, id) {
+      return { code: code.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(id).href)) };
+    },
+  },
+};
+
+/** The build directory the current manifest names, if any. */
+function currentBuild() {
+  try {
+    return JSON.parse(readFileSync(manifestPath(NAME), "utf8")).entry.split("/")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+async function buildBundle() {
+  let rolldown;
+  try {
+    rolldown = await import("rolldown");
+  } catch {
+    return warn("rolldown is not installed");
+  }
+  // Only its owner may write code that the launcher runs (@garret/cli/bundle.js).
+  mkdirSync(BUNDLE_DIR, { recursive: true });
+  chmodSync(BUNDLE_DIR, 0o755);
+  const build = `${NAME}-${Date.now()}`;
+  const dir = join(BUNDLE_DIR, build);
+  mkdirSync(dir);
+  chmodSync(dir, 0o755);
+  let result;
+  try {
+    result = await rolldown.build({
+      input: { [NAME]: ENTRY },
+      platform: "node",
+      external: EXTERNAL,
+      plugins: [sourceUrls],
+      logLevel: "warn",
+      output: { dir, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name].mjs" },
+    });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const modules = result.output.flatMap((o) => (o.type === "chunk" ? o.moduleIds : []));
+  const files = modules.filter((id) => id.startsWith("/"));
+  const manifest = manifestOf(`${build}/${NAME}.mjs`, [...files, ...BUILD_INPUTS]);
+  const previous = currentBuild();
+  const staged = `${manifestPath(NAME)}.${process.pid}`;
+  writeFileSync(staged, JSON.stringify(manifest));
+  renameSync(staged, manifestPath(NAME));
+  // Older builds go; the previous one stays for processes started from it that load a chunk later.
+  for (const entry of readdirSync(BUNDLE_DIR)) {
+    if (entry.startsWith(`${NAME}-`) && entry !== build && entry !== previous)
+      rmSync(join(BUNDLE_DIR, entry), { recursive: true, force: true });
+  }
+}
+
+try {
+  await buildBundle();
+} catch (err) {
+  warn(err instanceof Error ? err.message : String(err));
+}
