@@ -3,7 +3,8 @@
 # npm cache, no node-gyp header cache, no config), with nothing on the network but the npm registry.
 # `npm ci` must need no native build (node-gyp is pointed at a directory that does not exist, so a
 # package that tried to compile would fail here instead of downloading Node's headers), and
-# `npm start` must bring garretd up on the embedded default and print the login line.
+# `npm start` must bring garretd up on the embedded default, from the bundle npm ci built, and print
+# the login line.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -30,6 +31,12 @@ if [ -n "$built$scripted" ]; then
   exit 1
 fi
 
+# The prepare script built garretd's bundle from this tree, current, so that npm start runs it.
+if ! node --input-type=module -e 'import { currentBundle } from "@garret/cli/bundle"; process.exit(currentBundle("garretd") ? 0 : 1)'; then
+  echo "fresh clone: npm ci did not build a current bundle of garretd" >&2
+  exit 1
+fi
+
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 setsid npm start -- --listen "127.0.0.1:$port" >"$work/out.log" 2>&1 &
 pid=$!
@@ -37,7 +44,7 @@ for _ in $(seq 1 600); do
   if grep -q "attic login local http://localhost:$port " "$work/out.log" &&
     node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
       "http://127.0.0.1:$port/healthz"; then
-    echo "fresh clone: npm ci installed no native addon; npm start served on port $port and printed the login line"
+    echo "fresh clone: npm ci installed no native addon and built garretd's bundle; npm start served on port $port and printed the login line"
     exit 0
   fi
   if ! kill -0 "$pid" 2>/dev/null; then break; fi
