@@ -66,9 +66,12 @@ export class LocalStorage implements StorageBackend {
   readonly root: string;
 
   private batchReader: BatchReader | undefined;
+  /** `root` with one trailing separator (pathOf). */
+  private readonly rootPrefix: string;
 
   private constructor(root: string) {
     this.root = root;
+    this.rootPrefix = root.endsWith(sep) ? root : root + sep;
   }
 
   /** Creates the directory and VERSION file if needed, migrating a v0 flat layout. */
@@ -314,10 +317,15 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  /** `<root>/<c0>/<c0c1>/<name>`, after validating the name so the path stays under the root. */
+  /**
+   * `<root>/<c0>/<c0c1>/<name>`, after validating the name so the path stays under the root. A valid
+   * name has no separator, no `..` and no leading `.`, so the concatenation is already the normal
+   * form `join` would compute; join's normalisation was ~8% of a download's main-thread time, as
+   * every chunk of every download passes here.
+   */
   private pathOf(op: string, name: string): string {
     assertObjectName(op, name);
-    const path = join(this.root, name.slice(0, 1), name.slice(0, 2), name);
+    const path = `${this.rootPrefix}${name.slice(0, 1)}${sep}${name.slice(0, 2)}${sep}${name}`;
     if (!path.startsWith(this.root + sep)) throw new StorageError(op, name, "path escapes the storage root");
     return path;
   }
