@@ -18,7 +18,7 @@
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { BUNDLE_DIR, CHECKOUT, manifestOf, manifestPath } from "@garret/cli/bundle";
+import { BUNDLE_DIR, manifestOf, manifestPath } from "@garret/cli/bundle";
 
 const NAME = "garretd";
 const ENTRY = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
@@ -31,11 +31,14 @@ const EXTERNAL = [
   /^jose($|\/)/,
   /^piscina($|\/)/,
 ];
-/** Files besides the modules whose change makes a bundle stale: how the build resolves and builds. */
+/**
+ * Files besides the modules whose change makes a bundle stale: how it is built. Not package-lock.json:
+ * a dependency that changes changes its files, which are inputs, and `npm prune --omit=dev` (which
+ * keeps a bundle while removing rolldown) rewrites the lock unchanged.
+ */
 const BUILD_INPUTS = [
   fileURLToPath(import.meta.url),
   fileURLToPath(new URL("../../../packages/cli/bundle.js", import.meta.url)),
-  join(CHECKOUT, "package-lock.json"),
 ];
 
 function warn(why) {
