@@ -16,7 +16,7 @@
  *   is when the sources run: the worker threads run their sources, beside the bundle.
  */
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { BUNDLE_DIR, manifestOf, manifestPath } from "@garret/cli/bundle";
 
@@ -45,14 +45,27 @@ function warn(why) {
   process.stderr.write(`garret: bundle not built (${why}); garretd runs from its sources\n`);
 }
 
-/** Rolldown plugin: `import.meta.url` in garret's own modules is their source file's URL. */
+/**
+ * Rolldown plugin: `import.meta.url`, `.filename` and `.dirname` in garret's own modules are their
+ * source file's. Any other `import.meta` left in the output would mean the bundle's location, so the
+ * build refuses it (the sources then run).
+ */
 const sourceUrls = {
   name: "garret-source-urls",
   transform: {
-    filter: { id: { exclude: /\/node_modules\// }, code: { include: "import.meta.url" } },
+    filter: { id: { exclude: /\/node_modules\// }, code: { include: "import.meta" } },
     handler(code, id) {
-      return { code: code.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(id).href)) };
+      return {
+        code: code
+          .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(id).href))
+          .replaceAll("import.meta.filename", JSON.stringify(id))
+          .replaceAll("import.meta.dirname", JSON.stringify(dirname(id))),
+      };
     },
+  },
+  renderChunk(code, chunk) {
+    if (code.includes("import.meta")) throw new Error(`import.meta left in ${chunk.fileName}`);
+    return null;
   },
 };
 
