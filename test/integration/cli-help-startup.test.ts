@@ -1,7 +1,9 @@
 /**
  * `garret --help` and `garretadm --help` answer without loading the commands' code: no third-party
  * package (zod, smol-toml, drizzle, pg, jose, ...) and no command module, which is what keeps them
- * fast (issue 15; the times themselves are measured by `npm run bench:startup`, not here).
+ * fast (issue 15; the times themselves are measured by `npm run bench:startup`, not here). So does
+ * `garretd --help`, from its sources or its bundle: not the server's code (main.ts or the bundle's
+ * chunk of it).
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -20,10 +22,11 @@ process.on("exit", () => process.stderr.write("LOADED " + JSON.stringify(loaded)
 function loadedBy(
   path: string,
   args: string[],
+  env: NodeJS.ProcessEnv = {},
 ): { status: number | null; stdout: string; modules: string[] } {
   const result = spawnSync(process.execPath, ["--import", RECORD_MODULES, path, ...args], {
     encoding: "utf8",
-    env: { ...process.env, GARRET_COMPILE_CACHE: "0" },
+    env: { ...process.env, GARRET_COMPILE_CACHE: "0", ...env },
   });
   const line = result.stderr.split("\n").find((l) => l.startsWith("LOADED "));
   expect(line, result.stderr).toBeDefined();
@@ -47,5 +50,23 @@ describe.each([
     expect(files.filter((m) => commandCode.test(m))).toEqual([]);
     // The probe works: it sees the launcher's own modules.
     expect(files.some((m) => m.includes("/apps/"))).toBe(true);
+  });
+});
+
+describe.each([
+  ["sources", { GARRET_BUNDLE: "0" }],
+  ["bundle when current", {}],
+])("garretd --help (%s)", (_mode, env) => {
+  it("prints the help without loading the server's code or any package", () => {
+    const { status, stdout, modules } = loadedBy(bin("garretd/bin/garretd.js"), ["--help"], env);
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^Usage: garretd/);
+    const files = modules.filter((m) => m.startsWith("file:"));
+    const packages = files.filter(
+      (m) => m.includes("/node_modules/") && !m.includes("/.cache/garret/bundle/"),
+    );
+    expect(packages).toEqual([]);
+    expect(files.filter((m) => /\/(src\/main\.ts|main\.mjs)$/.test(m))).toEqual([]);
+    expect(files.some((m) => m.endsWith("/args.ts") || m.endsWith("/args.mjs"))).toBe(true);
   });
 });
