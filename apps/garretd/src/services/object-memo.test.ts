@@ -11,6 +11,16 @@ import {
   MEMO_CHUNK_LIST_LIMIT,
 } from "./object-memo.ts";
 
+/** `n` chunk rows of a NAR (contents irrelevant to the memo). */
+function chunks(n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    id: i,
+    remoteFile: "{}",
+    remoteFileId: `local:${i}`,
+    fileSize: 1,
+  }));
+}
+
 function row(id: number, storePathHash = "h"): ObjectWithNar {
   const at = new Date(0);
   return {
@@ -91,15 +101,16 @@ describe("object memo", () => {
     expect(b.recall(1, "aaa", 1)).toBeUndefined();
   });
 
+  it("keeps the chunk list of a NAR of tens of MiB (a closure's largest paths)", () => {
+    const memo = createObjectMemo();
+    const entry = memo.remember(1, "big", row(1, "big"), 0, memo.generation());
+    // ~50 MiB at atticd's 64 KiB average chunk.
+    memo.keepChunks(entry, chunks(800));
+    expect(entry.chunks).toHaveLength(800);
+  });
+
   it("keeps chunk lists only up to MEMO_CHUNK_LIST_LIMIT each and MEMO_CHUNK_BUDGET in all", () => {
     const memo = createObjectMemo();
-    const chunks = (n: number) =>
-      Array.from({ length: n }, (_, i) => ({
-        id: i,
-        remoteFile: "{}",
-        remoteFileId: `local:${i}`,
-        fileSize: 1,
-      }));
     const long = memo.remember(1, "long", row(1, "long"), 0, memo.generation());
     memo.keepChunks(long, chunks(MEMO_CHUNK_LIST_LIMIT + 1));
     expect(long.chunks).toBeUndefined();

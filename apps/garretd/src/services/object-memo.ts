@@ -24,10 +24,13 @@ export const LIVE_TTL_MS = 10 * 60_000;
 /** Entries kept; each holds rows and a narinfo text of ~1-3 KiB, so at most ~60 MiB. */
 const MEMO_LIMIT = 20_000;
 /**
- * Longer chunk lists are read per download: they would make the memo's memory depend on NAR sizes
- * (a 1 GiB NAR has ~16,000 chunks), and the query is small next to such a transfer.
+ * Longer chunk lists are read per download: they would let a few huge NARs take the memo's chunk
+ * budget (a 1 GiB NAR has ~16,000 chunks), and the query is small next to such a transfer. 2048
+ * chunks is a NAR of ~128 MiB: the largest paths of a system closure (tens of MiB, ~600-800 chunks,
+ * half of the closure corpus's bytes) stay kept, where at 512 each of their downloads read and
+ * planned its chunk list again, on SQLite on the main thread (docs/performance.md, round 5).
  */
-export const MEMO_CHUNK_LIST_LIMIT = 512;
+export const MEMO_CHUNK_LIST_LIMIT = 2048;
 /** Chunk references kept across all entries (~150 bytes each): bounds the memo's memory at ~30 MiB. */
 export const MEMO_CHUNK_BUDGET = 200_000;
 
