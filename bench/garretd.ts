@@ -25,7 +25,7 @@ export interface GarretdHandle {
   logs(): string;
   /** Whether the process is still running. */
   alive(): boolean;
-  /** Restarts on the same data; `cpuProfDir` runs the new process under `node --cpu-prof`. */
+  /** Restarts on the same data; `cpuProfDir` runs the new process's sources under `node --cpu-prof`. */
   restart(opts?: { cpuProfDir?: string }): Promise<void>;
   stop(): Promise<void>;
   /** Stops the process and drops its database, bucket and files. */
@@ -47,6 +47,7 @@ export async function startGarretd(opts: {
     outputLimit: 20_000,
   });
   const destroy = onCleanup(() => g.stop());
+  const bundleSetting = g.env.GARRET_BUNDLE;
   return {
     get url() {
       return g.url;
@@ -61,8 +62,16 @@ export async function startGarretd(opts: {
     env: g.env,
     logs: () => g.logs(),
     alive: () => g.pid !== undefined,
-    restart: (o = {}) =>
-      g.restart({ nodeArgs: o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : undefined }),
+    restart: (o = {}) => {
+      // A profiled process runs the sources, whose file names say where the time goes: the bundle
+      // that garretd otherwise runs puts all of garret in a few chunks (same code once running).
+      if (o.cpuProfDir) g.env.GARRET_BUNDLE = "0";
+      else if (bundleSetting === undefined) delete g.env.GARRET_BUNDLE;
+      else g.env.GARRET_BUNDLE = bundleSetting;
+      return g.restart({
+        nodeArgs: o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : undefined,
+      });
+    },
     stop: () => g.stopProcess(),
     destroy,
   };
