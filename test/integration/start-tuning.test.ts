@@ -1,7 +1,7 @@
 /**
  * garretd's launcher starts the server with the memory settings only a process start can take
- * (packages/cli/start-tuning.js): glibc's MALLOC_ARENA_MAX, V8's --max-semi-space-size and
- * --expose-gc (for the collection once start-up settles), by re-executing itself in place (same pid). An operator's own values are kept as given.
+ * (packages/cli/start-tuning.js): glibc's MALLOC_ARENA_MAX, V8's --max-semi-space-size,
+ * --heap-growing-percent and --expose-gc (for the collection once start-up settles), by re-executing itself in place (same pid). An operator's own values are kept as given.
  */
 import { readFile } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 describe("garretd start tuning", () => {
-  it("re-executes itself once with MALLOC_ARENA_MAX=2, a fixed mmap threshold, 4 MB semi-spaces and gc exposed, keeping its pid and arguments", async () => {
+  it("re-executes itself once with MALLOC_ARENA_MAX=2, a fixed mmap threshold, 4 MB semi-spaces, old generations growing by half at most and gc exposed, keeping its pid and arguments", async () => {
     g = await startGarretd({ env: { NODE_OPTIONS: "" } });
     const res = await fetch(`${g.url}/healthz`);
     expect(res.status).toBe(200);
@@ -35,6 +35,7 @@ describe("garretd start tuning", () => {
     expect(env.get("MALLOC_ARENA_MAX")).toBe("2");
     expect(env.get("MALLOC_MMAP_THRESHOLD_")).toBe("131072");
     expect(args).toContain("--max-semi-space-size=4");
+    expect(args).toContain("--heap-growing-percent=50");
     expect(args).toContain("--expose-gc");
     // The same command follows the added flags: launcher, config, listen address.
     expect(args.slice(args.indexOf("--expose-gc") + 1)[0]).toMatch(/garretd\.js$/);
@@ -49,10 +50,14 @@ describe("garretd start tuning", () => {
         NODE_OPTIONS: "--max-semi-space-size=16 --expose-gc",
       },
     });
+    // Node refuses --heap-growing-percent in NODE_OPTIONS: an operator gives it on the command line.
+    await g.stopProcess();
+    await g.startProcess({ nodeArgs: ["--heap-growing-percent=100"] });
     const { args, env } = await processStart(g.pid as number);
     expect(env.get("MALLOC_ARENA_MAX")).toBe("8");
     expect(env.get("MALLOC_MMAP_THRESHOLD_")).toBe("65536");
     expect(args.some((a) => a.startsWith("--max-semi-space-size"))).toBe(false);
+    expect(args.filter((a) => a.startsWith("--heap-growing-percent"))).toEqual(["--heap-growing-percent=100"]);
     expect(args).not.toContain("--expose-gc");
   });
 });
@@ -60,22 +65,22 @@ describe("garretd start tuning", () => {
 describe("missingTuning", () => {
   it("names only what is missing, from the command line or NODE_OPTIONS", () => {
     expect(missingTuning([], {})).toEqual({
-      flags: ["--max-semi-space-size=4", "--expose-gc"],
+      flags: ["--max-semi-space-size=4", "--heap-growing-percent=50", "--expose-gc"],
       env: { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" },
     });
     expect(missingTuning(["--max-semi-space-size=8"], { MALLOC_MMAP_THRESHOLD_: "0" })).toEqual({
-      flags: ["--expose-gc"],
+      flags: ["--heap-growing-percent=50", "--expose-gc"],
       env: { MALLOC_ARENA_MAX: "2" },
     });
     expect(
-      missingTuning(["--expose-gc"], {
+      missingTuning(["--expose-gc", "--heap-growing-percent=20"], {
         NODE_OPTIONS: "--foo --max-semi-space-size=1",
         MALLOC_ARENA_MAX: "4",
         MALLOC_MMAP_THRESHOLD_: "262144",
       }),
     ).toBeNull();
     expect(missingTuning(["--cpu-prof"], { MALLOC_ARENA_MAX: "1" })).toEqual({
-      flags: ["--max-semi-space-size=4", "--expose-gc"],
+      flags: ["--max-semi-space-size=4", "--heap-growing-percent=50", "--expose-gc"],
       env: { MALLOC_MMAP_THRESHOLD_: "131072" },
     });
   });
