@@ -1,13 +1,13 @@
 /**
  * The installation's bundles: garretd's sources and their dependencies built into a few JavaScript
- * files (apps/garretd/bin/build-bundle.js, run by `npm ci`), which a start loads in ~40% less CPU
- * than the ~440 modules they come from (docs/performance.md, round 5). They live in
+ * files (apps/garretd/bin/build-bundle.js, run by `npm ci`), which a start loads in about half the
+ * CPU of the ~440 modules they come from (docs/performance.md, round 5). They live in
  * `node_modules/.cache/garret/bundle/`, beside the compile cache.
  *
  * A bundle runs only while it is current: beside each one, `<name>.manifest.json` lists every file
  * it was built from (garret's sources and the dependencies' files it inlined) with its size and
- * modification time, and the launcher compares them with the files at each start (~2 ms for ~450
- * files). Any difference (a developer edited a `.ts` file, `git pull`, the checkout moved) means the
+ * modification time, and the launcher compares them with the files at each start (3–6 ms for ~330
+ * files on the shared 2-core machine). Any difference (a developer edited a `.ts` file, `git pull`, the checkout moved) means the
  * sources run, exactly as without a bundle; `npm ci` or `npm run build-bundle` builds it again.
  * `GARRET_BUNDLE=0` runs the sources regardless.
  *
