@@ -57,7 +57,9 @@ describe("garretd start tuning", () => {
     expect(env.get("MALLOC_ARENA_MAX")).toBe("8");
     expect(env.get("MALLOC_MMAP_THRESHOLD_")).toBe("65536");
     expect(args.some((a) => a.startsWith("--max-semi-space-size"))).toBe(false);
-    expect(args.filter((a) => a.startsWith("--heap-growing-percent"))).toEqual(["--heap-growing-percent=100"]);
+    expect(args.filter((a) => a.startsWith("--heap-growing-percent"))).toEqual([
+      "--heap-growing-percent=100",
+    ]);
     expect(args).not.toContain("--expose-gc");
   });
 });
