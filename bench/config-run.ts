@@ -1,7 +1,7 @@
 /**
  * Every measurement for one garretd configuration, against the nginx already serving the corpus.
  *
- * A fresh instance: push the corpus (MiB/s, peak RSS) → warm-up pass over every narinfo and NAR
+ * A fresh instance: push the corpus (MiB/s, peak RSS) → warm-up passes over every narinfo and NAR
  * on both servers → interleaved repetitions of the narinfo pass and the 1/4/16-worker NAR passes →
  * get-missing-paths → (c) one big upload per repetition, alternating with the sha256sum/zstd
  * baseline → (e) narinfo latency while four big uploads run → (d) peak RSS while four other big
@@ -30,6 +30,8 @@ import {
   type NarEntry,
   narinfoPass,
   narinfoProbe,
+  WARM_UP_NARS,
+  warmUpDownloads,
 } from "./read-bench.ts";
 import type { ConfigResult } from "./report.ts";
 import { sampleRss } from "./rss.ts";
@@ -103,9 +105,9 @@ async function readRows(
   reps: number,
   log: (msg: string) => void,
 ): Promise<void> {
-  log(`${result.config}: warm-up pass (every NAR on both servers)`);
-  await downloadPass(garret, nars.garret, 4);
-  await downloadPass(nginx, nars.nginx, 4);
+  log(`${result.config}: warm-up passes (${WARM_UP_NARS} NARs on both servers)`);
+  await warmUpDownloads(garret, nars.garret);
+  await warmUpDownloads(nginx, nars.nginx);
   for (let rep = 0; rep < reps; rep++) {
     const order = rep % 2 === 0 ? [garret, nginx] : [nginx, garret];
     log(`${result.config}: read repetition ${rep + 1}/${reps}`);
@@ -270,9 +272,9 @@ async function profiles(g: GarretdHandle, hashes: string[], quick: boolean, log:
     const launched = performance.now();
     await g.restart({ cpuProfDir: dir });
     const target: CacheTarget = { name: "garret", base: `${g.url}/${CACHE}` };
-    // The first pass after a restart warms caches and JIT; the profile window starts after it.
+    // The warm-up passes after a restart warm caches and JIT; the profile window starts after them.
     const nars = await discoverNars(target, hashes);
-    if (workload === "download") await downloadPass(target, nars, 4);
+    if (workload === "download") await warmUpDownloads(target, nars);
     const skipMs = performance.now() - launched;
     const until = performance.now() + (quick ? 4000 : 10_000);
     for (let i = 0; performance.now() < until || i < 2; i++) {

@@ -117,6 +117,28 @@ export async function downloadPass(
   return { workers, ms: performance.now() - started, wireBytes, narBytes };
 }
 
+/**
+ * NARs a server serves before its download rows are measured (and at most this many bytes). garretd
+ * is a JIT-compiled process that runs for days: after the single warm-up pass the benches used to
+ * make, its download path was still being compiled during the measured passes (V8's compiler threads
+ * ~10% of its CPU, the main thread's user time per NAR up to ~50% above its steady state; after 20
+ * passes of the mixed corpus, 0.69 -> 0.58 ms of CPU per NAR at 1 connection: docs/performance.md,
+ * round 5). nginx gets the same warm-up.
+ */
+export const WARM_UP_NARS = 3000;
+export const WARM_UP_BYTES = 4 * 2 ** 30;
+
+/** Download passes with 4 workers until `WARM_UP_NARS` NARs or `WARM_UP_BYTES` have been served. */
+export async function warmUpDownloads(target: CacheTarget, nars: readonly NarEntry[]): Promise<void> {
+  let served = 0;
+  let bytes = 0;
+  while (served < WARM_UP_NARS && bytes < WARM_UP_BYTES) {
+    const pass = await downloadPass(target, nars, 4);
+    served += nars.length;
+    bytes += pass.wireBytes;
+  }
+}
+
 export interface Probe {
   /** Stops the loop and returns every latency in ms. */
   stop(): Promise<number[]>;

@@ -26,7 +26,14 @@ import { startNginx } from "./nginx.ts";
 import { copyToFileCache, ensureNix } from "./nix.ts";
 import { CORPUS_SHAPES } from "./options.ts";
 import { readProfile, readWorkerProfiles } from "./profile-files.ts";
-import { type CacheTarget, discoverNars, downloadPass, type NarEntry, narinfoPass } from "./read-bench.ts";
+import {
+  type CacheTarget,
+  discoverNars,
+  downloadPass,
+  type NarEntry,
+  narinfoPass,
+  warmUpDownloads,
+} from "./read-bench.ts";
 import { renderProfile } from "./report.ts";
 import { MiB, median, mibPerSecond } from "./stats.ts";
 import { addThreadCpu, renderThreadCpu, type ThreadCpu, threadCpu, threadCpuDelta } from "./thread-cpu.ts";
@@ -122,8 +129,8 @@ async function main(): Promise<void> {
     });
     const garret: CacheTarget = { name: "garret", base: `${g.url}/bench` };
     const garretNars = await discoverNars(garret, hashes);
-    await downloadPass(garret, garretNars, 4);
-    await downloadPass(nginx, nginxNars, 4);
+    await warmUpDownloads(garret, garretNars);
+    await warmUpDownloads(nginx, nginxNars);
     const samples = { narinfo: [] as number[][], dl: WORKERS.map(() => [] as number[][]) };
     // CPU ms of [garret, nginx] over all narinfo passes; per connection count, over its NAR passes.
     const narinfoCpu = { ms: [0, 0] as [number, number], lookups: 0 };
@@ -199,7 +206,7 @@ async function main(): Promise<void> {
         // The restarted process listens on a new port.
         const target: CacheTarget = { name: "garret", base: `${g.url}/bench` };
         const nars = await discoverNars(target, hashes);
-        if (workload !== "narinfo") await downloadPass(target, nars, workload);
+        if (workload !== "narinfo") await warmUpDownloads(target, nars);
         const skipMs = performance.now() - launched;
         const cpuBefore = cpuMs(g.pid);
         const until = performance.now() + seconds * 1000;
