@@ -147,8 +147,14 @@ describe("layout", () => {
     const declared = Object.keys(root.devDependencies ?? {});
     // Test code may also use what the workspace it tests depends on (installed for that workspace).
     const workspaceDeps = new Set(all.flatMap((w) => Object.keys(w.manifest.dependencies ?? {})));
+    // The files the root scripts run (`node apps/garretd/bin/build-bundle.js` at npm ci) are the
+    // root's too: what they import is installed by the root's devDependencies.
+    const scriptFiles = Object.values(root.scripts ?? {}).flatMap((command) =>
+      [...command.matchAll(/\bnode\s+(\S+\.[cm]?[jt]s)\b/g)].map((m) => join(ROOT, m[1] as string)),
+    );
     const files = [
       ...["test", "bench", "deploy"].flatMap((d) => sourceFiles(join(ROOT, d))),
+      ...scriptFiles,
       join(ROOT, "vitest.config.ts"),
       ...all.flatMap((w) => sourceFiles(join(w.dir, "src")).filter(isTest)),
     ];
