@@ -3,7 +3,7 @@
  * package (zod, smol-toml, drizzle, pg, jose, ...) and no command module, which is what keeps them
  * fast (issue 15; the times themselves are measured by `npm run bench:startup`, not here). So does
  * `garretd --help`, from its sources or its bundle: not the server's code (main.ts or the bundle's
- * chunk of it).
+ * chunk of it); and garretadm's bundle loads no command's chunk for its help.
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -42,7 +42,7 @@ describe.each([
   ],
 ])("%s --help", (_name, path, commandCode) => {
   it("prints the help without loading any package or command", () => {
-    const { status, stdout, modules } = loadedBy(path, ["--help"]);
+    const { status, stdout, modules } = loadedBy(path, ["--help"], { GARRET_BUNDLE: "0" });
     expect(status).toBe(0);
     expect(stdout).toMatch(/Usage: /);
     const files = modules.filter((m) => m.startsWith("file:"));
@@ -68,5 +68,17 @@ describe.each([
     expect(packages).toEqual([]);
     expect(files.filter((m) => /\/(src\/main\.ts|main\.mjs)$/.test(m))).toEqual([]);
     expect(files.some((m) => m.endsWith("/args.ts") || m.endsWith("/args.mjs"))).toBe(true);
+  });
+});
+
+describe("garretadm --help (bundle when current)", () => {
+  it("prints the help without loading a command's chunk", () => {
+    const { status, stdout, modules } = loadedBy(bin("garretd/bin/garretadm.js"), ["--help"]);
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^Usage: garretadm/);
+    const files = modules.filter((m) => m.startsWith("file:"));
+    const commands = /\/(check|tokens|caches|gc|make-token|database|config)\d*\.(mjs|ts)$/;
+    expect(files.filter((m) => commands.test(m))).toEqual([]);
+    expect(files.some((m) => /\/(garretadm\.mjs|adm\/cli\.ts)$/.test(m))).toBe(true);
   });
 });

@@ -8,7 +8,7 @@
  * (apps/garretd/bin/build-bundle.js) is what starts run, not when stale, and it does the work whose
  * code it locates through `import.meta.url`: migrations of a fresh database (`migrations/`), an
  * upload compressed by the compression workers, a multi-megabyte NAR served through the read
- * workers, WAL checkpoints by the SQLite checkpoint worker.
+ * workers, WAL checkpoints by the SQLite checkpoint worker; garretadm runs its own bundle.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -308,4 +308,17 @@ describe("garretd from its bundle", () => {
     expect(loaded).toContain(currentBundle("garretd"));
     expect(loaded.filter((m) => m.startsWith(SOURCES) && m.endsWith(".ts"))).toEqual([]);
   }, 240_000);
+
+  it("garretadm runs its bundle on the same data", async () => {
+    const admLog = join(g.dataDir, "modules-garretadm.txt");
+    const listed = await runNode(
+      ["--import", RECORD_MODULE_LOADS, GARRETADM_BIN, "-f", g.configPath, "caches", "list"],
+      { ...g.env, GARRET_TEST_MODULE_LOG: admLog },
+    );
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain("bundled");
+    const loaded = (await readFile(admLog, "utf8")).split("\n");
+    expect(loaded).toContain(currentBundle("garretadm"));
+    expect(loaded.filter((m) => m.startsWith(SOURCES) && m.endsWith(".ts"))).toEqual([]);
+  }, 120_000);
 });

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * Builds garretd's bundle (@garret/cli/bundle.js says when the launcher runs it) with rolldown: the
- * TypeScript sources from apps/garretd/src/cli.ts and the dependencies they load, as ES modules in
+ * Builds the bundles of garretd and garretadm (@garret/cli/bundle.js says when a launcher runs one)
+ * with rolldown, in one build that shares their common chunks: the TypeScript sources from
+ * apps/garretd/src/cli.ts and adm/cli.ts and the dependencies they load, as ES modules in
  * `node_modules/.cache/garret/bundle/`. Run by `npm ci` (the root `prepare` script, before the
  * compile cache is filled) and by `npm run build-bundle`. Never fails the install: without
- * rolldown (`npm ci --omit=dev`) or after an error, garretd runs from the sources.
+ * rolldown (`npm ci --omit=dev`) or after an error, both run from the sources.
  *
  * - Code a start does not need stays behind a dynamic import, each in a chunk of its own (the CLI
  *   commands, the Postgres client, S3): no single file, or the externals those parts import would be
@@ -20,8 +21,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { BUNDLE_DIR, manifestOf, manifestPath } from "@garret/cli/bundle";
 
-const NAME = "garretd";
-const ENTRY = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
+/** The bundles' names (the launchers ask for them) and their entry modules; built together. */
+const ENTRIES = {
+  garretd: fileURLToPath(new URL("../src/cli.ts", import.meta.url)),
+  garretadm: fileURLToPath(new URL("../src/adm/cli.ts", import.meta.url)),
+};
 const EXTERNAL = [
   /^node:/,
   /^pg($|\/)/,
@@ -42,7 +46,7 @@ const BUILD_INPUTS = [
 ];
 
 function warn(why) {
-  process.stderr.write(`garret: bundle not built (${why}); garretd runs from its sources\n`);
+  process.stderr.write(`garret: bundle not built (${why}); garretd and garretadm run from their sources\n`);
 }
 
 /**
@@ -69,10 +73,10 @@ const sourceUrls = {
   },
 };
 
-/** The build directory the current manifest names, if any. */
+/** The build directory the current manifests name, if any. */
 function currentBuild() {
   try {
-    return JSON.parse(readFileSync(manifestPath(NAME), "utf8")).entry.split("/")[0];
+    return JSON.parse(readFileSync(manifestPath("garretd"), "utf8")).entry.split("/")[0];
   } catch {
     return undefined;
   }
@@ -88,14 +92,14 @@ async function buildBundle() {
   // Only its owner may write code that the launcher runs (@garret/cli/bundle.js).
   mkdirSync(BUNDLE_DIR, { recursive: true });
   chmodSync(BUNDLE_DIR, 0o755);
-  const build = `${NAME}-${Date.now()}`;
+  const build = `build-${Date.now()}`;
   const dir = join(BUNDLE_DIR, build);
   mkdirSync(dir);
   chmodSync(dir, 0o755);
   let result;
   try {
     result = await rolldown.build({
-      input: { [NAME]: ENTRY },
+      input: ENTRIES,
       platform: "node",
       external: EXTERNAL,
       plugins: [sourceUrls],
@@ -106,16 +110,18 @@ async function buildBundle() {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  // Every entry's manifest lists every input: an edit anywhere makes both bundles stale.
   const modules = result.output.flatMap((o) => (o.type === "chunk" ? o.moduleIds : []));
-  const files = modules.filter((id) => id.startsWith("/"));
-  const manifest = manifestOf(`${build}/${NAME}.mjs`, [...files, ...BUILD_INPUTS]);
+  const files = [...modules.filter((id) => id.startsWith("/")), ...BUILD_INPUTS];
   const previous = currentBuild();
-  const staged = `${manifestPath(NAME)}.${process.pid}`;
-  writeFileSync(staged, JSON.stringify(manifest));
-  renameSync(staged, manifestPath(NAME));
+  for (const name of Object.keys(ENTRIES)) {
+    const staged = `${manifestPath(name)}.${process.pid}`;
+    writeFileSync(staged, JSON.stringify(manifestOf(`${build}/${name}.mjs`, files)));
+    renameSync(staged, manifestPath(name));
+  }
   // Older builds go; the previous one stays for processes started from it that load a chunk later.
   for (const entry of readdirSync(BUNDLE_DIR)) {
-    if (entry.startsWith(`${NAME}-`) && entry !== build && entry !== previous)
+    if (/^(build|garretd)-\d+$/.test(entry) && entry !== build && entry !== previous)
       rmSync(join(BUNDLE_DIR, entry), { recursive: true, force: true });
   }
 }
