@@ -1,6 +1,6 @@
 /**
- * The installation's bundles: garretd's sources and their dependencies built into a few JavaScript
- * files (apps/garretd/bin/build-bundle.js, run by `npm ci`), which a start loads in about half the
+ * The installation's bundles: garretd's and garretadm's sources and their dependencies built into
+ * a few JavaScript files (apps/garretd/bin/build-bundle.js, run by `npm ci`), which a start loads in about half the
  * CPU of the ~440 modules they come from (docs/performance.md, round 5). They live in
  * `node_modules/.cache/garret/bundle/`, beside the compile cache.
  *
@@ -11,8 +11,8 @@
  * sources run, exactly as without a bundle; `npm ci` or `npm run build-bundle` builds it again.
  * `GARRET_BUNDLE=0` runs the sources regardless.
  *
- * Each build goes to a directory of its own (`<name>-<time>/`) and its manifest, replaced last and
- * atomically, names it: a process starting during a build runs the previous one whole, and the
+ * Each build goes to a directory of its own (`build-<time>/`) and its manifests, replaced last and
+ * atomically, name it: a process starting during a build runs the previous one whole, and the
  * builder keeps that previous directory for processes started from it that load a chunk later.
  *
  * A bundle is code that runs, so it must be as trusted as the sources: its directories must belong
