@@ -1,8 +1,8 @@
 /**
- * The installation's bundles: garretd's and garretadm's sources and their dependencies built into
- * a few JavaScript files (apps/garretd/bin/build-bundle.js, run by `npm ci`), which a start loads in about half the
- * CPU of the ~440 modules they come from (docs/performance.md, round 5). They live in
- * `node_modules/.cache/garret/bundle/`, beside the compile cache.
+ * The installation's bundles: garretd's and garretadm's sources and their dependencies built into a
+ * few JavaScript files (apps/garretd/bin/build-bundle.js, run by `npm ci`), which a start loads in
+ * about half the CPU of the ~440 modules they come from (docs/performance.md, round 5). They live
+ * in `node_modules/.cache/garret/bundle/`, beside the compile cache.
  *
  * A bundle runs only while it is current: beside each one, `<name>.manifest.json` lists every file
  * it was built from (garret's sources and the dependencies' files it inlined) with its size and
