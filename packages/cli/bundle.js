@@ -9,7 +9,8 @@
  * modification time, and the launcher compares them with the files at each start (3–6 ms for ~330
  * files on the shared 2-core machine). Any difference (a developer edited a `.ts` file, `git pull`, the checkout moved) means the
  * sources run, exactly as without a bundle; `npm ci` or `npm run build-bundle` builds it again.
- * `GARRET_BUNDLE=0` runs the sources regardless.
+ * `GARRET_BUNDLE=0` runs the sources regardless. The worker threads follow the process: a bundle
+ * starts the worker entries built with it (`worker.*.mjs`), the sources start theirs.
  *
  * Each build goes to a directory of its own (`build-<time>/`) and its manifests, replaced last and
  * atomically, name it: a process starting during a build runs the previous one whole, and the

@@ -14,11 +14,11 @@
  * cache off. Any failure just means no cache. Plain JavaScript, because the launchers load it
  * before any TypeScript.
  *
- * `enableCompileCache` covers this thread only; worker threads (garretd's compression workers load
- * TypeScript too) enable the cache from `NODE_COMPILE_CACHE` in their environment, a copy of
- * `process.env`. So the chosen directory is also put there: without it every compression worker
- * loaded the type stripper, ~12 MB resident per worker, and stripped its modules again at each
- * start (docs/performance.md).
+ * `enableCompileCache` covers this thread only; worker threads enable the cache from
+ * `NODE_COMPILE_CACHE` in their environment, a copy of `process.env`. So the chosen directory is also
+ * put there: when garretd runs its sources, its compression workers load TypeScript too, and without
+ * it every one loaded the type stripper, ~12 MB resident per worker, and stripped its modules again
+ * at each start (docs/performance.md). From the bundle they load its JavaScript worker entries.
  */
 import { lstatSync, mkdirSync } from "node:fs";
 import { constants, enableCompileCache } from "node:module";

@@ -8,10 +8,12 @@
  * (apps/garretd/bin/build-bundle.js) is what starts run, not when stale, and it does the work whose
  * code it locates through `import.meta.url`: migrations of a fresh database (`migrations/`), an
  * upload compressed by the compression workers, a multi-megabyte NAR served through the read
- * workers, WAL checkpoints by the SQLite checkpoint worker; garretadm runs its own bundle.
+ * workers, WAL checkpoints by the SQLite checkpoint worker, every worker thread from the bundle's
+ * worker entries, with an empty compile cache (as the first generation of workers after `npm ci`
+ * meets it), stripping no TypeScript; garretadm runs its own bundle.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -189,7 +191,7 @@ describe("first start without any configuration", () => {
     const startAndRecord = async (start: string): Promise<string[]> => {
       const log = join(home, `modules-${start}.txt`);
       const { child } = await startFresh(home, port, {
-        nodeArgs: ["--import", RECORD_MODULE_LOADS],
+        nodeArgs: ["--require", RECORD_MODULE_LOADS],
         env: {
           GARRET_TEST_MODULE_LOG: log,
           NODE_COMPILE_CACHE: undefined,
@@ -269,7 +271,10 @@ describe("garretd from its bundle", () => {
     g = await startGarretd({ db: "sqlite", storage: "local", compression: "zstd" });
     log = join(g.dataDir, "modules.txt");
     g.env.GARRET_TEST_MODULE_LOG = log;
-    await g.restart({ nodeArgs: ["--import", RECORD_MODULE_LOADS] });
+    // An empty compile cache, the one its worker threads' modules have in the first generation after
+    // `npm ci` (fill-compile-cache starts no worker): what they load must need none.
+    g.env.NODE_COMPILE_CACHE = join(g.dataDir, "empty-compile-cache");
+    await g.restart({ nodeArgs: ["--require", RECORD_MODULE_LOADS] });
     await createCacheOver(g.url, g.rootToken, "bundled", { isPublic: true });
   }, 120_000);
   afterAll(() => g?.stop());
@@ -307,12 +312,37 @@ describe("garretd from its bundle", () => {
     const loaded = (await readFile(log, "utf8")).split("\n");
     expect(loaded).toContain(currentBundle("garretd"));
     expect(loaded.filter((m) => m.startsWith(SOURCES) && m.endsWith(".ts"))).toEqual([]);
+
+    // Every worker thread (compression, read, checkpoint, and any later one) ran garret's code from
+    // the bundle too: none of its sources, nothing to strip, no type stripper.
+    const threads = (await readdir(g.dataDir)).filter((f) => f.startsWith("modules.txt.thread-"));
+    const workers = await Promise.all(
+      threads.map(async (f) => ({ f, loaded: (await readFile(join(g.dataDir, f), "utf8")).split("\n") })),
+    );
+    expect(
+      workers.some((w) => w.loaded.some((m) => m.endsWith("/node_modules/piscina/dist/worker.js"))),
+    ).toBe(true);
+    const bundleDir = new URL("./", currentBundle("garretd") as string).href;
+    for (const w of workers) {
+      expect(
+        w.loaded.some((m) => m.startsWith(bundleDir)),
+        w.f,
+      ).toBe(true);
+      expect(
+        w.loaded.filter((m) => m.startsWith(SOURCES) && !m.startsWith(`${SOURCES}node_modules/`)),
+        w.f,
+      ).toEqual([]);
+      expect(
+        w.loaded.filter((m) => m.includes("amaro")),
+        w.f,
+      ).toEqual([]);
+    }
   }, 240_000);
 
   it("garretadm runs its bundle on the same data", async () => {
     const admLog = join(g.dataDir, "modules-garretadm.txt");
     const listed = await runNode(
-      ["--import", RECORD_MODULE_LOADS, GARRETADM_BIN, "-f", g.configPath, "caches", "list"],
+      ["--require", RECORD_MODULE_LOADS, GARRETADM_BIN, "-f", g.configPath, "caches", "list"],
       { ...g.env, GARRET_TEST_MODULE_LOG: admLog },
     );
     expect(listed.code, listed.stderr).toBe(0);

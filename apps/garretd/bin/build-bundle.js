@@ -13,13 +13,21 @@
  * - External, loaded from node_modules as before, only when used: `pg`, the AWS SDK and `jose` (not
  *   loaded on an SQLite start, first-start.test.ts) and piscina (it starts its own worker file).
  * - `import.meta.url` in garret's own modules becomes the source file's URL, so what it locates
- *   (worker entry files, `migrations/`, package.json, the launchers) is found in the checkout as it
- *   is when the sources run: the worker threads run their sources, beside the bundle.
+ *   (`migrations/`, package.json, the launchers) is found in the checkout as it is when the sources
+ *   run.
+ * - Except a module under a `src/` directory located that way (`new URL("./x-worker.ts",
+ *   import.meta.url)`): nothing imports a module through a URL but another thread, so it is a
+ *   worker thread's entry (a `Worker`, a piscina pool, a piscina task's `filename`). It is built as
+ *   an entry of its own, `worker.<its path>.mjs` beside the bundle, and the URL names that file: the
+ *   worker threads of a bundled garretd run bundled JavaScript too, so even the first after an
+ *   install, with nothing in the compile cache for them, strips no TypeScript and never loads the
+ *   type stripper (~4 MiB of heap per worker, docs/performance.md). first-start.test.ts checks every
+ *   worker thread an upload, a download and WAL checkpoints start.
  */
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { BUNDLE_DIR, manifestOf, manifestPath } from "@garret/cli/bundle";
+import { BUNDLE_DIR, CHECKOUT, manifestOf, manifestPath } from "@garret/cli/bundle";
 
 /** The bundles' names (the launchers ask for them) and their entry modules; built together. */
 const ENTRIES = {
@@ -49,29 +57,54 @@ function warn(why) {
   process.stderr.write(`garret: bundle not built (${why}); garretd and garretadm run from their sources\n`);
 }
 
+/** `new URL("<literal>", import.meta.url)`: what a module locates beside itself. */
+const LOCATED = /new URL\(\s*(["'`])([^"'`$]+)\1\s*,\s*import\.meta\.url\s*\)/g;
+/** A module of garret's sources: located by URL, a worker thread's entry. */
+const SOURCE_MODULE = /^(apps|packages)\/[^/]+\/src\/.+\.(ts|mts|cts|js|mjs|cjs)$/;
+
 /**
- * Rolldown plugin: `import.meta.url`, `.filename` and `.dirname` in garret's own modules are their
+ * Rolldown plugin for the bundle written to `dir`: a worker thread's entry module (a source module
+ * located through `new URL(…, import.meta.url)`) becomes an entry of its own in `dir`, and the URL
+ * names it there. Then `import.meta.url`, `.filename` and `.dirname` in garret's own modules are their
  * source file's. Any other `import.meta` left in the output would mean the bundle's location, so the
  * build refuses it (the sources then run).
+ * @param {string} dir
  */
-const sourceUrls = {
-  name: "garret-source-urls",
-  transform: {
-    filter: { id: { exclude: /\/node_modules\// }, code: { include: "import.meta" } },
-    handler(code, id) {
-      return {
-        code: code
-          .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(id).href))
-          .replaceAll("import.meta.filename", JSON.stringify(id))
-          .replaceAll("import.meta.dirname", JSON.stringify(dirname(id))),
-      };
+function sourceUrls(dir) {
+  /** @type {Map<string, string>} worker entry module -> its file in `dir` */
+  const workers = new Map();
+  return {
+    name: "garret-source-urls",
+    transform: {
+      filter: { id: { exclude: /\/node_modules\// }, code: { include: "import.meta" } },
+      handler(code, id) {
+        const located = code.replace(LOCATED, (whole, _quote, relative) => {
+          const target = fileURLToPath(new URL(relative, pathToFileURL(id)));
+          const path = target.startsWith(CHECKOUT) ? target.slice(CHECKOUT.length) : "";
+          if (!SOURCE_MODULE.test(path)) return whole;
+          let fileName = workers.get(target);
+          if (!fileName) {
+            fileName = `worker.${path.replace(/\.[^.]+$/, "").replaceAll("/", ".")}.mjs`;
+            workers.set(target, fileName);
+            // Its exports are what the worker's host calls (piscina runs a task by export name).
+            this.emitFile({ type: "chunk", id: target, fileName, preserveSignature: "strict" });
+          }
+          return `new URL(${JSON.stringify(pathToFileURL(join(dir, fileName)).href)})`;
+        });
+        return {
+          code: located
+            .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(id).href))
+            .replaceAll("import.meta.filename", JSON.stringify(id))
+            .replaceAll("import.meta.dirname", JSON.stringify(dirname(id))),
+        };
+      },
     },
-  },
-  renderChunk(code, chunk) {
-    if (code.includes("import.meta")) throw new Error(`import.meta left in ${chunk.fileName}`);
-    return null;
-  },
-};
+    renderChunk(code, chunk) {
+      if (code.includes("import.meta")) throw new Error(`import.meta left in ${chunk.fileName}`);
+      return null;
+    },
+  };
+}
 
 /** The build directory the current manifests name, if any. */
 function currentBuild() {
@@ -102,7 +135,7 @@ async function buildBundle() {
       input: ENTRIES,
       platform: "node",
       external: EXTERNAL,
-      plugins: [sourceUrls],
+      plugins: [sourceUrls(dir)],
       logLevel: "warn",
       output: { dir, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name].mjs" },
     });
