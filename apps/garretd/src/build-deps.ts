@@ -3,6 +3,7 @@
  * `buildDeps` from a loaded `Config` (database, storage, token authority, then the change feed and
  * store gauges). `close()` releases them in reverse order.
  */
+import { availableParallelism } from "node:os";
 import { basename, dirname } from "node:path";
 import { createChunkCompressor } from "@garret/chunking";
 import { createDb, type Db } from "@garret/db";
@@ -116,7 +117,7 @@ export interface DepsParts {
   storage: StorageBackend;
   tokens: TokenAuthority;
   log: Logger;
-  /** Compression worker threads (default: the pool's own choice). */
+  /** Compression worker threads (default: one per core). */
   compressionThreads?: number;
   revocationRefreshMs?: number;
   /** Cache rows kept while the change feed is down; 0 = read every time. */
@@ -127,10 +128,11 @@ export interface DepsParts {
 export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> } {
   const { settings, db, log } = parts;
   const metrics = createGarretMetrics();
+  const compressionThreads = parts.compressionThreads ?? availableParallelism();
   const compressor = createChunkCompressor({
     type: settings.compression.type,
     level: settings.compression.level,
-    ...(parts.compressionThreads !== undefined && { threads: parts.compressionThreads }),
+    threads: compressionThreads,
   });
   const access = createAccessRecorder(
     db,
@@ -151,6 +153,8 @@ export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> 
       bytes: settings.uploadMemory.bytes,
       waitMs: settings.uploadMemory.waitMs,
       maxChunkSize: settings.chunking.maxSize,
+      // Two uploads per compression worker keep every worker busy (one compressing while the other is stored).
+      promptLanes: 2 * compressionThreads,
       observe(usage) {
         metrics.uploadMemoryBytes.set(usage.bytes);
         metrics.uploadMemoryHolders.set(usage.held);

@@ -1,6 +1,7 @@
 /**
  * The upload memory pool: never more lanes than the cap allows, the same buffers handed out again,
- * a freed lane going to the upload that waits longest, a 503 after the wait, and a lane's buffers
+ * a freed lane going to the upload that waits longest, a 503 after the wait, uploads beyond the
+ * prompt lanes waiting for a lane to come free before a new one is made, and a lane's buffers
  * taken in turn by its one upload.
  */
 import { describe, expect, it } from "vitest";
@@ -76,6 +77,47 @@ describe("ingest memory", () => {
     expect(memory.usage()).toMatchObject({ held: 0, made: 1, waiting: 0 });
     expect(Math.max(...seen.map((u) => u.made))).toBe(1);
     expect(Math.max(...seen.map((u) => u.held))).toBe(1);
+  });
+
+  it("beyond promptLanes an upload takes a lane that comes free in time instead of a new one", async () => {
+    const memory = createIngestMemory({
+      bytes: 8 * LANE,
+      waitMs: 5000,
+      maxChunkSize: MAX_CHUNK,
+      promptLanes: 2,
+      promptWaitMs: 2000,
+    });
+    const [a, b] = [await memory.acquire(), await memory.acquire()];
+    expect(memory.usage()).toMatchObject({ held: 2, made: 2 });
+    // A third upload arrives while the first is finishing: it waits, and gets the first's lane.
+    const third = memory.acquire();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(memory.usage()).toMatchObject({ held: 2, made: 2, waiting: 1 });
+    a.release();
+    const c = await third;
+    expect(memory.usage()).toMatchObject({ held: 2, made: 2, waiting: 0 });
+    b.release();
+    c.release();
+  });
+
+  it("beyond promptLanes an upload gets a new lane after promptWaitMs, within the cap", async () => {
+    const memory = createIngestMemory({
+      bytes: 3 * LANE,
+      waitMs: 1000,
+      maxChunkSize: MAX_CHUNK,
+      promptLanes: 1,
+      promptWaitMs: 100,
+    });
+    const held = [await memory.acquire()];
+    const started = performance.now();
+    held.push(await memory.acquire());
+    expect(performance.now() - started).toBeGreaterThanOrEqual(90);
+    held.push(await memory.acquire());
+    expect(memory.usage()).toMatchObject({ held: 3, made: 3, waiting: 0 });
+    // The cap is reached: the next one waits the whole wait, then gets its 503.
+    await expect(memory.acquire()).rejects.toThrow(AtticError);
+    expect(memory.usage()).toMatchObject({ held: 3, made: 3, waiting: 0 });
+    for (const lane of held) lane.release();
   });
 
   it("a lane has segments with room for a largest chunk in front and outputs with room for codec overhead", () => {
