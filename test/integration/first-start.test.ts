@@ -8,9 +8,9 @@
  * (apps/garretd/bin/build-bundle.js) is what starts run, not when stale, and it does the work whose
  * code it locates through `import.meta.url`: migrations of a fresh database (`migrations/`), an
  * upload compressed by the compression workers, a multi-megabyte NAR served through the read
- * workers, WAL checkpoints by the SQLite checkpoint worker, every worker thread from the bundle's
- * worker entries, with an empty compile cache (as the first generation of workers after `npm ci`
- * meets it), stripping no TypeScript; garretadm runs its own bundle.
+ * workers, WAL checkpoints as tasks on the same worker pool as compression, every worker thread
+ * from the bundle's worker entries, with an empty compile cache (as the first generation of workers
+ * after `npm ci` meets it), stripping no TypeScript; garretadm runs its own bundle.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -295,9 +295,9 @@ describe("garretd from its bundle", () => {
     expect(got.status).toBe(200);
     expectSameBytes(zstdDecompressSync(Buffer.from(await got.arrayBuffer())), nar);
 
-    // The checkpoint worker starts after 100 writes and copies the WAL into the database file. The
-    // main connection never checkpoints below 1,000 WAL pages (a few pages per cache created), so a
-    // database file that changes while garretd runs was written by the worker.
+    // Checkpoint tasks start on the worker pool after 100 writes and copy the WAL into the database
+    // file. The main connection never checkpoints below 1,000 WAL pages (a few pages per cache
+    // created), so a database file that changes while garretd runs was written by a task.
     const dbFile = join(g.dataDir, "server.db");
     const before = (await stat(dbFile)).mtimeMs;
     for (let i = 0; i < 110; i++) await createCacheOver(g.url, g.rootToken, `c${i}`);
@@ -313,8 +313,9 @@ describe("garretd from its bundle", () => {
     expect(loaded).toContain(currentBundle("garretd"));
     expect(loaded.filter((m) => m.startsWith(SOURCES) && m.endsWith(".ts"))).toEqual([]);
 
-    // Every worker thread (compression, read, checkpoint, and any later one) ran garret's code from
-    // the bundle too: none of its sources, nothing to strip, no type stripper.
+    // Every worker thread (the pool's, which compress and checkpoint, the read worker, any later
+    // one) ran garret's code from the bundle too: none of its sources, nothing to strip, no type
+    // stripper.
     const threads = (await readdir(g.dataDir)).filter((f) => f.startsWith("modules.txt.thread-"));
     const workers = await Promise.all(
       threads.map(async (f) => ({ f, loaded: (await readFile(join(g.dataDir, f), "utf8")).split("\n") })),

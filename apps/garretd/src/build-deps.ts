@@ -2,10 +2,13 @@
  * Builds the process's `Deps`: `assembleDeps` from its parts (what garretd and the tests share),
  * `buildDeps` from a loaded `Config` (database, storage, token authority, then the change feed and
  * store gauges). `close()` releases them in reverse order.
+ *
+ * garretd's worker pool (`createWorkerPool`) is made first, by its caller, and given both to the
+ * database (SQLite's WAL checkpoints run on it) and to the chunk compressor: one set of worker
+ * threads for the process, closed after the database.
  */
-import { availableParallelism } from "node:os";
 import { basename, dirname } from "node:path";
-import { createChunkCompressor } from "@garret/chunking";
+import { createChunkCompressor, createWorkerPool, type WorkerPool } from "@garret/chunking";
 import { createDb, type Db } from "@garret/db";
 import { createStorage, type StorageBackend, type StorageConfig } from "@garret/storage";
 import { createTokenAuthority, type TokenAuthority } from "@garret/token";
@@ -71,6 +74,7 @@ export function storageConfigFrom(config: Config): StorageConfig {
  */
 export async function openLocalDatabase(
   database: Extract<Config["database"], { kind: "sqlite" }>,
+  workers?: WorkerPool,
 ): Promise<Db> {
   if (database.embedded) refuseLegacyPgliteDatabase(database.path);
   if (database.path === ":memory:") return createDb({ kind: "sqlite", path: ":memory:" });
@@ -78,7 +82,9 @@ export async function openLocalDatabase(
     lockName: `${basename(database.path)}.garretd.lock`,
     what: `the SQLite database ${database.path}`,
   });
-  return withLock(lock, () => createDb({ kind: "sqlite", path: database.path, mode: database.mode }));
+  return withLock(lock, () =>
+    createDb({ kind: "sqlite", path: database.path, mode: database.mode, ...(workers && { workers }) }),
+  );
 }
 
 async function withLock(lock: DirectoryLock, open: () => Promise<Db>): Promise<Db> {
@@ -100,8 +106,9 @@ async function withLock(lock: DirectoryLock, open: () => Promise<Db>): Promise<D
   }
 }
 
-export async function openDatabase(config: Config, log: Logger): Promise<Db> {
-  if (config.database.kind === "sqlite") return openLocalDatabase(config.database);
+/** garretd's database; an SQLite file's WAL checkpoints run on `workers`. */
+export async function openDatabase(config: Config, log: Logger, workers: WorkerPool): Promise<Db> {
+  if (config.database.kind === "sqlite") return openLocalDatabase(config.database, workers);
   return createDb({
     kind: "postgres",
     url: config.database.url.expose(),
@@ -117,7 +124,9 @@ export interface DepsParts {
   storage: StorageBackend;
   tokens: TokenAuthority;
   log: Logger;
-  /** Compression worker threads (default: one per core). */
+  /** The process's worker pool, closed by its owner; without it, one is made here and closed with the rest. */
+  workers?: WorkerPool;
+  /** Worker threads of the pool made here (default: one per core). */
   compressionThreads?: number;
   revocationRefreshMs?: number;
   /** Cache rows kept while the change feed is down; 0 = read every time. */
@@ -128,11 +137,11 @@ export interface DepsParts {
 export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> } {
   const { settings, db, log } = parts;
   const metrics = createGarretMetrics();
-  const compressionThreads = parts.compressionThreads ?? availableParallelism();
+  const workers = parts.workers ?? createWorkerPool({ threads: parts.compressionThreads });
   const compressor = createChunkCompressor({
     type: settings.compression.type,
     level: settings.compression.level,
-    threads: compressionThreads,
+    pool: workers,
   });
   const access = createAccessRecorder(
     db,
@@ -154,7 +163,7 @@ export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> 
       waitMs: settings.uploadMemory.waitMs,
       maxChunkSize: settings.chunking.maxSize,
       // Two uploads per compression worker keep every worker busy (one compressing while the other is stored).
-      promptLanes: 2 * compressionThreads,
+      promptLanes: 2 * workers.threads,
       observe(usage) {
         metrics.uploadMemoryBytes.set(usage.bytes);
         metrics.uploadMemoryHolders.set(usage.held);
@@ -174,6 +183,7 @@ export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> 
       state.close();
       await access.close();
       await compressor.close();
+      if (!parts.workers) await workers.close();
     },
   };
 }
@@ -182,6 +192,7 @@ export async function buildDeps(
   config: Config,
   db: Db,
   log: Logger,
+  workers: WorkerPool,
 ): Promise<Deps & { close(): Promise<void> }> {
   const tokens = await createTokenAuthority(tokenKeyConfig(config.jwt.signing), {
     issuer: config.jwt.boundIssuer,
@@ -193,6 +204,7 @@ export async function buildDeps(
     storage: await createStorage(storageConfigFrom(config)),
     tokens,
     log,
+    workers,
     revocationRefreshMs: config.garret.revocationRefreshMs,
   });
   try {

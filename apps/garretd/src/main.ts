@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { flushCompileCache } from "node:module";
+import { createWorkerPool } from "@garret/chunking";
 import { type Db, insertTokenRecord, migrate, type NewTokenRecord } from "@garret/db";
 import { getRequestListener } from "@hono/node-server";
 import { buildDeps, openDatabase } from "./build-deps.ts";
@@ -122,9 +123,12 @@ export async function main(
     }
     throw err;
   }
+  // The process's worker threads (compression, SQLite's WAL checkpoints), none before a first task;
+  // closed after the database, whose close waits for a checkpoint in flight on them.
+  const workers = createWorkerPool();
   let db: Db;
   try {
-    db = await openDatabase(config, log);
+    db = await openDatabase(config, log, workers);
   } catch (err) {
     if (err instanceof DataDirectoryBusyError || err instanceof LegacyEmbeddedDatabaseError) {
       process.stderr.write(`error: ${err.message}\n`);
@@ -144,7 +148,7 @@ export async function main(
       }
       if (args.mode === "db-migrations") return 0;
     }
-    const deps = await buildDeps(config, db, log);
+    const deps = await buildDeps(config, db, log, workers);
     if (args.mode !== "garbage-collector-once") {
       await warnIfStorageWithoutIndex(config, deps, (text) => process.stderr.write(text)).catch((err) =>
         log.warn("could not compare the storage with the database", { err }),
@@ -198,6 +202,7 @@ export async function main(
     }
   } finally {
     await closeDb(db, log);
+    await workers.close();
   }
 }
 

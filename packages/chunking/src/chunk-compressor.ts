@@ -4,8 +4,6 @@
  * concatenate into a single valid stream of the same type, which is how attic serves them.
  */
 import { createHash } from "node:crypto";
-import { availableParallelism } from "node:os";
-import type { Piscina } from "piscina";
 import { type CompressionType, resolveCompressionLevel } from "./compression-type.ts";
 import type {
   CompressRangesResult as CompressRangesOutput,
@@ -15,6 +13,7 @@ import type {
   CutTask,
 } from "./compression-worker.ts";
 import type { ChunkingParams } from "./fastcdc.ts";
+import { createWorkerPool, type WorkerPool } from "./worker-pool.ts";
 
 export type { CutResult };
 
@@ -65,7 +64,7 @@ export interface ChunkCompressor {
     ranges: Array<[number, number]>,
     out?: Uint8Array,
   ): Promise<CompressRangesResult>;
-  /** Waits for queued work, then stops the workers. */
+  /** Refuses further work; waits for queued work and stops the workers when the pool is its own. */
   close(): Promise<void>;
 }
 
@@ -73,36 +72,23 @@ export interface ChunkCompressorOptions {
   type: CompressionType;
   /** Codec level; attic's default when absent, clamped to the codec's range. */
   level?: number;
-  /** Worker threads; defaults to the number of CPUs. */
+  /** The worker pool to run on (garretd's, shared); the compressor's own when absent. */
+  pool?: WorkerPool;
+  /** Worker threads of its own pool; defaults to the number of CPUs. */
   threads?: number;
 }
 
-const WORKER_URL = new URL("./compression-worker.ts", import.meta.url);
+const WORKER_URL = new URL("./compression-worker.ts", import.meta.url).href;
 
 export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCompressor {
   const { type } = options;
   const level = resolveCompressionLevel(type, options.level);
-  const threads = options.threads ?? availableParallelism();
-  if (!Number.isSafeInteger(threads) || threads < 1)
-    throw new RangeError(`threads must be >= 1, got ${threads}`);
-  // The pool (and piscina itself) starts with the first chunk, so an idle server has no worker
-  // thread; workers idle for 30 s stop again.
-  let pool: Promise<Piscina> | undefined;
-  const startPool = async (): Promise<Piscina> => {
-    const { Piscina } = await import("piscina");
-    return new Piscina({
-      filename: WORKER_URL.href,
-      name: "compressChunk",
-      minThreads: 0,
-      maxThreads: threads,
-      idleTimeout: 30_000,
-    });
-  };
+  const pool = options.pool ?? createWorkerPool({ threads: options.threads });
+  const { threads } = pool;
   let closed = false;
   const run = async (task: unknown, name: string): Promise<unknown> => {
     if (closed) throw new Error("chunk compressor is closed");
-    pool ??= startPool();
-    return (await pool).run(task, { name });
+    return pool.run(task, { filename: WORKER_URL, name });
   };
   return {
     type,
@@ -142,13 +128,16 @@ export function createChunkCompressor(options: ChunkCompressorOptions): ChunkCom
       // `data.slice()`: on a Buffer that is a view.)
       const input = new Uint8Array(data);
       const task: CompressTask = { type, level, data: input };
-      pool ??= startPool();
-      return (await (await pool).run(task, { transferList: [input.buffer] })) as Uint8Array;
+      return (await pool.run(task, {
+        filename: WORKER_URL,
+        name: "compressChunk",
+        transferList: [input.buffer],
+      })) as Uint8Array;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await (await pool)?.close();
+      if (!options.pool) await pool.close();
     },
   };
 }

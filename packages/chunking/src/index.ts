@@ -25,4 +25,5 @@ export {
   FastCdcChunker,
   validateChunkingParams,
 } from "./fastcdc.ts";
+export { createWorkerPool, type WorkerPool, type WorkerPoolOptions } from "./worker-pool.ts";
 export { isZstdFramesOnly } from "./zstd-frames.ts";

@@ -131,3 +131,4 @@ export * as schema from "./schema.ts";
 export { CHUNK_STATES, NAR_STATES } from "./schema.ts";
 export type { SqliteConfig } from "./sqlite-client.ts";
 export { formatSqliteTimestamp } from "./sqlite-values.ts";
+export type { TaskRunner } from "./task-runner.ts";

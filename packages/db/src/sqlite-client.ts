@@ -29,6 +29,7 @@ import type { ChangeHandlers, Db, DbTx, Orm, SqlSession, Tables } from "./client
 import { registerSqliteRunner, type SqliteRunner } from "./dialect.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { formatSqliteTimestamp, toSqliteValue } from "./sqlite-values.ts";
+import type { TaskRunner } from "./task-runner.ts";
 
 export interface SqliteConfig {
   kind: "sqlite";
@@ -36,6 +37,12 @@ export interface SqliteConfig {
   path: string;
   /** `rwc` (default) creates a missing file, `rw` requires it to exist (sqlx's `mode=` URL option). */
   mode?: "rw" | "rwc";
+  /**
+   * The worker pool a file's WAL checkpoints run on (garretd's), so the main thread never
+   * checkpoints. Without one (garretadm, other short-lived processes), the connection keeps SQLite's
+   * automatic checkpoint: a command's few writes cost no thread.
+   */
+  workers?: TaskRunner;
 }
 
 const STATEMENT_CACHE_LIMIT = 500;
@@ -63,11 +70,11 @@ export function createSqliteDb(config: SqliteConfig, tables: Tables): Db {
     PRAGMA temp_store = memory;
     PRAGMA mmap_size = 30000000000;
     PRAGMA foreign_keys = ON;`);
-  // A file's WAL is checkpointed by a worker thread, never by the main thread's commits.
+  // With a worker pool, a file's WAL is checkpointed there, never by the main thread's commits.
   const checkpointer =
-    config.path === ":memory:"
+    config.path === ":memory:" || !config.workers
       ? null
-      : new SqliteCheckpointer(config.path, () => {
+      : new SqliteCheckpointer(config.path, config.workers, () => {
           if (conn.isOpen) conn.exec("PRAGMA wal_autocheckpoint = 1000");
         });
   if (checkpointer) conn.exec("PRAGMA wal_autocheckpoint = 0");
