@@ -16,7 +16,7 @@
  *                                            # (a stalled upload body, a client that stopped reading)
  *     max-connections = 1024                 # connections over this are refused at accept
  *     upload-memory = 67108864               # cap on the NAR segments and compressed chunks uploads
- *                                            # hold, bytes (~6.9 MiB per upload being chunked)
+ *                                            # hold, bytes (~3.8 MiB per upload being chunked)
  *     upload-memory-wait = "20s"             # an upload waits this long for its share, then gets a 503
  *
  *     [garret.tokens]

@@ -25,10 +25,10 @@ import { AtticError } from "../errors.ts";
 
 /**
  * New NAR bytes per segment: what one worker task cuts and one batch of chunk storage stores.
- * 4 MiB segments made a lane 12.9 MiB; 2 MiB ones make it 6.9 MiB for a few more database
- * statements and worker messages per GiB (docs/performance.md).
+ * 4 MiB segments made a lane 12.9 MiB, 2 MiB ones 6.9 MiB; 1 MiB ones make it 3.8 MiB for a few
+ * more database statements and worker messages per GiB (docs/performance.md, rounds 4 and 6).
  */
-export const SEGMENT_BYTES = 2 * 1024 * 1024;
+export const SEGMENT_BYTES = 1024 * 1024;
 /** Batches of one upload being compressed and stored while its next segment fills. */
 export const BATCHES_IN_FLIGHT = 1;
 const IDLE_DROP_MS = 30_000;
