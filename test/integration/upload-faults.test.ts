@@ -1,6 +1,7 @@
 /**
  * Upload failures against the real garretd process: a client that disconnects halfway leaves
- * nothing visible and nothing that one GC run does not reclaim; two clients uploading the same new
+ * nothing visible and nothing that one GC run does not reclaim, even when garretd is stopped while
+ * that upload is still storing what it had received; two clients uploading the same new
  * path at once both succeed and the path is served intact.
  */
 
@@ -67,6 +68,37 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
     } finally {
       await g.startProcess();
     }
+  });
+
+  it("garretd stopped right after a client disconnected halfway lets that upload finish storing, and GC reclaims it", async () => {
+    const nar = makeNar({ type: "regular", contents: lcgBytes(12_000_000, 12) });
+    const hash = randomStorePathHash();
+    await new Promise<void>((resolve) => {
+      const req = request(`${g.url}/_api/v1/upload-path`, {
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${g.rootToken}`,
+          "x-attic-nar-info": JSON.stringify(narInfoFor("faults", hash, nar)),
+          "transfer-encoding": "chunked",
+        },
+      });
+      req.on("error", () => resolve());
+      req.on("response", () => resolve());
+      req.write(nar.subarray(0, 9_000_000), () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    // Stopped at once: the upload's last batches are still being compressed and stored.
+    await g.stopProcess();
+    try {
+      const gc = await g.runMode("garbage-collector-once");
+      expect(gc.code, gc.stderr).toBe(0);
+      expect(await storageFileNames(g.storageDir as string)).toEqual([]);
+    } finally {
+      await g.startProcess();
+    }
+    expect((await fetch(`${g.url}/faults/${hash}.narinfo`)).status).toBe(404);
   });
 
   it("two clients uploading the same new path at once both succeed, one copy served", async () => {

@@ -23,6 +23,7 @@ import { instrumentStorage } from "./metrics/instrument-storage.ts";
 import { startStoreGauges } from "./metrics/store-gauges.ts";
 import { createAccessRecorder } from "./services/access-recorder.ts";
 import { startChangeFeed } from "./services/change-feed.ts";
+import { createInFlight } from "./services/in-flight.ts";
 import { createIngestMemory } from "./services/ingest-memory.ts";
 import { createProcessState } from "./services/process-state.ts";
 import { createPullThrough } from "./services/upstream/pull-through.ts";
@@ -134,6 +135,9 @@ export interface DepsParts {
   accessFlushMs?: number;
 }
 
+/** How long closing waits for uploads still being stored. */
+const INGESTS_SETTLE_MS = 30_000;
+
 export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> } {
   const { settings, db, log } = parts;
   const metrics = createGarretMetrics();
@@ -158,6 +162,7 @@ export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> 
     storage: instrumentStorage(parts.storage, metrics),
     tokens: parts.tokens,
     compressor,
+    ingests: createInFlight(),
     ingestMemory: createIngestMemory({
       bytes: settings.uploadMemory.bytes,
       waitMs: settings.uploadMemory.waitMs,
@@ -180,6 +185,10 @@ export function assembleDeps(parts: DepsParts): Deps & { close(): Promise<void> 
   return {
     ...deps,
     async close() {
+      // Uploads whose clients went away still give back their chunks (services/in-flight.ts).
+      if (!(await deps.ingests.settled(INGESTS_SETTLE_MS))) {
+        log.warn("closing with uploads still being stored; their chunks wait for gc-pending-grace");
+      }
       state.close();
       await access.close();
       await compressor.close();

@@ -10,6 +10,7 @@ import type { TokenAuthority } from "@garret/token";
 import type { Logger } from "./log.ts";
 import type { GarretMetrics } from "./metrics/garret-metrics.ts";
 import type { AccessRecorder } from "./services/access-recorder.ts";
+import type { InFlight } from "./services/in-flight.ts";
 import type { IngestMemory } from "./services/ingest-memory.ts";
 import type { ProcessState } from "./services/process-state.ts";
 import type { PullThrough } from "./services/upstream/pull-through.ts";
@@ -23,6 +24,8 @@ export interface Deps {
   compressor: ChunkCompressor;
   /** The upload memory pool (`[garret] upload-memory`): segments and compressed chunks of uploads. */
   ingestMemory: IngestMemory;
+  /** Uploads being stored, which garretd lets finish before it closes the database. */
+  ingests: InFlight;
   log: Logger;
   clock: () => Date;
   /** Everything kept in memory between requests (cache rows, narinfo memo, revocations...). */

@@ -139,7 +139,11 @@ function storableSenderFile(file: SenderFile | null | undefined, compression: st
   return bytes && isZstdFramesOnly(bytes) ? bytes : null;
 }
 
-export async function ingestNar(deps: Deps, request: IngestRequest): Promise<IngestedNar> {
+export function ingestNar(deps: Deps, request: IngestRequest): Promise<IngestedNar> {
+  return deps.ingests.track(ingest(deps, request));
+}
+
+async function ingest(deps: Deps, request: IngestRequest): Promise<IngestedNar> {
   const { claim } = request;
   if (claim && request.reuseExistingNar) {
     const reused = await reuseNar(deps, request, claim);
