@@ -29,10 +29,9 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
   });
   afterAll(() => g?.stop());
 
-  it("a client that disconnects halfway leaves nothing visible, and GC reclaims what it wrote", async () => {
-    const nar = makeNar({ type: "regular", contents: lcgBytes(3_000_000, 11) });
-    const hash = randomStorePathHash();
-    await new Promise<void>((resolve) => {
+  /** Sends the first `bytes` of an upload of `nar`, waits `pauseMs`, then drops the connection. */
+  const sendPartOfThenDisconnect = (nar: Buffer, hash: string, bytes: number, pauseMs: number) =>
+    new Promise<void>((resolve) => {
       const req = request(`${g.url}/_api/v1/upload-path`, {
         method: "PUT",
         headers: {
@@ -43,13 +42,18 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
       });
       req.on("error", () => resolve());
       req.on("response", () => resolve());
-      req.write(nar.subarray(0, 1_500_000), () => {
+      req.write(nar.subarray(0, bytes), () => {
         setTimeout(() => {
           req.destroy();
           resolve();
-        }, 300);
+        }, pauseMs);
       });
     });
+
+  it("a client that disconnects halfway leaves nothing visible, and GC reclaims what it wrote", async () => {
+    const nar = makeNar({ type: "regular", contents: lcgBytes(3_000_000, 11) });
+    const hash = randomStorePathHash();
+    await sendPartOfThenDisconnect(nar, hash, 1_500_000, 300);
     const narinfo = await fetch(`${g.url}/faults/${hash}.narinfo`);
     expect(narinfo.status).toBe(404);
     const missing = await fetch(`${g.url}/_api/v1/get-missing-paths`, {
@@ -73,22 +77,7 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
   it("garretd stopped right after a client disconnected halfway lets that upload finish storing, and GC reclaims it", async () => {
     const nar = makeNar({ type: "regular", contents: lcgBytes(12_000_000, 12) });
     const hash = randomStorePathHash();
-    await new Promise<void>((resolve) => {
-      const req = request(`${g.url}/_api/v1/upload-path`, {
-        method: "PUT",
-        headers: {
-          authorization: `Bearer ${g.rootToken}`,
-          "x-attic-nar-info": JSON.stringify(narInfoFor("faults", hash, nar)),
-          "transfer-encoding": "chunked",
-        },
-      });
-      req.on("error", () => resolve());
-      req.on("response", () => resolve());
-      req.write(nar.subarray(0, 9_000_000), () => {
-        req.destroy();
-        resolve();
-      });
-    });
+    await sendPartOfThenDisconnect(nar, hash, 9_000_000, 0);
     // Stopped at once: the upload's last batches are still being compressed and stored.
     await g.stopProcess();
     try {
