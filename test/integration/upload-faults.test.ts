@@ -29,6 +29,21 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
   });
   afterAll(() => g?.stop());
 
+  /**
+   * Stops garretd (the embedded SQLite database is single-process: the collector needs it to
+   * itself), runs the collector once, expects no storage file left, and starts garretd again.
+   */
+  const stopThenExpectOneGcRunLeavesNoFile = async () => {
+    await g.stopProcess();
+    try {
+      const gc = await g.runMode("garbage-collector-once");
+      expect(gc.code, gc.stderr).toBe(0);
+      expect(await storageFileNames(g.storageDir as string)).toEqual([]);
+    } finally {
+      await g.startProcess();
+    }
+  };
+
   /** Sends the first `bytes` of an upload of `nar`, waits `pauseMs`, then drops the connection. */
   const sendPartOfThenDisconnect = (nar: Buffer, hash: string, bytes: number, pauseMs: number) =>
     new Promise<void>((resolve) => {
@@ -63,15 +78,7 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
     });
     expect(await missing.json()).toEqual({ missing_paths: [hash] });
 
-    // The embedded SQLite database is single-process: the collector needs it to itself.
-    await g.stopProcess();
-    try {
-      const gc = await g.runMode("garbage-collector-once");
-      expect(gc.code, gc.stderr).toBe(0);
-      expect(await storageFileNames(g.storageDir as string)).toEqual([]);
-    } finally {
-      await g.startProcess();
-    }
+    await stopThenExpectOneGcRunLeavesNoFile();
   });
 
   it("garretd stopped right after a client disconnected halfway lets that upload finish storing, and GC reclaims it", async () => {
@@ -79,14 +86,7 @@ describe.each(dbs)("upload faults (%s + local)", (db) => {
     const hash = randomStorePathHash();
     await sendPartOfThenDisconnect(nar, hash, 9_000_000, 0);
     // Stopped at once: the upload's last batches are still being compressed and stored.
-    await g.stopProcess();
-    try {
-      const gc = await g.runMode("garbage-collector-once");
-      expect(gc.code, gc.stderr).toBe(0);
-      expect(await storageFileNames(g.storageDir as string)).toEqual([]);
-    } finally {
-      await g.startProcess();
-    }
+    await stopThenExpectOneGcRunLeavesNoFile();
     expect((await fetch(`${g.url}/faults/${hash}.narinfo`)).status).toBe(404);
   });
 
